@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs every Debian package qk needs to build and test. This is the one list: add new
+# dependencies here (and name them in the README with why). Fast and silent when all are present.
+set -euo pipefail
+
+packages=(
+  cmake ninja-build g++          # the build
+  libgtest-dev                   # tests (GoogleTest via ctest)
+  nlohmann-json3-dev             # plan.json parsing
+  libcli11-dev                   # command-line parsing of the qk-* tools
+  libfmt-dev                     # formatting of messages and tables
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "qk: installing missing packages: ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# The CUDA toolkit is part of this project's machine image, not a Debian package: its headers
+# are the independent oracle for the FP8/FP16/BF16 conversion tests.
+cuda_root="${CUDA_HOME:-/usr/local/cuda}"
+if [ ! -f "$cuda_root/include/cuda_fp8.h" ]; then
+  echo "qk: CUDA toolkit headers not found at $cuda_root/include (set CUDA_HOME)" >&2
+  exit 1
+fi
