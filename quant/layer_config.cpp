@@ -7,19 +7,27 @@ namespace qk {
 
 int bits_of(QuantType t) {
   switch (t) {
-    case QuantType::fp32: return 32;
+    case QuantType::fp32:
+      return 32;
     case QuantType::fp16:
-    case QuantType::bf16: return 16;
+    case QuantType::bf16:
+      return 16;
     case QuantType::int8:
     case QuantType::fp8_e4m3:
-    case QuantType::fp8_e5m2: return 8;
-    case QuantType::int4: return 4;
+    case QuantType::fp8_e5m2:
+      return 8;
+    case QuantType::int4:
+      return 4;
   }
   return 0;
 }
 
-bool is_integer(QuantType t) { return t == QuantType::int8 || t == QuantType::int4; }
-bool is_fp8(QuantType t) { return t == QuantType::fp8_e4m3 || t == QuantType::fp8_e5m2; }
+bool is_integer(QuantType t) {
+  return t == QuantType::int8 || t == QuantType::int4;
+}
+bool is_fp8(QuantType t) {
+  return t == QuantType::fp8_e4m3 || t == QuantType::fp8_e5m2;
+}
 bool is_float(QuantType t) {
   return t == QuantType::fp32 || t == QuantType::fp16 || t == QuantType::bf16;
 }
@@ -40,15 +48,19 @@ std::optional<GemmFamily> family_of(QuantType weight, QuantType activation) {
   return std::nullopt;
 }
 
-bool accumulates_in_int32(GemmFamily f) { return f == GemmFamily::w8a8 || f == GemmFamily::w4a8; }
+bool accumulates_in_int32(GemmFamily f) {
+  return f == GemmFamily::w8a8 || f == GemmFamily::w4a8;
+}
+
+int max_weight_magnitude(QuantType weight) {
+  return weight == QuantType::int4 ? 15 : 127;
+}
 
 std::optional<std::int64_t> max_k_for_int32_accumulation(const LayerConfig& layer) {
   const auto family = family_of(layer.weight_quant, layer.activation_quant);
   if (!family || !accumulates_in_int32(*family)) return std::nullopt;
-  // Largest |product| of one activation code (|a| <= 127) and one weight value: int8 weights are
-  // in [-127, 127]; int4 values (code - zero point) span at most 15 in magnitude.
-  const std::int64_t max_weight = layer.weight_quant == QuantType::int4 ? 15 : 127;
-  const std::int64_t max_product = 127 * max_weight;
+  // Largest |product|: an activation code (|a| <= 127) times the largest weight magnitude.
+  const std::int64_t max_product = 127 * max_weight_magnitude(layer.weight_quant);
   return std::numeric_limits<std::int32_t>::max() / max_product;
 }
 
@@ -58,8 +70,12 @@ std::int64_t weight_storage_bytes(const LayerConfig& layer) {
   if (is_float(layer.weight_quant)) return codes;  // float weights carry no scales
   std::int64_t scales = 1;
   switch (layer.weight_granularity) {
-    case WeightGranularity::per_tensor: scales = 1; break;
-    case WeightGranularity::per_channel: scales = layer.n; break;
+    case WeightGranularity::per_tensor:
+      scales = 1;
+      break;
+    case WeightGranularity::per_channel:
+      scales = layer.n;
+      break;
     case WeightGranularity::per_group:
       scales = layer.block_size > 0 ? layer.n * (layer.k / layer.block_size) : 0;
       break;

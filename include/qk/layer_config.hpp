@@ -135,6 +135,10 @@ std::optional<GemmFamily> family_of(QuantType weight, QuantType activation);
 /// Whether the family accumulates integer products in int32 (and so has a K bound).
 bool accumulates_in_int32(GemmFamily f);
 
+/// Largest |value| an integer weight multiplies with: int8 127 (codes in [-127, 127]); int4 15
+/// (code - zero point, both in 0..15). @pre is_integer(weight)
+int max_weight_magnitude(QuantType weight);
+
 /// What runs after the accumulation: bias, activation function, output conversion.
 struct Epilogue {
   bool bias = false;                         ///< add a per-channel fp32 bias [N]
@@ -147,9 +151,9 @@ struct Epilogue {
 struct LayerConfig {
   std::string name;  ///< free text for logs and tables; never part of generated code or keys
 
-  std::int64_t n = 0;      ///< out-features: rows of W, columns of Y
-  std::int64_t k = 0;      ///< in-features: the reduction dimension
-  std::int64_t m_min = 1;  ///< smallest M (tokens) the layer is expected to see
+  std::int64_t n = 0;         ///< out-features: rows of W, columns of Y
+  std::int64_t k = 0;         ///< in-features: the reduction dimension
+  std::int64_t m_min = 1;     ///< smallest M (tokens) the layer is expected to see
   std::int64_t m_max = 2048;  ///< largest M; the tuner's buckets go up to it
 
   QuantType weight_quant = QuantType::int8;
@@ -181,7 +185,8 @@ std::optional<std::int64_t> max_k_for_int32_accumulation(const LayerConfig& laye
 std::int64_t weight_storage_bytes(const LayerConfig& layer);
 
 /// Every rule of docs/plan.md that `layer` breaks, each as an Error whose `where` is
-/// `path` + "." + the field (e.g. `layers[3].block_size`). Empty when the layer is valid.
+/// `path` + "." + the plan.json key (e.g. `layers[3].block_size`, `layers[0].m_range` for
+/// m_min/m_max, `layers[0].epilogue.output_dtype`). Empty when the layer is valid.
 std::vector<Error> validate_layer(const LayerConfig& layer, const std::string& path);
 
 }  // namespace qk

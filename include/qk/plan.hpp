@@ -18,17 +18,14 @@ struct Plan {
   double accuracy_threshold = 0.99;  ///< in (0, 1]: the planner's accuracy budget vs. float
 };
 
-/// Every problem found in a plan text: JSON syntax (with line and column), unknown keys, wrong
-/// types, and every rule of validate_layer, each naming its JSON path.
-struct PlanDiagnostics {
-  std::vector<Error> errors;
-};
-
-/// Parses and validates plan JSON text. On failure the Error's message lists every problem found,
-/// one per line, each as "path: message"; `source` (a file name) prefixes `where`.
+/// Parses and validates plan JSON text. A syntax error is an Errc::parse_error whose `where` is
+/// "SOURCE:LINE:COL"; any other problems make one Errc::invalid_plan whose `where` is `source`
+/// and whose message lists every problem, one "path: message" per line.
 Expected<Plan> parse_plan(std::string_view json_text, const std::string& source = "plan.json");
 
-/// Like parse_plan, but returns every problem separately (empty when the plan is valid).
+/// Every problem of a plan text, separately: JSON syntax (`where` = "LINE:COL"), unknown keys,
+/// wrong types and every rule of validate_layer, each at its JSON path (`layers[3].block_size`).
+/// Empty when the plan is valid; then, and only then, *plan_out is filled.
 std::vector<Error> check_plan(std::string_view json_text, Plan* plan_out = nullptr);
 
 /// Reads and parses a plan file. An unreadable file is an Errc::io_error naming the path.
