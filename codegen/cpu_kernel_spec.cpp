@@ -1,0 +1,67 @@
+#include "codegen/cpu_kernel_spec.hpp"
+
+#include <array>
+#include <utility>
+
+#include <fmt/format.h>
+#include <xxhash.h>
+
+namespace qk::codegen {
+namespace {
+
+// Short tags of the activation scaling in kernel names (one table, as for every enum name).
+constexpr std::array<std::pair<ActivationScaling, std::string_view>, 4> kScalingTags{{
+    {ActivationScaling::none, "none"},
+    {ActivationScaling::static_per_tensor, "st"},
+    {ActivationScaling::dynamic_per_token, "tok"},
+    {ActivationScaling::dynamic_per_tensor, "ten"},
+}};
+
+std::string_view scaling_tag(ActivationScaling s) {
+  for (const auto& [value, tag] : kScalingTags)
+    if (value == s) return tag;
+  return "?";
+}
+
+// Families the cpu target implements so far.
+constexpr std::array<GemmFamily, 1> kCpuFamilies{GemmFamily::w8a8};
+
+}  // namespace
+
+Expected<CpuKernelSpec> cpu_kernel_spec(const LayerConfig& layer, const CpuTile& tile) {
+  if (auto errors = validate_layer(layer, "layer"); !errors.empty()) return errors.front();
+  if (auto ok = validate(tile); !ok) return ok.error();
+  const GemmFamily family = *family_of(layer.weight_quant, layer.activation_quant);
+  bool implemented = false;
+  std::string implemented_names;
+  for (GemmFamily f : kCpuFamilies) {
+    implemented |= f == family;
+    implemented_names += (implemented_names.empty() ? "" : ", ") + std::string(to_string(f));
+  }
+  if (!implemented)
+    return Error{Errc::unsupported, "target cpu",
+                 fmt::format("family {} ({} weights, {} activations) is not implemented for the "
+                             "cpu target yet; it implements: {}",
+                             to_string(family), to_string(layer.weight_quant),
+                             to_string(layer.activation_quant), implemented_names)};
+  return CpuKernelSpec{family,
+                       layer.input_dtype,
+                       layer.activation_scaling,
+                       layer.epilogue.bias,
+                       layer.epilogue.activation,
+                       layer.epilogue.output,
+                       tile};
+}
+
+std::string canonical_name(const CpuKernelSpec& s) {
+  return fmt::format("qk_{}_cpu_{}_{}_{}_{}_{}_{}", to_string(s.family), to_string(s.input),
+                     scaling_tag(s.scaling), s.bias ? "bias" : "nobias", to_string(s.activation),
+                     to_string(s.output), canonical_name(s.tile));
+}
+
+std::string spec_hash(const CpuKernelSpec& spec) {
+  const std::string name = canonical_name(spec);
+  return fmt::format("{:016x}", XXH3_64bits(name.data(), name.size()));
+}
+
+}  // namespace qk::codegen

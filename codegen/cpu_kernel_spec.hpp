@@ -1,0 +1,38 @@
+// A CPU kernel instance as a typed value (LayerConfig x CpuTile -> CpuKernelSpec) with one
+// canonical name, used as its symbol prefix, in logs and in cache keys. The spec holds only what
+// changes generated code: the shape (n, k) and the layer's name are run-time arguments.
+#pragma once
+
+#include <string>
+
+#include "codegen/cpu_tile.hpp"
+#include "qk/error.hpp"
+#include "qk/layer_config.hpp"
+
+namespace qk::codegen {
+
+struct CpuKernelSpec {
+  GemmFamily family = GemmFamily::w8a8;
+  QuantType input = QuantType::fp32;  ///< activations as received
+  ActivationScaling scaling = ActivationScaling::dynamic_per_token;
+  bool bias = false;
+  Activation activation = Activation::none;
+  QuantType output = QuantType::fp32;
+  CpuTile tile;
+
+  bool operator==(const CpuKernelSpec&) const = default;
+};
+
+/// The spec of `layer` with `tile`. Errors: the layer is invalid (validate_layer's first error),
+/// the cpu target does not implement the layer's family yet (Errc::unsupported, naming it and the
+/// families it does implement), or the tile is invalid.
+Expected<CpuKernelSpec> cpu_kernel_spec(const LayerConfig& layer, const CpuTile& tile);
+
+/// "qk_w8a8_cpu_fp32_tok_bias_gelu_fp16_mr8_nv3_kc512_mc96_nc768": a C identifier, unique per
+/// spec (every field appears in it).
+std::string canonical_name(const CpuKernelSpec& spec);
+
+/// 16 hex digits (XXH3-64) of the canonical name: the spec part of a binary's cache key.
+std::string spec_hash(const CpuKernelSpec& spec);
+
+}  // namespace qk::codegen

@@ -1,0 +1,37 @@
+#include "codegen/cpu_tile.hpp"
+
+#include <fmt/format.h>
+
+namespace qk::codegen {
+
+std::string canonical_name(const CpuTile& t) {
+  return fmt::format("mr{}_nv{}_kc{}_mc{}_nc{}", t.mr, t.nv, t.kc, t.mc, t.nc);
+}
+
+Expected<void> validate(const CpuTile& t) {
+  auto fail = [&](std::string field, std::string rule) {
+    return Error{Errc::invalid_argument, "tile " + canonical_name(t) + "." + field,
+                 std::move(rule)};
+  };
+  if (t.mr < 1 || t.nv < 1)
+    return fail("mr", fmt::format("mr {} and nv {} must be >= 1", t.mr, t.nv));
+  // mr x nv accumulators + nv weight vectors + 1 broadcast register: AVX-512 has 32.
+  if (t.mr * t.nv + t.nv + 1 > 32)
+    return fail("mr", fmt::format("mr {} x nv {} needs {} vector registers, more than the 32 of "
+                                  "AVX-512",
+                                  t.mr, t.nv, t.mr * t.nv + t.nv + 1));
+  if (t.kc < 4 || t.kc % 4 != 0)
+    return fail("kc", fmt::format("kc {} must be a positive multiple of 4", t.kc));
+  if (t.mc < t.mr || t.mc % t.mr != 0)
+    return fail("mc", fmt::format("mc {} must be a positive multiple of mr {}", t.mc, t.mr));
+  if (t.nc < 16 * t.nv || t.nc % (16 * t.nv) != 0)
+    return fail("nc",
+                fmt::format("nc {} must be a positive multiple of 16 * nv = {}", t.nc, 16 * t.nv));
+  return {};
+}
+
+CpuTile default_cpu_tile() {
+  return CpuTile{};
+}
+
+}  // namespace qk::codegen

@@ -1,0 +1,40 @@
+// Weight packing for the CPU target's VNNI kernels (docs/numerics.md §5.2): from the canonical
+// storage of quant/weights.hpp into 16-column panels with K in steps of 4, so that one 64-byte
+// load is one vpdpbusd operand, plus the per-column data the epilogue reads.
+//
+// Panel p holds columns 16p..16p+15; byte [p * 16 * k_padded + kq * 64 + j * 4 + t] is weight
+// (16p + j, 4kq + t). Columns past N and K past the end are zero. The layout is the same for
+// every tile configuration, so a layer is packed once.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "qk/error.hpp"
+#include "quant/weights.hpp"
+
+namespace qk::quant {
+
+/// K step of the VNNI layout and N width of a panel.
+inline constexpr std::int64_t kCpuPackK = 4;
+inline constexpr std::int64_t kCpuPanelN = 16;
+
+struct CpuPackedWeights {
+  QuantType type = QuantType::int8;
+  std::int64_t n = 0, k = 0;
+  std::int64_t n_padded = 0;        ///< N rounded up to a whole panel
+  std::int64_t k_padded = 0;        ///< K rounded up to kCpuPackK
+  std::vector<std::int8_t> panels;  ///< n_padded * k_padded bytes in the panel layout
+  std::vector<float> scales;        ///< [n_padded] per column (per-tensor scales repeated)
+  /// [n_padded] 128 * sum_k w[n, k]: vpdpbusd takes activations as u8 = a + 128, and this is
+  /// what the +128 adds to each column's sum.
+  std::vector<std::int32_t> compensation;
+};
+
+/// Packs per-tensor or per-channel int8 weights. Errors (Errc::unsupported) for other formats.
+Expected<CpuPackedWeights> pack_cpu_int8(const QuantizedWeights& weights);
+
+/// Weight (row, k) read back from the panels, to test that packing is a bijection.
+std::int8_t cpu_packed_weight(const CpuPackedWeights& packed, std::int64_t row, std::int64_t k);
+
+}  // namespace qk::quant

@@ -1,0 +1,70 @@
+// Activation quantization inside the fused kernel (docs/numerics.md §2, §3.1, §6.1): per row,
+// the finite absmax, scale = max(amax / 127, FLT_MIN), codes = clamp(rne(x * (1 / scale))).
+#pragma once
+
+#include <immintrin.h>
+#include <stdint.h>
+
+#include "cpu/abi.h"
+#include "cpu/config.hpp"
+#include "cpu/vec.hpp"
+
+namespace qk::cpu {
+
+/// Largest |x| over the finite elements of a row of k values (NaN and ±Inf ignored).
+template <InputType T>
+inline float row_finite_absmax(const void* row, int64_t k) {
+  const __m512 inf = _mm512_set1_ps(__builtin_inff());
+  __m512 best = _mm512_setzero_ps();
+  for (int64_t i = 0; i < k; i += 16) {
+    const __m512 x = _mm512_abs_ps(load_input<T>(row, i, first_lanes(k - i)));
+    const __mmask16 finite = _mm512_cmp_ps_mask(x, inf, _CMP_LT_OQ);  // false for NaN and Inf
+    best = _mm512_mask_max_ps(best, finite, best, x);
+  }
+  return _mm512_reduce_max_ps(best);
+}
+
+template <InputType T>
+inline const void* input_row(const QkCpuGemmArgs* args, int64_t r) {
+  constexpr int64_t bytes = T == InputType::fp32 ? 4 : 2;
+  return static_cast<const char*>(args->a) + r * args->lda * bytes;
+}
+
+/// Quantizes rows [r0, r1) into args->a_codes as u8 = s8 + 128 (the unsigned operand of
+/// vpdpbusd; the kernel subtracts 128 * sum(w) per column) and their scales into a_scales.
+/// The padding up to k_padded is written as 128 (value 0).
+template <InputType T, Scaling S>
+void quantize_rows_u8(const QkCpuGemmArgs* args, int64_t r0, int64_t r1) {
+  const int64_t k = args->k;
+  float tensor_amax = 0.0f;
+  if constexpr (S == Scaling::dynamic_per_tensor) {
+    // Every caller computes the whole input's absmax itself, so rows can be split over threads
+    // without a reduction step; it costs one extra read of the input per thread.
+    for (int64_t r = 0; r < args->m; ++r) {
+      const float a = row_finite_absmax<T>(input_row<T>(args, r), k);
+      tensor_amax = a > tensor_amax ? a : tensor_amax;
+    }
+  }
+  for (int64_t r = r0; r < r1; ++r) {
+    const void* row = input_row<T>(args, r);
+    float scale = args->a_static_scale;
+    if constexpr (S != Scaling::static_per_tensor) {
+      const float amax =
+          S == Scaling::dynamic_per_token ? row_finite_absmax<T>(row, k) : tensor_amax;
+      scale = amax / 127.0f;
+      if (scale < __FLT_MIN__) scale = __FLT_MIN__;
+    }
+    args->a_scales[r] = scale;
+    const __m512 inv = _mm512_set1_ps(1.0f / scale);
+    uint8_t* codes = args->a_codes + r * args->k_padded;
+    for (int64_t i = 0; i < k; i += 16) {
+      const __mmask16 mask = first_lanes(k - i);
+      const __m512i q = round_clamp_to_int(_mm512_mul_ps(load_input<T>(row, i, mask), inv), 127.0f);
+      const __m512i u = _mm512_add_epi32(q, _mm512_set1_epi32(128));
+      _mm_mask_storeu_epi8(codes + i, mask, _mm512_cvtepi32_epi8(u));
+    }
+    for (int64_t i = k; i < args->k_padded; ++i) codes[i] = 128;
+  }
+}
+
+}  // namespace qk::cpu

@@ -1,0 +1,156 @@
+// The W8A8 CPU kernel (docs/numerics.md §6.2): int8 weights x int8 activations, exact int32
+// accumulation with AVX-512 VNNI, dequantized in the epilogue as (float(acc) * w_scale) * a_scale.
+//
+// vpdpbusd multiplies unsigned by signed bytes, so activations are stored as u8 = a + 128 and
+// each column subtracts 128 * sum_k w[n, k] (precomputed at packing). The int32 sums may wrap;
+// the corrected result is exact whenever the true sum fits in int32, which validate_layer
+// guarantees through its K bound.
+//
+// Weights are packed in 16-column panels (quant/pack_cpu.hpp): panel p holds columns
+// 16p..16p+15, and its bytes [kq * 64 + j * 4 + t] are w[16p + j][4kq + t]. One 64-byte load is
+// one vpdpbusd operand. The layout does not depend on the tile, so one packing serves every
+// TileConfig the tuner tries.
+#pragma once
+
+#include <immintrin.h>
+#include <stdint.h>
+
+#include "cpu/abi.h"
+#include "cpu/activation.hpp"
+#include "cpu/config.hpp"
+#include "cpu/quantize_rows.hpp"
+#include "cpu/vec.hpp"
+
+namespace qk::cpu {
+
+/// Where one micro-tile reads and writes.
+struct TileRefs {
+  const uint8_t* a;      // row 0 of the tile's activation codes, at the K block's start
+  int64_t a_stride;      // bytes between rows of a (k_padded)
+  const int8_t* b;       // panel 0 of the tile's weights, at the K block's start
+  int64_t panel_stride;  // bytes between panels (16 * k_padded)
+  int64_t kc;            // K of this block, a multiple of 4
+};
+
+/// acc[r][v] += sum over the block's K of a[r, k] * b[16v + lane, k], 4 k per vpdpbusd.
+template <int MR, int NV>
+inline void micro_kernel(const TileRefs& t, __m512i (&acc)[MR][NV]) {
+  for (int64_t kq = 0; kq < t.kc / 4; ++kq) {
+    __m512i b[NV];
+    unroll<NV>([&](auto v) { b[v] = _mm512_loadu_si512(t.b + v * t.panel_stride + kq * 64); });
+    unroll<MR>([&](auto r) {
+      int32_t four;  // the 4 activation bytes of row r, broadcast to every lane
+      __builtin_memcpy(&four, t.a + r * t.a_stride + kq * 4, 4);
+      const __m512i a = _mm512_set1_epi32(four);
+      unroll<NV>([&](auto v) { acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], a, b[v]); });
+    });
+  }
+}
+
+template <W8A8Config C>
+struct W8A8Kernel {
+  static_assert(micro_tile_registers(C.mr, C.nv) <= 32,
+                "The micro-tile needs mr * nv accumulators, nv weight vectors and a broadcast "
+                "register; AVX-512 has 32.");
+  static_assert(C.kc % 4 == 0, "kc must be a multiple of 4, the K step of vpdpbusd.");
+  static_assert(C.mc % C.mr == 0, "mc must be a multiple of mr.");
+  static_assert(C.nc % (16 * C.nv) == 0, "nc must be a multiple of 16 * nv.");
+
+  static void quantize(const QkCpuGemmArgs* args, int64_t r0, int64_t r1) {
+    quantize_rows_u8<C.input, C.scaling>(args, r0, r1);
+  }
+
+  /// The output block [m0, m1) x [n0, n1), n0 a multiple of 16. `workspace` holds mc x nc int32
+  /// partial sums between K blocks (unused when K fits one block).
+  static void gemm(const QkCpuGemmArgs* args, int64_t n0, int64_t n1, int64_t m0, int64_t m1,
+                   int32_t* workspace) {
+    const int64_t kp = args->k_padded;
+    for (int64_t nc0 = n0; nc0 < n1; nc0 += C.nc) {
+      const int64_t nc1 = nc0 + C.nc < n1 ? nc0 + C.nc : n1;
+      for (int64_t mc0 = m0; mc0 < m1; mc0 += C.mc) {
+        const int64_t mc1 = mc0 + C.mc < m1 ? mc0 + C.mc : m1;
+        for (int64_t kc0 = 0; kc0 < kp; kc0 += C.kc) {
+          const int64_t kc = kc0 + C.kc < kp ? C.kc : kp - kc0;
+          const Block block{args, nc0, mc0, kc0, kc, kc0 == 0, kc0 + kc == kp, workspace};
+          for (int64_t nr0 = nc0; nr0 < nc1; nr0 += 16 * C.nv) {
+            const int64_t nv = (nc1 - nr0 + 15) / 16 < C.nv ? (nc1 - nr0 + 15) / 16 : C.nv;
+            int64_t mr0 = mc0;
+            for (; mr0 + C.mr <= mc1; mr0 += C.mr) dispatch_nv<C.mr>(block, mr0, nr0, nv, nc1);
+            for (; mr0 < mc1; ++mr0) dispatch_nv<1>(block, mr0, nr0, nv, nc1);  // edge rows
+          }
+        }
+      }
+    }
+  }
+
+ private:
+  struct Block {
+    const QkCpuGemmArgs* args;
+    int64_t nc0, mc0, kc0, kc;
+    bool first_k, last_k;
+    int32_t* workspace;  // [mc][nc], indexed relative to (mc0, nc0)
+  };
+
+  // The edge tile in N has fewer panels: instantiate every panel count up to C.nv.
+  template <int MR, int NV = C.nv>
+  static void dispatch_nv(const Block& b, int64_t m, int64_t n, int64_t nv, int64_t n_end) {
+    if constexpr (NV > 1) {
+      if (nv < NV) return dispatch_nv<MR, NV - 1>(b, m, n, nv, n_end);
+    }
+    tile<MR, NV>(b, m, n, n_end);
+  }
+
+  template <int MR, int NV>
+  static void tile(const Block& b, int64_t m, int64_t n, int64_t n_end) {
+    const QkCpuGemmArgs* args = b.args;
+    __m512i acc[MR][NV];
+    int32_t* ws = b.workspace + (m - b.mc0) * C.nc + (n - b.nc0);
+    unroll<MR>([&](auto r) {
+      unroll<NV>([&](auto v) {
+        acc[r][v] = b.first_k ? _mm512_setzero_si512() : _mm512_loadu_si512(ws + r * C.nc + 16 * v);
+      });
+    });
+
+    const TileRefs refs{
+        args->a_codes + m * args->k_padded + b.kc0, args->k_padded,
+        static_cast<const int8_t*>(args->packed_w) + n * args->k_padded + b.kc0 * 16,
+        16 * args->k_padded, b.kc};
+    micro_kernel<MR, NV>(refs, acc);
+
+    if (!b.last_k) {
+      unroll<MR>([&](auto r) {
+        unroll<NV>([&](auto v) { _mm512_storeu_si512(ws + r * C.nc + 16 * v, acc[r][v]); });
+      });
+      return;
+    }
+    epilogue<MR, NV>(args, m, n, n_end, acc);
+  }
+
+  /// docs/numerics.md §6.2 and §7: y = act((float(acc - comp) * w_scale) * a_scale + bias).
+  template <int MR, int NV>
+  static void epilogue(const QkCpuGemmArgs* args, int64_t m, int64_t n, int64_t n_end,
+                       __m512i (&acc)[MR][NV]) {
+    constexpr int64_t out_bytes = C.output == OutputType::fp32   ? 4
+                                  : C.output == OutputType::int8 ? 1
+                                                                 : 2;
+    unroll<NV>([&](auto v) {
+      const int64_t col = n + 16 * v;
+      const __mmask16 mask = first_lanes(n_end - col);
+      const __m512i comp = _mm512_loadu_si512(args->w_compensation + col);
+      const __m512 w_scale = _mm512_loadu_ps(args->w_scales + col);
+      __m512 bias = _mm512_setzero_ps();
+      if constexpr (C.bias) bias = _mm512_maskz_loadu_ps(mask, args->bias + col);
+      unroll<MR>([&](auto r) {
+        const __m512i exact = _mm512_sub_epi32(acc[r][v], comp);
+        __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(exact), w_scale);
+        y = _mm512_mul_ps(y, _mm512_set1_ps(args->a_scales[m + r]));
+        if constexpr (C.bias) y = _mm512_add_ps(y, bias);
+        y = apply_activation<C.act>(y);
+        void* out_row = static_cast<char*>(args->out) + (m + r) * args->ldo * out_bytes;
+        store_output<C.output>(out_row, col, y, mask, args->out_inv_scale);
+      });
+    });
+  }
+};
+
+}  // namespace qk::cpu

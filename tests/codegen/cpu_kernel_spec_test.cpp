@@ -1,0 +1,117 @@
+// Kernel specs, canonical names and rendering for the cpu target.
+#include "codegen/cpu_kernel_spec.hpp"
+
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include "codegen/render_cpu.hpp"
+
+namespace qk::codegen {
+namespace {
+
+LayerConfig w8a8_layer() {
+  LayerConfig l;
+  l.name = "fc";
+  l.n = 64;
+  l.k = 128;
+  return l;
+}
+
+TEST(CpuKernelSpec, NameHasEveryFieldAndIsAnIdentifier) {
+  LayerConfig l = w8a8_layer();
+  l.input_dtype = QuantType::bf16;
+  l.epilogue = {true, Activation::gelu, QuantType::fp16};
+  auto spec = cpu_kernel_spec(l, CpuTile{6, 4, 256, 48, 512});
+  ASSERT_TRUE(spec) << spec.error().str();
+  EXPECT_EQ(canonical_name(*spec), "qk_w8a8_cpu_bf16_tok_bias_gelu_fp16_mr6_nv4_kc256_mc48_nc512");
+}
+
+// Each field that changes generated code changes the name (and so the symbol and the cache key);
+// the layer's name and shape do not.
+TEST(CpuKernelSpec, DistinctSpecsHaveDistinctNames) {
+  const CpuTile tile;
+  std::vector<LayerConfig> layers(9, w8a8_layer());
+  layers[1].input_dtype = QuantType::fp32;  // the default is fp16
+  layers[2].activation_scaling = ActivationScaling::static_per_tensor;
+  layers[3].activation_scaling = ActivationScaling::dynamic_per_tensor;
+  layers[4].epilogue.bias = true;
+  layers[5].epilogue.activation = Activation::silu;
+  layers[6].epilogue.output = QuantType::int8;
+  layers[7].epilogue.output = QuantType::bf16;
+  layers[8].epilogue.activation = Activation::gelu_tanh;
+  std::set<std::string> names, hashes;
+  for (const LayerConfig& l : layers) {
+    auto spec = cpu_kernel_spec(l, tile);
+    ASSERT_TRUE(spec) << spec.error().str();
+    names.insert(canonical_name(*spec));
+    hashes.insert(spec_hash(*spec));
+  }
+  EXPECT_EQ(names.size(), layers.size());
+  EXPECT_EQ(hashes.size(), layers.size());
+
+  LayerConfig renamed = w8a8_layer();
+  renamed.name = "another layer";
+  renamed.n = 4096;
+  renamed.k = 11008;
+  EXPECT_EQ(canonical_name(*cpu_kernel_spec(renamed, tile)),
+            canonical_name(*cpu_kernel_spec(w8a8_layer(), tile)));
+  auto other_tile = cpu_kernel_spec(w8a8_layer(), CpuTile{4, 4, 256, 48, 512});
+  EXPECT_NE(canonical_name(*other_tile), canonical_name(*cpu_kernel_spec(w8a8_layer(), tile)));
+}
+
+TEST(CpuKernelSpec, UnimplementedFamilyIsAClearError) {
+  LayerConfig l = w8a8_layer();
+  l.weight_quant = QuantType::int4;
+  l.activation_quant = QuantType::fp16;
+  l.input_dtype = QuantType::fp16;
+  l.activation_scaling = ActivationScaling::none;
+  l.weight_granularity = WeightGranularity::per_group;
+  l.block_size = 64;
+  auto spec = cpu_kernel_spec(l, CpuTile{});
+  ASSERT_FALSE(spec);
+  EXPECT_EQ(spec.error().code, Errc::unsupported);
+  EXPECT_NE(spec.error().message.find("w4a16"), std::string::npos) << spec.error().message;
+  EXPECT_NE(spec.error().message.find("w8a8"), std::string::npos) << spec.error().message;
+}
+
+TEST(CpuKernelSpec, InvalidLayerIsRejected) {
+  LayerConfig l = w8a8_layer();
+  l.k = 0;
+  auto spec = cpu_kernel_spec(l, CpuTile{});
+  ASSERT_FALSE(spec);
+  EXPECT_EQ(spec.error().where, "layer.k");
+}
+
+TEST(CpuTile, ValidationRules) {
+  EXPECT_TRUE(validate(default_cpu_tile()));
+  EXPECT_TRUE(validate(CpuTile{14, 2, 256, 28, 64}));      // 28 + 2 + 1 = 31 registers
+  auto too_many = validate(CpuTile{8, 4, 512, 96, 1024});  // 32 + 4 + 1 = 37
+  ASSERT_FALSE(too_many);
+  EXPECT_NE(too_many.error().message.find("37"), std::string::npos);
+  EXPECT_FALSE(validate(CpuTile{6, 4, 510, 96, 1024})) << "kc not a multiple of 4";
+  EXPECT_FALSE(validate(CpuTile{6, 4, 512, 100, 1024})) << "mc not a multiple of mr";
+  EXPECT_FALSE(validate(CpuTile{6, 4, 512, 96, 1000})) << "nc not a multiple of 64";
+  EXPECT_FALSE(validate(CpuTile{0, 4, 512, 96, 1024}));
+}
+
+TEST(RenderCpu, SourceInstantiatesTheSpecAndExportsTwoSymbols) {
+  LayerConfig l = w8a8_layer();
+  l.epilogue = {true, Activation::relu, QuantType::int8};
+  auto spec = cpu_kernel_spec(l, CpuTile{6, 4, 256, 48, 512});
+  ASSERT_TRUE(spec);
+  const RenderedKernel k = render_cpu(*spec);
+  EXPECT_EQ(k.quantize_symbol, k.name + "_quantize");
+  EXPECT_EQ(k.gemm_symbol, k.name + "_gemm");
+  for (const char* part : {".act = qk::cpu::Act::relu", ".output = qk::cpu::OutputType::int8",
+                           ".bias = true", ".mr = 6", ".nv = 4", ".kc = 256", ".mc = 48",
+                           ".nc = 512", "extern \"C\" void qk_w8a8_cpu_"}) {
+    EXPECT_NE(k.source.find(part), std::string::npos) << part << "\n" << k.source;
+  }
+  // The layer's free-text name never reaches generated code.
+  l.name = "evil\"; system(\"rm -rf /\"); //";
+  EXPECT_EQ(render_cpu(*cpu_kernel_spec(l, CpuTile{6, 4, 256, 48, 512})).source, k.source);
+}
+
+}  // namespace
+}  // namespace qk::codegen
