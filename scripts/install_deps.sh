@@ -9,6 +9,12 @@ packages=(
   nlohmann-json3-dev             # plan.json parsing
   libcli11-dev                   # command-line parsing of the qk-* tools
   libfmt-dev                     # formatting of messages and tables
+  # the cpu target's in-process compiler and JIT (runtime/): LLVM 19's libLLVM and ORC headers,
+  # clang 19's libclang-cpp, its headers, its CMake package (in clang-19) and its resource
+  # headers (<immintrin.h>, in libclang-common-19-dev)
+  llvm-19-dev libclang-19-dev libclang-cpp19-dev clang-19 libclang-common-19-dev
+  libsqlite3-dev                 # the kernel cache: one SQLite file (cache/, docs/cache.md)
+  libxxhash-dev                  # the cache's key hashes and blob checksums (XXH3-128)
 )
 
 missing=()
