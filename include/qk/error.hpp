@@ -19,6 +19,7 @@ enum class Errc {
   parse_error,       ///< malformed input text (JSON syntax)
   unsupported,       ///< a valid request that this version or target does not implement
   io_error,          ///< a file could not be read or written
+  compile_error,     ///< generated code did not compile or link (the message has the log)
 };
 
 struct Error {

@@ -1,0 +1,138 @@
+#include "runtime/cpu_backend.hpp"
+
+#include <fmt/format.h>
+
+#include "codegen/render_cpu.hpp"
+#include "templates/embedded.hpp"
+
+namespace qk::runtime {
+namespace {
+
+// The templates are served to clang from memory under this folder.
+constexpr std::string_view kTemplateRoot = "/qk/templates";
+
+CompilerConfig compiler_config(const CpuTarget& target) {
+  CompilerConfig config;
+  config.target = target;
+  for (const auto& file : templates::files())
+    config.headers.push_back({fmt::format("{}/{}", kTemplateRoot, file.path), file.text});
+  config.include_dirs = {std::string(kTemplateRoot)};
+  config.pch_prelude = codegen::cpu_pch_prelude();
+  return config;
+}
+
+}  // namespace
+
+CpuBackend::CpuBackend(CpuTarget target, std::unique_ptr<ClangCompiler> compiler,
+                       std::unique_ptr<JitLoader> loader)
+    : target_(std::move(target)), compiler_(std::move(compiler)), loader_(std::move(loader)) {}
+
+Expected<CpuBackend*> CpuBackend::get(const std::string& cpu_level) {
+  static std::mutex mutex;
+  static std::map<std::string, std::unique_ptr<CpuBackend>> backends;
+  std::lock_guard lock(mutex);
+  if (auto it = backends.find(cpu_level); it != backends.end()) return it->second.get();
+
+  Expected<CpuTarget> target =
+      cpu_level == "host" ? Expected<CpuTarget>(CpuTarget::host()) : CpuTarget::portable(cpu_level);
+  if (!target) return target.error();
+  if (!runs_on_host(*target))
+    return Error{Errc::unsupported, "cpu_level " + cpu_level,
+                 fmt::format("code for {} cannot run on this machine ({})", target->key(),
+                             CpuTarget::host().key())};
+  if (!target->has("avx512vnni"))
+    return Error{Errc::unsupported, "cpu_level " + cpu_level,
+                 "the cpu kernels need AVX-512 VNNI, which " + target->cpu + " lacks"};
+  auto compiler = ClangCompiler::create(compiler_config(*target));
+  if (!compiler) return compiler.error();
+  auto loader = JitLoader::create();
+  if (!loader) return loader.error();
+  auto& slot = backends[cpu_level];
+  slot.reset(new CpuBackend(std::move(*target), std::move(*compiler), std::move(*loader)));
+  return slot.get();
+}
+
+cache::BinaryKey CpuBackend::binary_key(const codegen::CpuKernelSpec& spec) const {
+  return {codegen::canonical_name(spec),
+          codegen::spec_hash(spec),
+          std::string(templates::revision()),
+          target_.key(),
+          compiler_->version(),
+          compiler_->flags_key()};
+}
+
+Expected<std::shared_ptr<const CpuKernelModule>> CpuBackend::kernel(
+    const codegen::CpuKernelSpec& spec, cache::KernelCache* cache, Supply* supply_out) {
+  const std::string key = cache::key_hash(binary_key(spec));
+  std::promise<Result> promise;
+  std::shared_future<Result> future;
+  bool mine = false;
+  {
+    std::lock_guard lock(mutex_);
+    auto [it, inserted] = kernels_.try_emplace(key);
+    if (inserted) {
+      it->second = promise.get_future().share();
+      mine = true;
+    }
+    future = it->second;
+  }
+  if (!mine) {
+    // Another call supplied it or is supplying it right now: wait for that one.
+    *supply_out = Supply::memory;
+    return future.get();
+  }
+  Result result = supply(spec, cache, supply_out);
+  if (!result) {
+    std::lock_guard lock(mutex_);
+    kernels_.erase(key);  // a failure is not remembered: the next call tries again
+  }
+  promise.set_value(result);
+  return result;
+}
+
+CpuBackend::Result CpuBackend::supply(const codegen::CpuKernelSpec& spec, cache::KernelCache* cache,
+                                      Supply* supply_out) {
+  const cache::BinaryKey key = binary_key(spec);
+  const std::int64_t evicted_before = cache ? cache->stats().corrupt_evicted : 0;
+  if (cache) {
+    // A cache that cannot be read (or a binary that does not load) is not fatal: compile.
+    auto found = cache->find_binary(key);
+    if (found && *found) {
+      auto loaded = load(spec, (*found)->blob);
+      if (loaded) {
+        *supply_out = Supply::cache;
+        return loaded;
+      }
+    }
+  }
+  const codegen::RenderedKernel rendered = codegen::render_cpu(spec);
+  auto object = compiler_->compile(rendered.source, rendered.name);
+  if (!object) return object.error();
+  if (cache) {
+    // The kernel works without its cached copy; the next process will compile it again.
+    if (auto stored = cache->store_binary(key, object->bytes, object->compile_ms); !stored)
+      fmt::print(stderr, "qk: warning: compiled {} but could not store it in {}: {}\n",
+                 rendered.name, cache->path().string(), stored.error().str());
+  }
+  *supply_out = cache && cache->stats().corrupt_evicted > evicted_before
+                    ? Supply::recompiled_after_eviction
+                    : Supply::compiled;
+  return load(spec, object->bytes);
+}
+
+CpuBackend::Result CpuBackend::load(const codegen::CpuKernelSpec& spec,
+                                    std::span<const std::uint8_t> object) {
+  const codegen::RenderedKernel names = codegen::render_cpu(spec);
+  auto module = loader_->load(object, names.name);
+  if (!module) return module.error();
+  auto quantize = module->symbol(names.quantize_symbol);
+  if (!quantize) return quantize.error();
+  auto gemm = module->symbol(names.gemm_symbol);
+  if (!gemm) return gemm.error();
+  auto kernel = std::make_shared<CpuKernelModule>(CpuKernelModule{
+      spec, names.name, std::move(*module), reinterpret_cast<QkCpuQuantizeFn>(*quantize),
+      reinterpret_cast<QkCpuGemmFn>(*gemm)});
+  return std::shared_ptr<const CpuKernelModule>(std::move(kernel));
+}
+
+}  // namespace qk::runtime

@@ -1,0 +1,62 @@
+// The cpu target's kernel supply: for a spec, the loaded kernel module, from memory, from the
+// kernel cache, or compiled (once per spec, however many threads ask at the same time).
+#pragma once
+
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "cache/kernel_cache.hpp"
+#include "codegen/cpu_kernel_spec.hpp"
+#include "qk/error.hpp"
+#include "runtime/clang_compiler.hpp"
+#include "runtime/cpu_target.hpp"
+#include "runtime/jit_loader.hpp"
+#include "templates/cpu/abi.h"
+
+namespace qk::runtime {
+
+/// A kernel's code, loaded: its two entry points (templates/cpu/abi.h).
+struct CpuKernelModule {
+  codegen::CpuKernelSpec spec;
+  std::string name;
+  JitModule module;
+  QkCpuQuantizeFn quantize = nullptr;
+  QkCpuGemmFn gemm = nullptr;
+};
+
+/// How a kernel() call was served, for qk::jit::stats().
+enum class Supply { memory, cache, compiled, recompiled_after_eviction };
+
+class CpuBackend {
+ public:
+  /// The process-wide backend of a CPU level ("host", "avx512"); created on first use.
+  /// Errors: an unknown level; a level whose code this machine cannot run.
+  static Expected<CpuBackend*> get(const std::string& cpu_level);
+
+  /// The module of `spec`, and how it was supplied. `cache` may be null (no persistent cache).
+  Expected<std::shared_ptr<const CpuKernelModule>> kernel(const codegen::CpuKernelSpec& spec,
+                                                          cache::KernelCache* cache,
+                                                          Supply* supply);
+
+  /// The cache key of spec's binary on this backend.
+  cache::BinaryKey binary_key(const codegen::CpuKernelSpec& spec) const;
+  const CpuTarget& target() const { return target_; }
+
+ private:
+  CpuBackend(CpuTarget target, std::unique_ptr<ClangCompiler> compiler,
+             std::unique_ptr<JitLoader> loader);
+  using Result = Expected<std::shared_ptr<const CpuKernelModule>>;
+  Result supply(const codegen::CpuKernelSpec& spec, cache::KernelCache* cache, Supply* supply);
+  Result load(const codegen::CpuKernelSpec& spec, std::span<const std::uint8_t> object);
+
+  CpuTarget target_;
+  std::unique_ptr<ClangCompiler> compiler_;
+  std::unique_ptr<JitLoader> loader_;
+  std::mutex mutex_;
+  std::map<std::string, std::shared_future<Result>> kernels_;  // by key hash; loaded or in flight
+};
+
+}  // namespace qk::runtime

@@ -1,0 +1,67 @@
+#include "runtime/thread_pool.hpp"
+
+namespace qk::runtime {
+
+ThreadPool::ThreadPool(int threads) {
+  for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { work(); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  for (std::thread& t : workers_) t.join();
+}
+
+void ThreadPool::run(std::int64_t tasks, const std::function<void(std::int64_t)>& task) {
+  if (tasks <= 0) return;
+  std::lock_guard serial(run_mutex_);
+  {
+    std::lock_guard lock(mutex_);
+    task_ = &task;
+    tasks_ = tasks;
+    next_ = 0;
+    finished_ = 0;
+    ++generation_;
+  }
+  wake_.notify_all();
+  drain();
+  std::unique_lock lock(mutex_);
+  done_.wait(lock, [this] { return finished_ == tasks_; });
+  task_ = nullptr;
+}
+
+// Takes tasks until none is left. Tasks are claimed under the lock: they are few and large.
+void ThreadPool::drain() {
+  std::unique_lock lock(mutex_);
+  while (task_ != nullptr && next_ < tasks_) {
+    const std::int64_t i = next_++;
+    const auto* task = task_;
+    lock.unlock();
+    (*task)(i);
+    lock.lock();
+    if (++finished_ == tasks_) done_.notify_all();
+  }
+}
+
+void ThreadPool::work() {
+  std::uint64_t seen = 0;
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      if (stop_) return;
+      seen = generation_;
+    }
+    drain();
+  }
+}
+
+ThreadPool& default_thread_pool() {
+  static ThreadPool pool(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  return pool;
+}
+
+}  // namespace qk::runtime

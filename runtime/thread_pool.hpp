@@ -1,0 +1,47 @@
+// A fixed set of worker threads that runs the tasks of one parallel call at a time; the calling
+// thread works too. Kernels split their work into a few large tasks (one per core), so a mutex
+// and a condition variable are all the machinery needed.
+#pragma once
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace qk::runtime {
+
+class ThreadPool {
+ public:
+  /// @pre threads >= 1 (the caller counts as one)
+  explicit ThreadPool(int threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const { return static_cast<int>(workers_.size()) + 1; }
+
+  /// Runs task(i) for every i in [0, tasks) and returns when all have finished. Calls from
+  /// several threads are serialized.
+  void run(std::int64_t tasks, const std::function<void(std::int64_t)>& task);
+
+ private:
+  void work();
+  void drain();
+
+  std::vector<std::thread> workers_;
+  std::mutex run_mutex_;  // one run() at a time
+  std::mutex mutex_;
+  std::condition_variable wake_, done_;
+  const std::function<void(std::int64_t)>* task_ = nullptr;
+  std::int64_t tasks_ = 0, next_ = 0, finished_ = 0;
+  std::uint64_t generation_ = 0;
+  bool stop_ = false;
+};
+
+/// The process-wide pool with one thread per core, created on first use.
+ThreadPool& default_thread_pool();
+
+}  // namespace qk::runtime

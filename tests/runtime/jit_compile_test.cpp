@@ -1,0 +1,272 @@
+// qk::jit::compile end to end on the cpu target: render -> compile -> cache -> load -> run, against
+// the reference of docs/numerics.md.
+#include "qk/jit.hpp"
+
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "../quant/test_data.hpp"
+#include "quant/float_formats.hpp"
+#include "quant/reference_gemm.hpp"
+#include "quant/tolerance.hpp"
+
+namespace qk {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path fresh_cache(const std::string& test) {
+  const fs::path dir =
+      fs::temp_directory_path() / ("qk_jit_" + test + "_" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir / "kernels.db";
+}
+
+LayerConfig layer(std::int64_t n, std::int64_t k) {
+  LayerConfig l;
+  l.name = "fc";
+  l.n = n;
+  l.k = k;
+  l.input_dtype = QuantType::fp32;
+  l.epilogue.output = QuantType::fp32;
+  return l;
+}
+
+std::vector<float> outputs_as_float(const std::vector<std::uint8_t>& bytes, QuantType t,
+                                    std::size_t count) {
+  std::vector<float> y(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    std::uint16_t h;
+    switch (t) {
+      case QuantType::fp32:
+        std::memcpy(&y[i], &bytes[4 * i], 4);
+        break;
+      case QuantType::fp16:
+        std::memcpy(&h, &bytes[2 * i], 2);
+        y[i] = quant::fp16_to_float(h);
+        break;
+      case QuantType::bf16:
+        std::memcpy(&h, &bytes[2 * i], 2);
+        y[i] = quant::bf16_to_float(h);
+        break;
+      default:
+        y[i] = static_cast<std::int8_t>(bytes[i]);
+        break;
+    }
+  }
+  return y;
+}
+
+// Runs `kernel` on random data with m rows and checks it against the reference.
+void check_against_reference(const Kernel& kernel, std::int64_t m, unsigned seed) {
+  const LayerConfig& l = kernel.layer();
+  SCOPED_TRACE(kernel.name() + " m=" + std::to_string(m) + " n=" + std::to_string(l.n) +
+               " k=" + std::to_string(l.k));
+  const auto a = test::random_matrix(m, l.k, seed, 1.0f, 9, 25.0f);
+  const auto w = test::random_matrix(l.n, l.k, seed + 1, 0.05f);
+  const auto bias = test::random_matrix(1, l.n, seed + 2, 0.5f);
+  auto qw = quant::quantize_weights(w, l.n, l.k, quant::weight_format_of(l));
+  ASSERT_TRUE(qw);
+  auto packed = kernel.pack(*qw);
+  ASSERT_TRUE(packed) << packed.error().str();
+
+  // Activations in the layer's input dtype, with a row stride larger than k.
+  const std::int64_t stride = l.k + 5;
+  const std::size_t in_bytes = bits_of(l.input_dtype) / 8;
+  std::vector<std::uint8_t> a_bytes(static_cast<std::size_t>(m * stride) * in_bytes);
+  std::vector<float> a_rounded(a.size());
+  for (std::int64_t i = 0; i < m; ++i)
+    for (std::int64_t j = 0; j < l.k; ++j) {
+      const float v = a[i * l.k + j];
+      std::uint8_t* dst = &a_bytes[(i * stride + j) * in_bytes];
+      if (l.input_dtype == QuantType::fp32) {
+        std::memcpy(dst, &v, 4);
+      } else {
+        const std::uint16_t h =
+            l.input_dtype == QuantType::fp16 ? quant::float_to_fp16(v) : quant::float_to_bf16(v);
+        std::memcpy(dst, &h, 2);
+      }
+      a_rounded[i * l.k + j] = quant::round_to(l.input_dtype, v);
+    }
+  const std::size_t out_bytes = bits_of(l.epilogue.output) / 8;
+  std::vector<std::uint8_t> out(static_cast<std::size_t>(m * l.n) * out_bytes);
+  const RunParams params{bias, 0.04f, 0.03f};
+  auto ran = kernel({a_bytes.data(), l.input_dtype, m, l.k, stride}, *packed,
+                    {out.data(), l.epilogue.output, m, l.n, l.n}, params);
+  ASSERT_TRUE(ran) << ran.error().str();
+
+  auto ref = quant::reference_gemm(
+      l, {a_rounded, m, &*qw, bias, params.activation_scale, params.output_scale});
+  ASSERT_TRUE(ref) << ref.error().str();
+  auto ok = quant::compare_to_reference(l, *ref, outputs_as_float(out, l.epilogue.output, m * l.n));
+  EXPECT_TRUE(ok) << ok.error().str();
+}
+
+TEST(JitCompile, W8A8MatchesTheReferenceOnAwkwardShapes) {
+  const fs::path cache = fresh_cache("shapes");
+  for (auto [n, k] :
+       {std::pair<std::int64_t, std::int64_t>{33, 200}, {130, 1031}, {16, 4}, {1000, 600}}) {
+    auto kernel = jit::compile(layer(n, k), {.cache = cache});
+    ASSERT_TRUE(kernel) << kernel.error().str();
+    unsigned seed = 1;
+    for (std::int64_t m : {1, 3, 17, 129}) check_against_reference(*kernel, m, seed++);
+  }
+}
+
+TEST(JitCompile, EpiloguesScalingsAndDtypes) {
+  const fs::path cache = fresh_cache("epilogues");
+  std::vector<LayerConfig> layers(4, layer(48, 160));
+  layers[0].input_dtype = QuantType::fp16;
+  layers[0].epilogue = {true, Activation::gelu, QuantType::fp16};
+  layers[1].input_dtype = QuantType::bf16;
+  layers[1].activation_scaling = ActivationScaling::static_per_tensor;
+  layers[1].epilogue = {true, Activation::silu, QuantType::bf16};
+  layers[2].activation_scaling = ActivationScaling::dynamic_per_tensor;
+  layers[2].weight_granularity = WeightGranularity::per_tensor;
+  layers[2].epilogue = {true, Activation::relu, QuantType::int8};
+  layers[3].epilogue = {false, Activation::gelu_tanh, QuantType::fp32};
+  for (const LayerConfig& l : layers) {
+    auto kernel = jit::compile(l, {.cache = cache});
+    ASSERT_TRUE(kernel) << kernel.error().str();
+    check_against_reference(*kernel, 7, 11);
+    check_against_reference(*kernel, 64, 12);
+  }
+}
+
+// Concurrent compile() calls of one spec compile it once; all get a working kernel.
+TEST(JitCompile, ConcurrentCompilesOfOneSpecCompileOnce) {
+  const fs::path cache = fresh_cache("concurrent");
+  LayerConfig l = layer(64, 96);
+  l.epilogue.activation = Activation::relu;  // a spec no other test compiles
+  const jit::CompileStats before = jit::stats();
+  std::vector<std::optional<Expected<Kernel>>> results(4);
+  std::vector<std::thread> threads;
+  for (auto& r : results)
+    threads.emplace_back([&r, &l, &cache] { r.emplace(jit::compile(l, {.cache = cache})); });
+  for (auto& t : threads) t.join();
+  for (auto& r : results) {
+    ASSERT_TRUE(*r) << (*r).error().str();
+    check_against_reference(**r, 5, 3);
+  }
+  const jit::CompileStats after = jit::stats();
+  EXPECT_EQ(after.compiles - before.compiles, 1);
+  EXPECT_EQ(after.memory_hits - before.memory_hits, 3);
+}
+
+std::string run_probe(const fs::path& cache) {
+  const std::string command = std::string(QK_JIT_PROBE) + " " + cache.string() + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  std::string out;
+  char buffer[512];
+  while (pipe && fgets(buffer, sizeof buffer, pipe)) out += buffer;
+  if (pipe) pclose(pipe);
+  return out;
+}
+
+// A second process finds the binary the first stored; a corrupted blob is evicted, recompiled and
+// never executed.
+TEST(JitCompile, CacheRoundTripAcrossProcessesAndCorruption) {
+  const fs::path cache = fresh_cache("processes");
+  const std::string first = run_probe(cache);
+  EXPECT_NE(first.find("compiles=1 cache_hits=0 evicted=0"), std::string::npos) << first;
+  EXPECT_NE(first.find("correct=1"), std::string::npos) << first;
+  const std::string second = run_probe(cache);
+  EXPECT_NE(second.find("compiles=0 cache_hits=1 evicted=0"), std::string::npos) << second;
+  EXPECT_NE(second.find("correct=1"), std::string::npos) << second;
+
+  // Flip bytes in the middle of every stored blob, as a disk or a bad copy would.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(cache.c_str(), &db), SQLITE_OK);
+  char* message = nullptr;
+  const int rc =
+      sqlite3_exec(db,
+                   "UPDATE binaries SET blob = substr(blob, 1, length(blob) / 2) || x'DEADBEEF' || "
+                   "substr(blob, length(blob) / 2 + 5)",
+                   nullptr, nullptr, &message);
+  EXPECT_EQ(rc, SQLITE_OK) << (message ? message : "");
+  sqlite3_free(message);
+  sqlite3_close(db);
+
+  const std::string third = run_probe(cache);
+  EXPECT_NE(third.find("compiles=1 cache_hits=0 evicted=1"), std::string::npos) << third;
+  EXPECT_NE(third.find("correct=1"), std::string::npos) << third;
+  const std::string fourth = run_probe(cache);
+  EXPECT_NE(fourth.find("compiles=0 cache_hits=1 evicted=0"), std::string::npos) << fourth;
+}
+
+TEST(JitCompile, BadLayersAndCallsAreClearErrors) {
+  const fs::path cache = fresh_cache("errors");
+  LayerConfig bad = layer(64, 0);
+  auto invalid = jit::compile(bad, {.cache = cache});
+  ASSERT_FALSE(invalid);
+  EXPECT_EQ(invalid.error().where, "layer.k");
+
+  LayerConfig w4 = layer(64, 128);
+  w4.weight_quant = QuantType::int4;
+  w4.activation_quant = w4.input_dtype = QuantType::fp16;
+  w4.activation_scaling = ActivationScaling::none;
+  w4.weight_granularity = WeightGranularity::per_group;
+  w4.block_size = 64;
+  auto unsupported = jit::compile(w4, {.cache = cache});
+  ASSERT_FALSE(unsupported);
+  EXPECT_EQ(unsupported.error().code, Errc::unsupported);
+
+  auto cuda = jit::compile(layer(64, 64), {.target = Target::cuda, .cache = cache});
+  ASSERT_FALSE(cuda);
+  EXPECT_EQ(cuda.error().code, Errc::unsupported);
+
+  auto kernel = jit::compile(layer(64, 64), {.cache = cache});
+  ASSERT_TRUE(kernel) << kernel.error().str();
+  const auto w = test::random_matrix(64, 64, 1);
+  auto packed =
+      kernel->pack(*quant::quantize_weights(w, 64, 64, quant::weight_format_of(kernel->layer())));
+  ASSERT_TRUE(packed);
+  std::vector<float> a(2 * 64), y(2 * 64);
+  auto wrong_dtype = (*kernel)({a.data(), QuantType::fp16, 2, 64, 64}, *packed,
+                               {y.data(), QuantType::fp32, 2, 64, 64});
+  ASSERT_FALSE(wrong_dtype);
+  EXPECT_EQ(wrong_dtype.error().where, "a.dtype");
+  auto wrong_shape = (*kernel)({a.data(), QuantType::fp32, 2, 63, 64}, *packed,
+                               {y.data(), QuantType::fp32, 2, 64, 64});
+  ASSERT_FALSE(wrong_shape);
+  EXPECT_EQ(wrong_shape.error().where, "a");
+  EXPECT_NE(wrong_shape.error().message.find("k = 64"), std::string::npos);
+  auto wrong_out = (*kernel)({a.data(), QuantType::fp32, 2, 64, 64}, *packed,
+                             {y.data(), QuantType::fp32, 3, 64, 64});
+  ASSERT_FALSE(wrong_out);
+  EXPECT_EQ(wrong_out.error().where, "out");
+
+  const auto other_w = test::random_matrix(32, 64, 1);
+  auto mismatched = kernel->pack(
+      *quant::quantize_weights(other_w, 32, 64, quant::weight_format_of(kernel->layer())));
+  ASSERT_FALSE(mismatched);
+  EXPECT_EQ(mismatched.error().where, "weights");
+}
+
+TEST(JitCompile, UnusableCacheFileIsAClearError) {
+  const fs::path dir = fresh_cache("unusable").parent_path();
+  const fs::path not_a_db = dir / "garbage.db";
+  {
+    std::FILE* f = std::fopen(not_a_db.c_str(), "w");
+    std::fputs("this is not a database", f);
+    std::fclose(f);
+  }
+  auto kernel = jit::compile(layer(16, 16), {.cache = not_a_db});
+  ASSERT_FALSE(kernel);
+  EXPECT_EQ(kernel.error().code, Errc::io_error);
+  EXPECT_NE(kernel.error().str().find("garbage.db"), std::string::npos) << kernel.error().str();
+  // The user's file is left alone.
+  EXPECT_EQ(fs::file_size(not_a_db), std::string("this is not a database").size());
+}
+
+}  // namespace
+}  // namespace qk
