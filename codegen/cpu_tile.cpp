@@ -1,5 +1,7 @@
 #include "codegen/cpu_tile.hpp"
 
+#include <limits>
+
 #include <fmt/format.h>
 
 namespace qk::codegen {
@@ -30,8 +32,9 @@ Expected<void> validate(const CpuTile& t) {
   return {};
 }
 
-CpuTile default_cpu_tile() {
-  return CpuTile{};
+std::vector<CpuTileBucket> default_cpu_tiles() {
+  return {{4, CpuTile{4, 5, 16384, 96, 960}},
+          {std::numeric_limits<std::int64_t>::max(), CpuTile{8, 3, 512, 96, 768}}};
 }
 
 }  // namespace qk::codegen

@@ -27,9 +27,18 @@ std::string canonical_name(const CpuTile& tile);
 /// parameter, its value and the rule.
 Expected<void> validate(const CpuTile& tile);
 
-/// The documented default for a layer when no tuned tile is recorded (docs/cpu.md): an 8 x 48
-/// micro-tile (24 accumulators) with a 512-deep K block, whose 24 KiB weight micro-panel stays in
-/// the 48 KiB L1 while 96 activation rows (48 KiB) stream from L2.
-CpuTile default_cpu_tile();
+/// The tile for calls with M up to `max_m`.
+struct CpuTileBucket {
+  std::int64_t max_m;
+  CpuTile tile;
+};
+
+/// The documented defaults when no tuned tile is recorded (docs/cpu.md), ascending by max_m, the
+/// last bucket unbounded:
+/// - M <= 4 (decode): a 4 x 80 tile with K unblocked, so that each thread streams five weight
+///   panels end to end (the weights come from DRAM once; more concurrent streams, no restarts);
+/// - larger M: an 8 x 48 tile (24 accumulators) with a 512-deep K block, whose 24 KiB weight
+///   micro-panel stays in L1 while 96 activation rows stream from L2.
+std::vector<CpuTileBucket> default_cpu_tiles();
 
 }  // namespace qk::codegen

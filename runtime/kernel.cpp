@@ -4,6 +4,8 @@
 #include <cfloat>
 #include <cmath>
 #include <cstdlib>
+#include <future>
+#include <limits>
 #include <map>
 #include <mutex>
 
@@ -18,9 +20,22 @@
 namespace qk {
 
 struct Kernel::Impl {
+  /// The kernel instance for calls with M up to max_m.
+  struct Variant {
+    std::int64_t max_m;
+    std::shared_ptr<const runtime::CpuKernelModule> module;
+  };
   LayerConfig layer;
-  std::shared_ptr<const runtime::CpuKernelModule> module;
-  int threads;  ///< threads a call uses, at most the pool's
+  std::vector<Variant> variants;  ///< ascending max_m; never empty
+  int threads;                    ///< threads a call uses, at most the pool's
+
+  /// The variant of the smallest bucket holding m, or the largest variant compiled (a call may
+  /// exceed the layer's m_range, which is a tuning hint, not a limit).
+  const runtime::CpuKernelModule& variant_for(std::int64_t m) const {
+    for (const Variant& v : variants)
+      if (m <= v.max_m) return *v.module;
+    return *variants.back().module;
+  }
 };
 
 struct PackedWeights::Impl {
@@ -30,6 +45,24 @@ struct PackedWeights::Impl {
 namespace {
 
 std::atomic<std::int64_t> g_memory_hits{0}, g_cache_hits{0}, g_compiles{0}, g_evicted{0};
+
+void count(runtime::Supply supply) {
+  switch (supply) {
+    case runtime::Supply::memory:
+      ++g_memory_hits;
+      break;
+    case runtime::Supply::cache:
+      ++g_cache_hits;
+      break;
+    case runtime::Supply::compiled:
+      ++g_compiles;
+      break;
+    case runtime::Supply::recompiled_after_eviction:
+      ++g_compiles;
+      ++g_evicted;
+      break;
+  }
+}
 
 Expected<Target> resolve_target(const CompileOptions& options) {
   if (options.target) return *options.target;
@@ -80,7 +113,10 @@ Target Kernel::target() const {
   return Target::cpu;
 }
 const std::string& Kernel::name() const {
-  return impl_->module->name;
+  return impl_->variants.back().module->name;
+}
+const std::string& Kernel::name(std::int64_t m) const {
+  return impl_->variant_for(m).name;
 }
 
 Expected<PackedWeights> Kernel::pack(const quant::QuantizedWeights& weights) const {
@@ -135,7 +171,7 @@ Expected<void> Kernel::operator()(ConstMatrix a, const PackedWeights& weights, M
         "params.output_scale",
         fmt::format("{} must be finite and >= FLT_MIN for int8 outputs", params.output_scale));
 
-  const runtime::CpuKernelModule& kernel = *impl_->module;
+  const runtime::CpuKernelModule& kernel = impl_->variant_for(a.rows);
   runtime::ThreadPool& pool = runtime::default_thread_pool();
   const codegen::CpuTile& tile = kernel.spec.tile;
   CallWorkspace& ws = call_workspace();
@@ -188,38 +224,43 @@ Expected<Kernel> compile(const LayerConfig& layer, const CompileOptions& options
   if (*target != Target::cpu)
     return Error{Errc::unsupported, "target " + std::string(to_string(*target)),
                  "not implemented yet; the cpu target is"};
-  auto spec = codegen::cpu_kernel_spec(layer, codegen::default_cpu_tile());
-  if (!spec) return spec.error();
+  if (options.threads < 0)
+    return Error{Errc::invalid_argument, "options.threads",
+                 fmt::format("{} must be >= 0 (0 = every core)", options.threads)};
   auto backend = runtime::CpuBackend::get(options.cpu_level);
   if (!backend) return backend.error();
   auto cache = open_cache(options.cache.value_or(cache::KernelCache::default_path()));
   if (!cache) return cache.error();
 
-  runtime::Supply supply = runtime::Supply::memory;
-  auto module = (*backend)->kernel(*spec, *cache, &supply);
-  if (!module) return module.error();
-  switch (supply) {
-    case runtime::Supply::memory:
-      ++g_memory_hits;
-      break;
-    case runtime::Supply::cache:
-      ++g_cache_hits;
-      break;
-    case runtime::Supply::compiled:
-      ++g_compiles;
-      break;
-    case runtime::Supply::recompiled_after_eviction:
-      ++g_compiles;
-      ++g_evicted;
-      break;
+  // One variant per M bucket that the layer's m_range reaches, supplied concurrently (the
+  // compiler is thread-safe, and a cold layer then costs one compile's time, not two).
+  std::vector<codegen::CpuTileBucket> buckets;
+  std::int64_t bucket_min = 1;
+  for (const codegen::CpuTileBucket& b : codegen::default_cpu_tiles()) {
+    if (bucket_min <= layer.m_max && b.max_m >= layer.m_min) buckets.push_back(b);
+    bucket_min = b.max_m + (b.max_m < std::numeric_limits<std::int64_t>::max() ? 1 : 0);
   }
-  if (options.threads < 0)
-    return Error{Errc::invalid_argument, "options.threads",
-                 fmt::format("{} must be >= 0 (0 = every core)", options.threads)};
+  std::vector<std::future<Expected<Kernel::Impl::Variant>>> supplies;
+  for (const codegen::CpuTileBucket& b : buckets) {
+    supplies.push_back(std::async(std::launch::async, [&, b]() -> Expected<Kernel::Impl::Variant> {
+      auto spec = codegen::cpu_kernel_spec(layer, b.tile);
+      if (!spec) return spec.error();
+      runtime::Supply supply = runtime::Supply::memory;
+      auto module = (*backend)->kernel(*spec, *cache, &supply);
+      if (!module) return module.error();
+      count(supply);
+      return Kernel::Impl::Variant{b.max_m, std::move(*module)};
+    }));
+  }
+  Kernel::Impl impl{layer, {}, 0};
+  for (auto& s : supplies) {
+    auto variant = s.get();
+    if (!variant) return variant.error();
+    impl.variants.push_back(std::move(*variant));
+  }
   const int cores = runtime::default_thread_pool().size();
-  const int threads = options.threads == 0 ? cores : std::min(options.threads, cores);
-  return Kernel(
-      std::make_shared<const Kernel::Impl>(Kernel::Impl{layer, std::move(*module), threads}));
+  impl.threads = options.threads == 0 ? cores : std::min(options.threads, cores);
+  return Kernel(std::make_shared<const Kernel::Impl>(std::move(impl)));
 }
 
 CompileStats stats() {

@@ -91,9 +91,12 @@ class Kernel {
 
   const LayerConfig& layer() const;
   Target target() const;
-  /// The canonical name of the kernel instance, e.g.
-  /// "qk_w8a8_cpu_fp32_tok_nobias_none_fp16_mr8_...".
+  /// The canonical name of the kernel instance for the layer's largest M, e.g.
+  /// "qk_w8a8_cpu_fp32_tok_nobias_none_fp16_mr8_nv3_kc512_mc96_nc768". A kernel holds one
+  /// instance per M bucket its layer's m_range reaches (docs/cpu.md, "Tiles").
   const std::string& name() const;
+  /// The instance a call with `m` rows runs.
+  const std::string& name(std::int64_t m) const;
 
   /// Packs quantized weights (quant::quantize_weights) for this kernel.
   /// Errors: weights whose shape or format differ from the layer's (Errc::invalid_argument).

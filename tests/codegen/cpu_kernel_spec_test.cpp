@@ -84,7 +84,7 @@ TEST(CpuKernelSpec, InvalidLayerIsRejected) {
 }
 
 TEST(CpuTile, ValidationRules) {
-  EXPECT_TRUE(validate(default_cpu_tile()));
+  for (const CpuTileBucket& bucket : default_cpu_tiles()) EXPECT_TRUE(validate(bucket.tile));
   EXPECT_TRUE(validate(CpuTile{14, 2, 256, 28, 64}));      // 28 + 2 + 1 = 31 registers
   auto too_many = validate(CpuTile{8, 4, 512, 96, 1024});  // 32 + 4 + 1 = 37
   ASSERT_FALSE(too_many);

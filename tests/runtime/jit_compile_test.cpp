@@ -122,6 +122,33 @@ TEST(JitCompile, W8A8MatchesTheReferenceOnAwkwardShapes) {
   }
 }
 
+// docs/cpu.md, "Tiles": a call runs the instance of the smallest bucket holding its M; a layer
+// compiles only the buckets its m_range reaches, and a call beyond that range still works.
+TEST(JitCompile, DispatchesByMBucket) {
+  const fs::path cache = fresh_cache("buckets");
+  auto both = jit::compile(layer(48, 96), {.cache = cache});
+  ASSERT_TRUE(both) << both.error().str();
+  EXPECT_NE(both->name(1), both->name(512));
+  EXPECT_EQ(both->name(4), both->name(1));
+  EXPECT_EQ(both->name(5), both->name(512));
+  EXPECT_EQ(both->name(), both->name(512));
+
+  LayerConfig decode_only = layer(48, 96);
+  decode_only.m_max = 4;
+  auto decode = jit::compile(decode_only, {.cache = cache});
+  ASSERT_TRUE(decode) << decode.error().str();
+  EXPECT_EQ(decode->name(), both->name(1));
+  EXPECT_EQ(decode->name(300), both->name(1));
+  check_against_reference(*decode, 40, 5);  // beyond its m_range: slower, still right
+
+  LayerConfig prefill_only = layer(48, 96);
+  prefill_only.m_min = 64;
+  auto prefill = jit::compile(prefill_only, {.cache = cache});
+  ASSERT_TRUE(prefill) << prefill.error().str();
+  EXPECT_EQ(prefill->name(1), both->name(512));
+  check_against_reference(*prefill, 1, 6);
+}
+
 TEST(JitCompile, EpiloguesScalingsAndDtypes) {
   const fs::path cache = fresh_cache("epilogues");
   std::vector<LayerConfig> layers(4, layer(48, 160));
@@ -157,9 +184,10 @@ TEST(JitCompile, ConcurrentCompilesOfOneSpecCompileOnce) {
     ASSERT_TRUE(*r) << (*r).error().str();
     check_against_reference(**r, 5, 3);
   }
+  // The layer's m_range [1, 2048] reaches both default M buckets: two kernel instances.
   const jit::CompileStats after = jit::stats();
-  EXPECT_EQ(after.compiles - before.compiles, 1);
-  EXPECT_EQ(after.memory_hits - before.memory_hits, 3);
+  EXPECT_EQ(after.compiles - before.compiles, 2);
+  EXPECT_EQ(after.memory_hits - before.memory_hits, 3 * 2);
 }
 
 std::string run_probe(const fs::path& cache) {
