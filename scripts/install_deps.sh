@@ -15,6 +15,10 @@ packages=(
   llvm-19-dev libclang-19-dev libclang-cpp19-dev clang-19 libclang-common-19-dev
   libsqlite3-dev                 # the kernel cache: one SQLite file (cache/, docs/cache.md)
   libxxhash-dev                  # the cache's key hashes and blob checksums (XXH3-128)
+  # qk-bench's baselines (bench/, docs/bench.md): oneDNN's int8 matmul and OpenBLAS's sgemm.
+  # oneDNN's CMake package requires OpenCL (headers and the ICD loader's libOpenCL.so), which
+  # libdnnl-dev only recommends.
+  libdnnl-dev libopenblas-dev opencl-c-headers ocl-icd-opencl-dev
 )
 
 missing=()

@@ -1,0 +1,35 @@
+#include "bench/competitors.hpp"
+
+#include "bench/onednn_w8a8.hpp"
+#include "bench/openblas_sgemm.hpp"
+#include "bench/qk_w8a8.hpp"
+
+namespace qk::bench {
+
+std::vector<Competitor> cpu_gemm_competitors(const CompetitorContext& context) {
+  auto onednn = [context](Int8Storage storage, bool matmul_only) {
+    return [context, storage, matmul_only](const GemmShape& shape) {
+      return prepare_onednn_w8a8(shape, {context, storage, matmul_only});
+    };
+  };
+  return {
+      {"qk-w8a8",
+       "qk's fused W8A8 kernel (qk::jit::compile): fp32 activations quantized per token inside the "
+       "kernel, int8 per-channel weights, fp32 output",
+       true, true, [context](const GemmShape& shape) { return prepare_qk_w8a8(shape, context); }},
+      {"onednn-w8a8",
+       "oneDNN W8A8, the work of qk's fused kernel: fp32 activations quantized per token to u8 "
+       "(offset 128), int8 matmul with per-channel scales, per-token scaling",
+       true, true, onednn(Int8Storage::u8_offset128, false)},
+      {"openblas-sgemm", "OpenBLAS cblas_sgemm, fp32 activations x fp32 weights", false, true,
+       [context](const GemmShape& shape) { return prepare_openblas_sgemm(shape, context); }},
+      {"onednn-w8a8-s8", "onednn-w8a8 with s8 activation codes (oneDNN adds the offset itself)",
+       true, false, onednn(Int8Storage::s8, false)},
+      {"onednn-int8-matmul",
+       "onednn-w8a8's matmul alone: pre-quantized u8 input, per-channel scales, no per-token "
+       "step (the difference is what quantize + dequantize cost)",
+       true, false, onednn(Int8Storage::u8_offset128, true)},
+  };
+}
+
+}  // namespace qk::bench
