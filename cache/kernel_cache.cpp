@@ -21,6 +21,12 @@ namespace qk::cache {
 
 namespace {
 
+// The six BinaryKey columns, in BinaryKey's order, starting at `first`.
+BinaryKey read_key(const Stmt& row, int first) {
+  return {row.column_text(first),     row.column_text(first + 1), row.column_text(first + 2),
+          row.column_text(first + 3), row.column_text(first + 4), row.column_text(first + 5)};
+}
+
 constexpr std::string_view kSelectBinary =
     "SELECT kernel, spec_hash, template_revision, target, compiler, flags, blob, checksum, size, "
     "compile_ms, created_unix FROM binaries WHERE key_hash = ?1";
@@ -117,12 +123,7 @@ struct KernelCache::Impl {
     if (!row) return row.error();
     if (!*row) return std::optional<StoredRow>();
     StoredRow out;
-    out.key.kernel = select_binary.column_text(0);
-    out.key.spec_hash = select_binary.column_text(1);
-    out.key.template_revision = select_binary.column_text(2);
-    out.key.target = select_binary.column_text(3);
-    out.key.compiler = select_binary.column_text(4);
-    out.key.flags = select_binary.column_text(5);
+    out.key = read_key(select_binary, 0);
     out.blob = select_binary.column_blob(6);
     out.checksum = select_binary.column_text(7);
     out.size = select_binary.column_int64(8);
@@ -180,12 +181,7 @@ struct KernelCache::Impl {
       if (!*row) return out;
       BinaryInfo info;
       info.key_hash = list_binaries.column_text(0);
-      info.key.kernel = list_binaries.column_text(1);
-      info.key.spec_hash = list_binaries.column_text(2);
-      info.key.template_revision = list_binaries.column_text(3);
-      info.key.target = list_binaries.column_text(4);
-      info.key.compiler = list_binaries.column_text(5);
-      info.key.flags = list_binaries.column_text(6);
+      info.key = read_key(list_binaries, 1);
       info.size = list_binaries.column_int64(7);
       info.compile_ms = list_binaries.column_double(8);
       info.created_unix = list_binaries.column_int64(9);

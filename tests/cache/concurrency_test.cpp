@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../common/temp_dir.hpp"
 #include "cache/kernel_cache.hpp"
 #include "cache/sqlite_handle.hpp"
 
@@ -26,22 +27,7 @@ using qk::cache::KernelCache;
 
 constexpr int kRecords = 200;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "qk-cache-test-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) std::abort();
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using qk::test::TempDir;
 
 BinaryKey key_of(const std::string& writer, int i) {
   return BinaryKey{"qk_w8a8_cpu_" + writer + "_" + std::to_string(i),

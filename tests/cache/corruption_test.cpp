@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include "../common/temp_dir.hpp"
 #include "cache/kernel_cache.hpp"
 #include "cache/sqlite_handle.hpp"
 
@@ -22,22 +23,7 @@ using qk::cache::BinaryKey;
 using qk::cache::Db;
 using qk::cache::KernelCache;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "qk-cache-test-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) std::abort();
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using qk::test::TempDir;
 
 BinaryKey sample_key() {
   return BinaryKey{"qk_w4a16_sm90a_128x128x64_s4", "spec-ffee", "tmpl-0011", "sm_90a", "nvrtc 13.0",

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../common/temp_dir.hpp"
 #include "cache/kernel_cache.hpp"
 #include "cache/sqlite_handle.hpp"
 
@@ -25,22 +26,7 @@ using qk::cache::BinaryKey;
 using qk::cache::KernelCache;
 
 /// A fresh folder per test, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "qk-cache-test-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) std::abort();
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using qk::test::TempDir;
 
 BinaryKey sample_key(int i = 0) {
   return BinaryKey{"qk_w8a8_cpu_mr6_nr64_kc512_" + std::to_string(i),

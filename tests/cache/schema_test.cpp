@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include "../common/temp_dir.hpp"
 #include "cache/kernel_cache.hpp"
 #include "cache/schema.hpp"
 #include "cache/sqlite_handle.hpp"
@@ -23,22 +24,7 @@ using qk::cache::Db;
 using qk::cache::KernelCache;
 using qk::cache::Migration;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "qk-cache-test-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) std::abort();
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using qk::test::TempDir;
 
 /// The first column of every row of `query`, as text.
 std::vector<std::string> column(Db& db, const std::string& query) {
