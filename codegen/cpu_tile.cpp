@@ -34,7 +34,7 @@ Expected<void> validate(const CpuTile& t) {
 
 std::vector<CpuTileBucket> default_cpu_tiles() {
   return {{4, CpuTile{4, 5, 16384, 96, 960}},
-          {std::numeric_limits<std::int64_t>::max(), CpuTile{8, 3, 512, 96, 768}}};
+          {std::numeric_limits<std::int64_t>::max(), CpuTile{5, 5, 16384, 100, 960}}};
 }
 
 }  // namespace qk::codegen

@@ -33,12 +33,13 @@ struct CpuTileBucket {
   CpuTile tile;
 };
 
-/// The documented defaults when no tuned tile is recorded (docs/cpu.md), ascending by max_m, the
-/// last bucket unbounded:
-/// - M <= 4 (decode): a 4 x 80 tile with K unblocked, so that each thread streams five weight
-///   panels end to end (the weights come from DRAM once; more concurrent streams, no restarts);
-/// - larger M: an 8 x 48 tile (24 accumulators) with a 512-deep K block, whose 24 KiB weight
-///   micro-panel stays in L1 while 96 activation rows stream from L2.
+/// The documented defaults when no tuned tile is recorded (docs/cpu.md, "Tiles"), ascending by
+/// max_m, the last bucket unbounded. Both leave K unblocked (up to 16384), so each thread streams
+/// its weight panels end to end:
+/// - M <= 4 (decode, bound by weight bandwidth): 4 x 80, one register tile covers every row,
+///   five concurrent weight streams per thread;
+/// - larger M: 5 x 80 (25 accumulators), the weight micro-panel reused from L2 by each group of
+///   five rows of a 100-row block.
 std::vector<CpuTileBucket> default_cpu_tiles();
 
 }  // namespace qk::codegen
