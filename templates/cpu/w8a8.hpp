@@ -23,10 +23,13 @@
 
 namespace qk::cpu {
 
-/// Where one micro-tile reads and writes.
+/// Where one micro-tile reads.
+template <int MR>
 struct TileRefs {
-  const uint8_t* a;      // row 0 of the tile's activation codes, at the K block's start
-  int64_t a_stride;      // bytes between rows of a (k_padded)
+  /// Each row's activation codes at the K block's start. The rows of a tile past the last row of
+  /// the block repeat that row: a partial tile runs at full height (its extra rows are computed
+  /// from valid memory and never stored), which costs less than running its rows one by one.
+  const uint8_t* a[MR];
   const int8_t* b;       // panel 0 of the tile's weights, at the K block's start
   int64_t panel_stride;  // bytes between panels (16 * k_padded)
   int64_t kc;            // K of this block, a multiple of 4
@@ -39,14 +42,15 @@ struct TileRefs {
 /// the array's address escaped into a call, or an index stayed dynamic, LLVM would keep the array
 /// in memory and store every accumulator on each k step (measured: 20-40% of the speed).
 template <int MR, int NV>
-__attribute__((always_inline)) inline void micro_kernel(const TileRefs& t, __m512i (&acc)[MR][NV]) {
+__attribute__((always_inline)) inline void micro_kernel(const TileRefs<MR>& t,
+                                                        __m512i (&acc)[MR][NV]) {
   for (int64_t kq = 0; kq < t.kc / 4; ++kq) {
     __m512i b[NV];
     QK_UNROLL for (int v = 0; v < NV; ++v) b[v] =
         _mm512_loadu_si512(t.b + v * t.panel_stride + kq * 64);
     QK_UNROLL for (int r = 0; r < MR; ++r) {
       int32_t four;  // the 4 activation bytes of row r, broadcast to every lane
-      __builtin_memcpy(&four, t.a + r * t.a_stride + kq * 4, 4);
+      __builtin_memcpy(&four, t.a[r] + kq * 4, 4);
       const __m512i a = _mm512_set1_epi32(four);
       QK_UNROLL for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], a, b[v]);
     }
@@ -80,9 +84,8 @@ struct W8A8Kernel {
           const Block block{args, nc0, mc0, kc0, kc, kc0 == 0, kc0 + kc == kp, workspace};
           for (int64_t nr0 = nc0; nr0 < nc1; nr0 += 16 * C.nv) {
             const int64_t nv = (nc1 - nr0 + 15) / 16 < C.nv ? (nc1 - nr0 + 15) / 16 : C.nv;
-            int64_t mr0 = mc0;
-            for (; mr0 + C.mr <= mc1; mr0 += C.mr) dispatch_nv<C.mr>(block, mr0, nr0, nv, nc1);
-            for (; mr0 < mc1; ++mr0) dispatch_nv<1>(block, mr0, nr0, nv, nc1);  // edge rows
+            for (int64_t mr0 = mc0; mr0 < mc1; mr0 += C.mr)
+              dispatch_nv(block, mr0, mc1 - mr0 < C.mr ? mc1 - mr0 : C.mr, nr0, nv, nc1);
           }
         }
       }
@@ -98,16 +101,18 @@ struct W8A8Kernel {
   };
 
   // The edge tile in N has fewer panels: instantiate every panel count up to C.nv.
-  template <int MR, int NV = C.nv>
-  static void dispatch_nv(const Block& b, int64_t m, int64_t n, int64_t nv, int64_t n_end) {
+  template <int NV = C.nv>
+  static void dispatch_nv(const Block& b, int64_t m, int64_t rows, int64_t n, int64_t nv,
+                          int64_t n_end) {
     if constexpr (NV > 1) {
-      if (nv < NV) return dispatch_nv<MR, NV - 1>(b, m, n, nv, n_end);
+      if (nv < NV) return dispatch_nv<NV - 1>(b, m, rows, n, nv, n_end);
     }
-    tile<MR, NV>(b, m, n, n_end);
+    tile<C.mr, NV>(b, m, rows, n, n_end);
   }
 
+  /// The tile of `rows` (1..MR) rows from m and NV panels from n.
   template <int MR, int NV>
-  static void tile(const Block& b, int64_t m, int64_t n, int64_t n_end) {
+  static void tile(const Block& b, int64_t m, int64_t rows, int64_t n, int64_t n_end) {
     const QkCpuGemmArgs* args = b.args;
     __m512i acc[MR][NV];
     int32_t* ws = b.workspace + (m - b.mc0) * C.nc + (n - b.nc0);
@@ -117,10 +122,14 @@ struct W8A8Kernel {
       }
     }
 
-    const TileRefs refs{
-        args->a_codes + m * args->k_padded + b.kc0, args->k_padded,
-        static_cast<const int8_t*>(args->packed_w) + n * args->k_padded + b.kc0 * 16,
-        16 * args->k_padded, b.kc};
+    TileRefs<MR> refs{{},
+                      static_cast<const int8_t*>(args->packed_w) + n * args->k_padded + b.kc0 * 16,
+                      16 * args->k_padded,
+                      b.kc};
+    QK_UNROLL for (int r = 0; r < MR; ++r) {
+      const int64_t row = m + (r < rows ? r : rows - 1);
+      refs.a[r] = args->a_codes + row * args->k_padded + b.kc0;
+    }
     micro_kernel<MR, NV>(refs, acc);
 
     if (!b.last_k) {
@@ -130,13 +139,13 @@ struct W8A8Kernel {
       }
       return;
     }
-    epilogue<MR, NV>(args, m, n, n_end, acc);
+    epilogue<MR, NV>(args, m, rows, n, n_end, acc);
   }
 
   /// docs/numerics.md §6.2 and §7: y = act((float(acc - comp) * w_scale) * a_scale + bias).
   template <int MR, int NV>
   __attribute__((always_inline)) static void epilogue(const QkCpuGemmArgs* args, int64_t m,
-                                                      int64_t n, int64_t n_end,
+                                                      int64_t rows, int64_t n, int64_t n_end,
                                                       __m512i (&acc)[MR][NV]) {
     constexpr int64_t out_bytes = C.output == OutputType::fp32   ? 4
                                   : C.output == OutputType::int8 ? 1
@@ -149,6 +158,7 @@ struct W8A8Kernel {
       __m512 bias = _mm512_setzero_ps();
       if constexpr (C.bias) bias = _mm512_maskz_loadu_ps(mask, args->bias + col);
       QK_UNROLL for (int r = 0; r < MR; ++r) {
+        if (r >= rows) break;  // the repeated rows of a partial tile
         const __m512i exact = _mm512_sub_epi32(acc[r][v], comp);
         __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(exact), w_scale);
         y = _mm512_mul_ps(y, _mm512_set1_ps(args->a_scales[m + r]));
