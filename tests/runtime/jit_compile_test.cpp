@@ -280,6 +280,30 @@ TEST(JitCompile, BadLayersAndCallsAreClearErrors) {
   EXPECT_EQ(mismatched.error().where, "weights");
 }
 
+// docs/cpu.md, "Targets and caches": a portable level compiles code for any AVX-512 VNNI machine
+// (its own cache key: the host's binary is not reused), and a level without VNNI is refused.
+TEST(JitCompile, PortableCpuLevel) {
+  const fs::path cache = fresh_cache("portable");
+  LayerConfig l = layer(40, 72);
+  l.m_max = 4;
+  auto host = jit::compile(l, {.cache = cache});
+  ASSERT_TRUE(host) << host.error().str();
+  const jit::CompileStats before = jit::stats();
+  auto portable = jit::compile(l, {.cache = cache, .cpu_level = "avx512"});
+  ASSERT_TRUE(portable) << portable.error().str();
+  EXPECT_EQ(jit::stats().compiles - before.compiles, 1)
+      << "a different target is a different binary";
+  check_against_reference(*portable, 3, 21);
+
+  auto avx2 = jit::compile(l, {.cache = cache, .cpu_level = "avx2"});
+  ASSERT_FALSE(avx2);
+  EXPECT_EQ(avx2.error().code, Errc::unsupported);
+  EXPECT_NE(avx2.error().message.find("VNNI"), std::string::npos) << avx2.error().str();
+  auto unknown = jit::compile(l, {.cache = cache, .cpu_level = "pentium"});
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().str().find("avx512"), std::string::npos) << unknown.error().str();
+}
+
 TEST(JitCompile, UnusableCacheFileIsAClearError) {
   const fs::path dir = fresh_cache("unusable").parent_path();
   const fs::path not_a_db = dir / "garbage.db";
