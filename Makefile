@@ -19,6 +19,8 @@ build: deps $(BUILD)/build.ninja
 
 demo: build
 	@$(BUILD)/tools/qk-plan check examples/plans/*.json
+	@echo
+	@$(BUILD)/examples/01_compile_one_layer
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
