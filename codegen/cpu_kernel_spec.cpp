@@ -24,13 +24,12 @@ std::string_view scaling_tag(ActivationScaling s) {
 }
 
 // Families the cpu target implements so far.
-constexpr std::array<GemmFamily, 1> kCpuFamilies{GemmFamily::w8a8};
+constexpr std::array<GemmFamily, 2> kCpuFamilies{GemmFamily::w8a8, GemmFamily::w4a8};
 
 }  // namespace
 
 Expected<CpuKernelSpec> cpu_kernel_spec(const LayerConfig& layer, const CpuTile& tile) {
   if (auto errors = validate_layer(layer, "layer"); !errors.empty()) return errors.front();
-  if (auto ok = validate(tile); !ok) return ok.error();
   const GemmFamily family = *family_of(layer.weight_quant, layer.activation_quant);
   bool implemented = false;
   std::string implemented_names;
@@ -44,6 +43,7 @@ Expected<CpuKernelSpec> cpu_kernel_spec(const LayerConfig& layer, const CpuTile&
                              "cpu target yet; it implements: {}",
                              to_string(family), to_string(layer.weight_quant),
                              to_string(layer.activation_quant), implemented_names)};
+  if (auto ok = validate(tile, family); !ok) return ok.error();
   return CpuKernelSpec{family,
                        layer.input_dtype,
                        layer.activation_scaling,

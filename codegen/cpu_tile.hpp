@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "qk/error.hpp"
+#include "qk/layer_config.hpp"
 
 namespace qk::codegen {
 
@@ -23,9 +24,9 @@ struct CpuTile {
 /// "mr8_nv3_kc512_mc96_nc768": the tile's part of kernel names, logs and keys.
 std::string canonical_name(const CpuTile& tile);
 
-/// The rules a tile must satisfy (register budget of 32 zmm, divisibility); the error names the
-/// parameter, its value and the rule.
-Expected<void> validate(const CpuTile& tile);
+/// The rules a tile of `family` must satisfy (its register budget within 32 zmm, divisibility;
+/// w4a8 does not block K, so its kc is 0); the error names the parameter, its value and the rule.
+Expected<void> validate(const CpuTile& tile, GemmFamily family);
 
 /// The tile for calls with M up to `max_m`.
 struct CpuTileBucket {
@@ -40,6 +41,8 @@ struct CpuTileBucket {
 ///   five concurrent weight streams per thread;
 /// - larger M: 5 x 80 (25 accumulators), the weight micro-panel reused from L2 by each group of
 ///   five rows of a 100-row block.
-std::vector<CpuTileBucket> default_cpu_tiles();
+/// w4a8 needs twice the accumulators (int32 per group, fp32 across groups): 4 x 32 for M <= 4
+/// and 3 x 48 above.
+std::vector<CpuTileBucket> default_cpu_tiles(GemmFamily family);
 
 }  // namespace qk::codegen

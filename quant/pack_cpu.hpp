@@ -22,19 +22,29 @@ inline constexpr std::int64_t kCpuPanelN = 16;
 struct CpuPackedWeights {
   QuantType type = QuantType::int8;
   std::int64_t n = 0, k = 0;
-  std::int64_t n_padded = 0;        ///< N rounded up to a whole panel
-  std::int64_t k_padded = 0;        ///< K rounded up to kCpuPackK
-  std::vector<std::int8_t> panels;  ///< n_padded * k_padded bytes in the panel layout
-  std::vector<float> scales;        ///< [n_padded] per column (per-tensor scales repeated)
-  /// [n_padded] 128 * sum_k w[n, k]: vpdpbusd takes activations as u8 = a + 128, and this is
-  /// what the +128 adds to each column's sum.
+  std::int64_t n_padded = 0;  ///< N rounded up to a whole panel
+  std::int64_t k_padded = 0;  ///< K rounded up to the K step (4 for int8, 8 for int4)
+  std::int64_t groups = 1;    ///< scale groups along K (int4 per-group; else 1)
+  std::int64_t group_k = 0;   ///< K of one group (k_padded when there is one group)
+  /// The panels: int8, n_padded * k_padded bytes; int4, half that (see pack_cpu_int4).
+  std::vector<std::int8_t> panels;
+  std::vector<float> scales;  ///< [groups][n_padded] (per-tensor scales repeated)
+  /// int8: [n_padded] 128 * sum_k w[n, k]: vpdpbusd takes activations as u8 = a + 128, and this
+  /// is what the +128 adds to each column's sum.
   std::vector<std::int32_t> compensation;
+  std::vector<std::int32_t> zero_points;  ///< int4: [groups][n_padded] (8 when symmetric)
 };
 
 /// Packs per-tensor or per-channel int8 weights. Errors (Errc::unsupported) for other formats.
 Expected<CpuPackedWeights> pack_cpu_int8(const QuantizedWeights& weights);
 
-/// Weight (row, k) read back from the panels, to test that packing is a bijection.
+/// Packs int4 weights (any granularity, symmetric or not) for the W4A8 kernel: 16-column panels
+/// of 8 k per 64 bytes, byte j * 4 + t holding code(16p + j, 8q + t) in its low nibble and
+/// code(16p + j, 8q + 4 + t) in its high nibble. Errors (Errc::unsupported) for other formats.
+Expected<CpuPackedWeights> pack_cpu_int4(const QuantizedWeights& weights);
+
+/// Weight (row, k) read back from the panels (int4: its code), to test that packing is a
+/// bijection.
 std::int8_t cpu_packed_weight(const CpuPackedWeights& packed, std::int64_t row, std::int64_t k);
 
 }  // namespace qk::quant

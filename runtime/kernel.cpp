@@ -97,6 +97,7 @@ std::int64_t round_up(std::int64_t x, std::int64_t step) {
 struct CallWorkspace {
   std::vector<std::uint8_t> a_codes;
   std::vector<float> a_scales;
+  std::vector<std::int32_t> group_sums;    // w4a8: [m][groups] activation code sums
   std::vector<std::int32_t> partial_sums;  // threads x mc x nc
 };
 CallWorkspace& call_workspace() {
@@ -129,7 +130,8 @@ Expected<PackedWeights> Kernel::pack(const quant::QuantizedWeights& weights) con
         fmt::format("[{}, {}] {} {} do not match the layer: [{}, {}] {} {}", weights.n, weights.k,
                     to_string(weights.format.type), to_string(weights.format.granularity), l.n, l.k,
                     to_string(expected.type), to_string(expected.granularity)));
-  auto packed = quant::pack_cpu_int8(weights);
+  auto packed = weights.format.type == QuantType::int4 ? quant::pack_cpu_int4(weights)
+                                                       : quant::pack_cpu_int8(weights);
   if (!packed) return packed.error();
   auto impl = std::make_shared<PackedWeights::Impl>();
   impl->cpu = std::move(*packed);
@@ -191,12 +193,17 @@ Expected<void> Kernel::operator()(ConstMatrix a, const PackedWeights& weights, M
   args.packed_w = w.panels.data();
   args.k_padded = w.k_padded;
   args.w_scales = w.scales.data();
+  args.group_k = w.group_k;
+  args.groups = w.groups;
   args.w_compensation = w.compensation.data();
+  args.w_zero_points = w.zero_points.data();
   args.bias = l.epilogue.bias ? params.bias.data() : nullptr;
   args.a_static_scale = params.activation_scale;
   args.out_inv_scale = l.epilogue.output == QuantType::int8 ? 1.0f / params.output_scale : 0.0f;
   args.a_codes = ws.a_codes.data();
   args.a_scales = ws.a_scales.data();
+  ws.group_sums.resize(static_cast<std::size_t>(a.rows * w.groups));
+  args.a_group_sums = ws.group_sums.data();
 
   // Phase 1: quantize the activations, rows split over the threads.
   const std::int64_t threads = std::min<std::int64_t>(impl_->threads, a.rows);
@@ -236,7 +243,8 @@ Expected<Kernel> compile(const LayerConfig& layer, const CompileOptions& options
   // compiler is thread-safe, and a cold layer then costs one compile's time, not two).
   std::vector<codegen::CpuTileBucket> buckets;
   std::int64_t bucket_min = 1;
-  for (const codegen::CpuTileBucket& b : codegen::default_cpu_tiles()) {
+  for (const codegen::CpuTileBucket& b :
+       codegen::default_cpu_tiles(*family_of(layer.weight_quant, layer.activation_quant))) {
     if (bucket_min <= layer.m_max && b.max_m >= layer.m_min) buckets.push_back(b);
     bucket_min = b.max_m + (b.max_m < std::numeric_limits<std::int64_t>::max() ? 1 : 0);
   }

@@ -24,19 +24,24 @@ typedef struct QkCpuGemmArgs {
   void* out;  // [m, n] in the layer's output dtype, row stride ldo elements
   int64_t ldo;
 
-  // Packed weights (quant/pack_cpu.hpp): 16-column panels, K in steps of 4.
+  // Packed weights (quant/pack_cpu.hpp): 16-column panels; 4 k per 64 bytes for int8, 8 k per
+  // 64 bytes for int4 (low nibbles k0..3, high nibbles k4..7).
   const void* packed_w;
-  int64_t k_padded;          // K rounded up to the packing's K step
-  const float* w_scales;     // [n_padded] per channel (per-tensor scales are broadcast)
-  const int32_t* w_compensation;  // [n_padded]: 128 * sum_k w[n, k], for the u8 offset of w8a8
-  const float* bias;         // [n] or null
+  int64_t k_padded;     // K rounded up to the packing's K step (4 for int8, 8 for int4)
+  int64_t group_k;      // int4: K of one scale group (K padded when per-channel); int8: unused
+  int64_t groups;       // int4: scale groups along K (1 when per-channel); int8: 1
+  const float* w_scales;  // [groups][n_padded] (per-tensor scales are broadcast)
+  const int32_t* w_compensation;  // int8: [n_padded] 128 * sum_k w[n, k], for the u8 offset
+  const int32_t* w_zero_points;   // int4: [groups][n_padded] zero points (8 when symmetric)
+  const float* bias;              // [n] or null
 
   float a_static_scale;      // static_per_tensor activation scaling
   float out_inv_scale;       // 1 / output scale, for int8 outputs
 
   // Workspace written by _quantize and read by _gemm.
-  uint8_t* a_codes;          // [m, k_padded] quantized activations (u8 = s8 + 128 for w8a8)
-  float* a_scales;           // [m] activation scales (one per row even when per-tensor)
+  uint8_t* a_codes;  // [m, k_padded] quantized activations: u8 = s8 + 128 (w8a8), s8 (w4a8)
+  float* a_scales;   // [m] activation scales (one per row even when per-tensor)
+  int32_t* a_group_sums;  // w4a8: [m][groups] sums of each row's s8 codes per scale group
 } QkCpuGemmArgs;
 
 typedef void (*QkCpuQuantizeFn)(const QkCpuGemmArgs*, int64_t, int64_t);

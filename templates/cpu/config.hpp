@@ -28,6 +28,28 @@ struct W8A8Config {
   int nc = 1024;  ///< columns per cache block (multiple of 16 * nv)
 };
 
+/// W4A8: int4 weights (codes 0..15 with zero points, scales per group of K or per channel) x int8
+/// activations quantized in the kernel. Each group's int32 sums are folded into fp32 accumulators
+/// (docs/numerics.md §6.2), so K is not blocked: the register tile runs over all of it.
+struct W4A8Config {
+  InputType input = InputType::fp32;
+  Scaling scaling = Scaling::dynamic_per_token;
+  bool bias = false;
+  Act act = Act::none;
+  OutputType output = OutputType::fp32;
+
+  int mr = 3;    ///< rows of the register tile
+  int nv = 3;    ///< 16-column vectors of the register tile
+  int mc = 96;   ///< rows per cache block (multiple of mr)
+  int nc = 768;  ///< columns per cache block (multiple of 16 * nv)
+};
+
+/// Registers the W4A8 micro-tile needs: mr x nv int32 and mr x nv fp32 accumulators, the low and
+/// high nibbles of nv weight vectors, 2 broadcasts and the nibble mask.
+constexpr int w4a8_tile_registers(int mr, int nv) {
+  return 2 * mr * nv + 2 * nv + 3;
+}
+
 /// Registers the micro-tile needs: mr x nv int32 accumulators, nv weight vectors, 1 broadcast.
 constexpr int micro_tile_registers(int mr, int nv) {
   return mr * nv + nv + 1;

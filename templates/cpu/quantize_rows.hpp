@@ -30,11 +30,16 @@ inline const void* input_row(const QkCpuGemmArgs* args, int64_t r) {
   return static_cast<const char*>(args->a) + r * args->lda * bytes;
 }
 
-/// Quantizes rows [r0, r1) into args->a_codes as u8 = s8 + 128 (the unsigned operand of
-/// vpdpbusd; the kernel subtracts 128 * sum(w) per column) and their scales into a_scales.
-/// The padding up to k_padded is written as 128 (value 0).
-template <InputType T, Scaling S>
-void quantize_rows_u8(const QkCpuGemmArgs* args, int64_t r0, int64_t r1) {
+/// How a kernel wants its activation codes.
+enum class CodeFormat : uint8_t {
+  u8_offset,      ///< u8 = s8 + 128: the unsigned operand of vpdpbusd against s8 weights (w8a8)
+  s8_group_sums,  ///< s8, plus each row's code sum per scale group (w4a8: the zero-point term)
+};
+
+/// Quantizes rows [r0, r1) into args->a_codes (in `F`) and their scales into a_scales. The
+/// padding up to k_padded is the code of value 0 (128 for u8_offset, 0 for s8).
+template <InputType T, Scaling S, CodeFormat F>
+void quantize_rows(const QkCpuGemmArgs* args, int64_t r0, int64_t r1) {
   const int64_t k = args->k;
   float tensor_amax = 0.0f;
   if constexpr (S == Scaling::dynamic_per_tensor) {
@@ -57,13 +62,21 @@ void quantize_rows_u8(const QkCpuGemmArgs* args, int64_t r0, int64_t r1) {
     args->a_scales[r] = scale;
     const __m512 inv = _mm512_set1_ps(1.0f / scale);
     uint8_t* codes = args->a_codes + r * args->k_padded;
+    const __m512i offset = _mm512_set1_epi32(F == CodeFormat::u8_offset ? 128 : 0);
     for (int64_t i = 0; i < k; i += 16) {
       const __mmask16 mask = first_lanes(k - i);
       const __m512i q = round_clamp_to_int(_mm512_mul_ps(load_input<T>(row, i, mask), inv), 127.0f);
-      const __m512i u = _mm512_add_epi32(q, _mm512_set1_epi32(128));
-      _mm_mask_storeu_epi8(codes + i, mask, _mm512_cvtepi32_epi8(u));
+      _mm_mask_storeu_epi8(codes + i, mask, _mm512_cvtepi32_epi8(_mm512_add_epi32(q, offset)));
     }
-    for (int64_t i = k; i < args->k_padded; ++i) codes[i] = 128;
+    for (int64_t i = k; i < args->k_padded; ++i) codes[i] = F == CodeFormat::u8_offset ? 128 : 0;
+    if constexpr (F == CodeFormat::s8_group_sums) {
+      for (int64_t g = 0; g < args->groups; ++g) {
+        int32_t sum = 0;
+        const int8_t* group = reinterpret_cast<const int8_t*>(codes) + g * args->group_k;
+        for (int64_t i = 0; i < args->group_k; ++i) sum += group[i];
+        args->a_group_sums[r * args->groups + g] = sum;
+      }
+    }
   }
 }
 

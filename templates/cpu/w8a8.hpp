@@ -16,8 +16,8 @@
 #include <stdint.h>
 
 #include "cpu/abi.h"
-#include "cpu/activation.hpp"
 #include "cpu/config.hpp"
+#include "cpu/epilogue.hpp"
 #include "cpu/quantize_rows.hpp"
 #include "cpu/vec.hpp"
 
@@ -67,7 +67,7 @@ struct W8A8Kernel {
   static_assert(C.nc % (16 * C.nv) == 0, "nc must be a multiple of 16 * nv.");
 
   static void quantize(const QkCpuGemmArgs* args, int64_t r0, int64_t r1) {
-    quantize_rows_u8<C.input, C.scaling>(args, r0, r1);
+    quantize_rows<C.input, C.scaling, CodeFormat::u8_offset>(args, r0, r1);
   }
 
   /// The output block [m0, m1) x [n0, n1), n0 a multiple of 16. `workspace` holds mc x nc int32
@@ -147,9 +147,6 @@ struct W8A8Kernel {
   __attribute__((always_inline)) static void epilogue(const QkCpuGemmArgs* args, int64_t m,
                                                       int64_t rows, int64_t n, int64_t n_end,
                                                       __m512i (&acc)[MR][NV]) {
-    constexpr int64_t out_bytes = C.output == OutputType::fp32   ? 4
-                                  : C.output == OutputType::int8 ? 1
-                                                                 : 2;
     QK_UNROLL for (int v = 0; v < NV; ++v) {
       const int64_t col = n + 16 * v;
       const __mmask16 mask = first_lanes(n_end - col);
@@ -160,12 +157,8 @@ struct W8A8Kernel {
       QK_UNROLL for (int r = 0; r < MR; ++r) {
         if (r >= rows) break;  // the repeated rows of a partial tile
         const __m512i exact = _mm512_sub_epi32(acc[r][v], comp);
-        __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(exact), w_scale);
-        y = _mm512_mul_ps(y, _mm512_set1_ps(args->a_scales[m + r]));
-        if constexpr (C.bias) y = _mm512_add_ps(y, bias);
-        y = apply_activation<C.act>(y);
-        void* out_row = static_cast<char*>(args->out) + (m + r) * args->ldo * out_bytes;
-        store_output<C.output>(out_row, col, y, mask, args->out_inv_scale);
+        finish_row<C.bias, C.act, C.output>(
+            args, m + r, col, _mm512_mul_ps(_mm512_cvtepi32_ps(exact), w_scale), bias, mask);
       }
     }
   }

@@ -84,15 +84,24 @@ TEST(CpuKernelSpec, InvalidLayerIsRejected) {
 }
 
 TEST(CpuTile, ValidationRules) {
-  for (const CpuTileBucket& bucket : default_cpu_tiles()) EXPECT_TRUE(validate(bucket.tile));
-  EXPECT_TRUE(validate(CpuTile{14, 2, 256, 28, 64}));      // 28 + 2 + 1 = 31 registers
-  auto too_many = validate(CpuTile{8, 4, 512, 96, 1024});  // 32 + 4 + 1 = 37
+  for (GemmFamily f : {GemmFamily::w8a8, GemmFamily::w4a8})
+    for (const CpuTileBucket& bucket : default_cpu_tiles(f)) EXPECT_TRUE(validate(bucket.tile, f));
+  EXPECT_TRUE(
+      validate(CpuTile{14, 2, 256, 28, 64}, GemmFamily::w8a8));  // 28 + 2 + 1 = 31 registers
+  auto too_many = validate(CpuTile{8, 4, 512, 96, 1024}, GemmFamily::w8a8);  // 32 + 4 + 1 = 37
   ASSERT_FALSE(too_many);
   EXPECT_NE(too_many.error().message.find("37"), std::string::npos);
-  EXPECT_FALSE(validate(CpuTile{6, 4, 510, 96, 1024})) << "kc not a multiple of 4";
-  EXPECT_FALSE(validate(CpuTile{6, 4, 512, 100, 1024})) << "mc not a multiple of mr";
-  EXPECT_FALSE(validate(CpuTile{6, 4, 512, 96, 1000})) << "nc not a multiple of 64";
-  EXPECT_FALSE(validate(CpuTile{0, 4, 512, 96, 1024}));
+  EXPECT_FALSE(validate(CpuTile{6, 4, 510, 96, 1024}, GemmFamily::w8a8))
+      << "kc not a multiple of 4";
+  EXPECT_FALSE(validate(CpuTile{6, 4, 512, 100, 1024}, GemmFamily::w8a8))
+      << "mc not a multiple of mr";
+  EXPECT_FALSE(validate(CpuTile{6, 4, 512, 96, 1000}, GemmFamily::w8a8))
+      << "nc not a multiple of 64";
+  EXPECT_FALSE(validate(CpuTile{0, 4, 512, 96, 1024}, GemmFamily::w8a8));
+  // w4a8 holds int32 and fp32 accumulators: 2 * 4 * 3 + 2 * 3 + 3 = 33 registers is too many.
+  EXPECT_TRUE(validate(CpuTile{4, 2, 0, 96, 768}, GemmFamily::w4a8));
+  EXPECT_FALSE(validate(CpuTile{4, 3, 0, 96, 768}, GemmFamily::w4a8));
+  EXPECT_FALSE(validate(CpuTile{4, 2, 512, 96, 768}, GemmFamily::w4a8)) << "w4a8 does not block K";
 }
 
 TEST(RenderCpu, SourceInstantiatesTheSpecAndExportsTwoSymbols) {

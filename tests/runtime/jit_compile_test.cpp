@@ -122,6 +122,33 @@ TEST(JitCompile, W8A8MatchesTheReferenceOnAwkwardShapes) {
   }
 }
 
+LayerConfig w4a8_layer(std::int64_t n, std::int64_t k, WeightGranularity g, int block,
+                       bool symmetric) {
+  LayerConfig l = layer(n, k);
+  l.weight_quant = QuantType::int4;
+  l.weight_granularity = g;
+  l.block_size = block;
+  l.weight_symmetric = symmetric;
+  return l;
+}
+
+TEST(JitCompile, W4A8MatchesTheReferenceOnAwkwardShapes) {
+  const fs::path cache = fresh_cache("w4a8");
+  std::vector<LayerConfig> layers{w4a8_layer(33, 256, WeightGranularity::per_group, 128, true),
+                                  w4a8_layer(130, 96, WeightGranularity::per_group, 32, false),
+                                  w4a8_layer(40, 200, WeightGranularity::per_channel, 0, false)};
+  layers[1].epilogue = {true, Activation::silu, QuantType::bf16};
+  layers[2].input_dtype = QuantType::fp16;
+  layers[2].activation_scaling = ActivationScaling::static_per_tensor;
+  for (const LayerConfig& l : layers) {
+    auto kernel = jit::compile(l, {.cache = cache});
+    ASSERT_TRUE(kernel) << kernel.error().str();
+    EXPECT_NE(kernel->name().find("qk_w4a8_cpu_"), std::string::npos) << kernel->name();
+    unsigned seed = 30;
+    for (std::int64_t m : {1, 3, 17, 129}) check_against_reference(*kernel, m, seed++);
+  }
+}
+
 // docs/cpu.md, "Tiles": a call runs the instance of the smallest bucket holding its M; a layer
 // compiles only the buckets its m_range reaches, and a call beyond that range still works.
 TEST(JitCompile, DispatchesByMBucket) {

@@ -1,0 +1,134 @@
+// The W4A8 CPU kernel (docs/numerics.md §6.2): int4 weights x int8 activations, exact int32 sums
+// per scale group, folded into fp32 as (sum over groups of float(acc_g) * w_scale_g) * a_scale.
+//
+// The weights stay 4-bit in memory (decode reads half the bytes of int8) and are expanded in
+// registers. vpdpbusd takes the int4 codes (0..15) as its unsigned operand and the s8
+// activations as its signed one, so no offset is needed; the zero point enters once per group:
+// sum_k a * (code - zero) = sum_k a * code - zero * sum_k a, with the row's code sum per group
+// computed when the activations are quantized.
+//
+// Packed layout (quant/pack_cpu.hpp): 16-column panels of 8 k per 64 bytes; byte j * 4 + t of
+// the block holds code(16p + j, 8q + t) in its low nibble and code(16p + j, 8q + 4 + t) in its
+// high nibble, so a mask and a shift turn one load into two vpdpbusd operands.
+#pragma once
+
+#include <immintrin.h>
+#include <stdint.h>
+
+#include "cpu/abi.h"
+#include "cpu/config.hpp"
+#include "cpu/epilogue.hpp"
+#include "cpu/quantize_rows.hpp"
+#include "cpu/vec.hpp"
+
+namespace qk::cpu {
+
+template <W4A8Config C>
+struct W4A8Kernel {
+  static_assert(w4a8_tile_registers(C.mr, C.nv) <= 32,
+                "The W4A8 micro-tile needs 2 * mr * nv accumulators (int32 and fp32), the two "
+                "nibble halves of nv weight vectors, 2 broadcasts and a mask; AVX-512 has 32 "
+                "registers.");
+  static_assert(C.mc % C.mr == 0, "mc must be a multiple of mr.");
+  static_assert(C.nc % (16 * C.nv) == 0, "nc must be a multiple of 16 * nv.");
+
+  static void quantize(const QkCpuGemmArgs* args, int64_t r0, int64_t r1) {
+    quantize_rows<C.input, C.scaling, CodeFormat::s8_group_sums>(args, r0, r1);
+  }
+
+  static void gemm(const QkCpuGemmArgs* args, int64_t n0, int64_t n1, int64_t m0, int64_t m1,
+                   int32_t* /*workspace: K is not blocked*/) {
+    for (int64_t nc0 = n0; nc0 < n1; nc0 += C.nc) {
+      const int64_t nc1 = nc0 + C.nc < n1 ? nc0 + C.nc : n1;
+      for (int64_t mc0 = m0; mc0 < m1; mc0 += C.mc) {
+        const int64_t mc1 = mc0 + C.mc < m1 ? mc0 + C.mc : m1;
+        for (int64_t nr0 = nc0; nr0 < nc1; nr0 += 16 * C.nv) {
+          const int64_t nv = (nc1 - nr0 + 15) / 16 < C.nv ? (nc1 - nr0 + 15) / 16 : C.nv;
+          for (int64_t mr0 = mc0; mr0 < mc1; mr0 += C.mr)
+            dispatch_nv(args, mr0, mc1 - mr0 < C.mr ? mc1 - mr0 : C.mr, nr0, nv, nc1);
+        }
+      }
+    }
+  }
+
+ private:
+  template <int NV = C.nv>
+  static void dispatch_nv(const QkCpuGemmArgs* args, int64_t m, int64_t rows, int64_t n, int64_t nv,
+                          int64_t n_end) {
+    if constexpr (NV > 1) {
+      if (nv < NV) return dispatch_nv<NV - 1>(args, m, rows, n, nv, n_end);
+    }
+    tile<C.mr, NV>(args, m, rows, n, n_end);
+  }
+
+  /// The tile of `rows` (1..MR) rows from m and NV panels from n, over all of K. As in W8A8,
+  /// every loop over the tile is fully unrolled and nothing takes the accumulators' address, so
+  /// they stay in registers; a partial tile repeats its last row and stores only the valid ones.
+  template <int MR, int NV>
+  static void tile(const QkCpuGemmArgs* args, int64_t m, int64_t rows, int64_t n, int64_t n_end) {
+    const int64_t panel_stride = 8 * args->k_padded;        // bytes of one 16-column panel
+    const int64_t scale_stride = (args->n + 15) / 16 * 16;  // n_padded: one group's columns
+    const uint8_t* panels = static_cast<const uint8_t*>(args->packed_w) + (n / 16) * panel_stride;
+    const int8_t* a[MR];
+    int64_t row_of[MR];
+    QK_UNROLL for (int r = 0; r < MR; ++r) {
+      row_of[r] = m + (r < rows ? r : rows - 1);
+      a[r] = reinterpret_cast<const int8_t*>(args->a_codes) + row_of[r] * args->k_padded;
+    }
+    const __m512i low_nibbles = _mm512_set1_epi8(0x0F);
+
+    __m512 sum[MR][NV];
+    QK_UNROLL for (int r = 0; r < MR; ++r) {
+      QK_UNROLL for (int v = 0; v < NV; ++v) sum[r][v] = _mm512_setzero_ps();
+    }
+    for (int64_t g = 0; g < args->groups; ++g) {
+      __m512i acc[MR][NV];
+      QK_UNROLL for (int r = 0; r < MR; ++r) {
+        QK_UNROLL for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_si512();
+      }
+      const int64_t k_begin = g * args->group_k;
+      for (int64_t k8 = k_begin; k8 < k_begin + args->group_k; k8 += 8) {
+        __m512i lo[NV], hi[NV];
+        QK_UNROLL for (int v = 0; v < NV; ++v) {
+          const __m512i packed = _mm512_loadu_si512(panels + v * panel_stride + k8 * 8);
+          lo[v] = _mm512_and_si512(packed, low_nibbles);
+          hi[v] = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_nibbles);
+        }
+        QK_UNROLL for (int r = 0; r < MR; ++r) {
+          int32_t first, second;  // activations k8..k8+3 and k8+4..k8+7 of row r
+          __builtin_memcpy(&first, a[r] + k8, 4);
+          __builtin_memcpy(&second, a[r] + k8 + 4, 4);
+          const __m512i a_lo = _mm512_set1_epi32(first), a_hi = _mm512_set1_epi32(second);
+          QK_UNROLL for (int v = 0; v < NV; ++v) {
+            acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], lo[v], a_lo);
+            acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], hi[v], a_hi);
+          }
+        }
+      }
+      // Fold the group: acc - zero * sum(a), then + float(.) * w_scale, in increasing g.
+      QK_UNROLL for (int v = 0; v < NV; ++v) {
+        const int64_t col = n + 16 * v;
+        const __m512i zero = _mm512_loadu_si512(args->w_zero_points + g * scale_stride + col);
+        const __m512 scale = _mm512_loadu_ps(args->w_scales + g * scale_stride + col);
+        QK_UNROLL for (int r = 0; r < MR; ++r) {
+          const __m512i a_sum = _mm512_set1_epi32(args->a_group_sums[row_of[r] * args->groups + g]);
+          const __m512i exact = _mm512_sub_epi32(acc[r][v], _mm512_mullo_epi32(zero, a_sum));
+          sum[r][v] = _mm512_add_ps(sum[r][v], _mm512_mul_ps(_mm512_cvtepi32_ps(exact), scale));
+        }
+      }
+    }
+
+    QK_UNROLL for (int v = 0; v < NV; ++v) {
+      const int64_t col = n + 16 * v;
+      const __mmask16 mask = first_lanes(n_end - col);
+      __m512 bias = _mm512_setzero_ps();
+      if constexpr (C.bias) bias = _mm512_maskz_loadu_ps(mask, args->bias + col);
+      QK_UNROLL for (int r = 0; r < MR; ++r) {
+        if (r >= rows) break;  // the repeated rows of a partial tile
+        finish_row<C.bias, C.act, C.output>(args, m + r, col, sum[r][v], bias, mask);
+      }
+    }
+  }
+};
+
+}  // namespace qk::cpu
