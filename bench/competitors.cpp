@@ -2,7 +2,7 @@
 
 #include "bench/onednn_w8a8.hpp"
 #include "bench/openblas_sgemm.hpp"
-#include "bench/qk_w8a8.hpp"
+#include "bench/qk_kernels.hpp"
 
 namespace qk::bench {
 
@@ -16,7 +16,17 @@ std::vector<Competitor> cpu_gemm_competitors(const CompetitorContext& context) {
       {"qk-w8a8",
        "qk's fused W8A8 kernel (qk::jit::compile): fp32 activations quantized per token inside the "
        "kernel, int8 per-channel weights, fp32 output",
-       true, true, [context](const GemmShape& shape) { return prepare_qk_w8a8(shape, context); }},
+       true, true,
+       [context](const GemmShape& shape) {
+         return prepare_qk(shape, QkWeights::int8_per_channel, context);
+       }},
+      {"qk-w4a8",
+       "qk's fused W4A8 kernel: fp32 activations quantized per token inside the kernel, int4 "
+       "weights with a scale per group of 128 (half the weight bytes of int8), fp32 output",
+       true, false,
+       [context](const GemmShape& shape) {
+         return prepare_qk(shape, QkWeights::int4_group128, context);
+       }},
       {"onednn-w8a8",
        "oneDNN W8A8, the work of qk's fused kernel: fp32 activations quantized per token to u8 "
        "(offset 128), int8 matmul with per-channel scales, per-token scaling",

@@ -9,7 +9,7 @@
 
 namespace qk::bench {
 
-/// All cpu competitors, default ones first: qk-w8a8, onednn-w8a8, openblas-sgemm (default);
+/// All cpu competitors: qk-w8a8, onednn-w8a8, openblas-sgemm (default); qk-w4a8,
 /// onednn-w8a8-s8 and onednn-int8-matmul (on request, for comparisons and cost breakdowns).
 std::vector<Competitor> cpu_gemm_competitors(const CompetitorContext& context);
 

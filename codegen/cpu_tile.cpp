@@ -40,7 +40,7 @@ Expected<void> validate(const CpuTile& t, GemmFamily family) {
 std::vector<CpuTileBucket> default_cpu_tiles(GemmFamily family) {
   constexpr std::int64_t kAnyM = std::numeric_limits<std::int64_t>::max();
   if (family == GemmFamily::w4a8)
-    return {{4, CpuTile{4, 2, 0, 96, 768}}, {kAnyM, CpuTile{3, 3, 0, 96, 768}}};
+    return {{4, CpuTile{1, 6, 0, 96, 768}}, {kAnyM, CpuTile{3, 3, 0, 96, 768}}};
   return {{4, CpuTile{4, 5, 16384, 96, 960}}, {kAnyM, CpuTile{5, 5, 16384, 100, 960}}};
 }
 

@@ -41,8 +41,9 @@ struct CpuTileBucket {
 ///   five concurrent weight streams per thread;
 /// - larger M: 5 x 80 (25 accumulators), the weight micro-panel reused from L2 by each group of
 ///   five rows of a 100-row block.
-/// w4a8 needs twice the accumulators (int32 per group, fp32 across groups): 4 x 32 for M <= 4
-/// and 3 x 48 above.
+/// w4a8 needs twice the accumulators (int32 per group, fp32 across groups). Its decode reads half
+/// the bytes, so wasted multiplies show: M <= 4 runs 1 x 96 tiles (one row, six concurrent weight
+/// streams; a 4-row tile was 1.4x slower at M = 1), larger M 3 x 48.
 std::vector<CpuTileBucket> default_cpu_tiles(GemmFamily family);
 
 }  // namespace qk::codegen

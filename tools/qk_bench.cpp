@@ -33,7 +33,7 @@
 #include "bench/machine.hpp"
 #include "bench/onednn_w8a8.hpp"
 #include "bench/openblas_sgemm.hpp"
-#include "bench/qk_w8a8.hpp"
+#include "bench/qk_kernels.hpp"
 #include "tuner/measure.hpp"
 
 namespace {

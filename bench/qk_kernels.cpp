@@ -1,4 +1,4 @@
-#include "bench/qk_w8a8.hpp"
+#include "bench/qk_kernels.hpp"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,9 +17,14 @@
 namespace qk::bench {
 namespace {
 
-LayerConfig w8a8_layer(const GemmShape& shape) {
+LayerConfig bench_layer(const GemmShape& shape, QkWeights weights) {
   LayerConfig layer;
   layer.name = "qk-bench";
+  if (weights == QkWeights::int4_group128) {
+    layer.weight_quant = QuantType::int4;
+    layer.weight_granularity = WeightGranularity::per_group;
+    layer.block_size = 128;
+  }
   layer.n = shape.n;
   layer.k = shape.k;
   layer.m_max = std::max<std::int64_t>(shape.m, 1);
@@ -66,8 +71,9 @@ Expected<std::string> check_rows(const LayerConfig& layer, const quant::Quantize
 
 }  // namespace
 
-Expected<PreparedRun> prepare_qk_w8a8(const GemmShape& shape, const CompetitorContext& context) {
-  const LayerConfig layer = w8a8_layer(shape);
+Expected<PreparedRun> prepare_qk(const GemmShape& shape, QkWeights weights,
+                                 const CompetitorContext& context) {
+  const LayerConfig layer = bench_layer(shape, weights);
   auto kernel = jit::compile(layer, {.threads = context.threads});
   if (!kernel) return kernel.error();
 
@@ -80,7 +86,8 @@ Expected<PreparedRun> prepare_qk_w8a8(const GemmShape& shape, const CompetitorCo
   if (!qw) return qw.error();
 
   const bool rotate_weights = context.rotates_weights(shape);
-  const std::size_t set_bytes = mk * sizeof(float) + (rotate_weights ? nk : 0);
+  const std::size_t weight_bytes = static_cast<std::size_t>(weight_storage_bytes(layer));
+  const std::size_t set_bytes = mk * sizeof(float) + (rotate_weights ? weight_bytes : 0);
   const std::size_t sets = tuner::rotation_count(set_bytes, context.llc_bytes);
   auto r =
       std::make_shared<QkRun>(QkRun{*kernel, {}, {}, std::vector<float>(shape.m * shape.n), shape});
@@ -106,7 +113,7 @@ Expected<PreparedRun> prepare_qk_w8a8(const GemmShape& shape, const CompetitorCo
   prepared.check = *check;
   prepared.rotation_sets = sets;
   prepared.rotation_bytes = set_bytes;
-  prepared.weight_bytes = nk;
+  prepared.weight_bytes = weight_bytes;
   return prepared;
 }
 
@@ -121,7 +128,8 @@ Expected<double> compile_in_child(const std::filesystem::path& cache) {
   if (child == 0) {
     close(fds[0]);
     const auto start = std::chrono::steady_clock::now();
-    auto kernel = jit::compile(w8a8_layer({1, 4096, 4096}), {.cache = cache});
+    auto kernel =
+        jit::compile(bench_layer({1, 4096, 4096}, QkWeights::int8_per_channel), {.cache = cache});
     const double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     const double result = kernel ? ms : -1.0;

@@ -1,0 +1,30 @@
+// qk's own fused kernels as qk-bench competitors, and the latency of qk::jit::compile.
+#pragma once
+
+#include <filesystem>
+
+#include "bench/gemm_bench.hpp"
+#include "qk/error.hpp"
+
+namespace qk::bench {
+
+/// The weight formats qk-bench runs qk's kernels with.
+enum class QkWeights { int8_per_channel, int4_group128 };
+
+/// qk's fused kernel for `shape`: fp32 activations quantized per token inside the kernel,
+/// weights in `weights` packed once, fp32 output (with int8 weights: the same work as
+/// onednn-w8a8). Compiled with qk::jit::compile (kernel cache: QK_CACHE or the default). Before
+/// timing, rows 0 and m - 1 are checked against the reference of docs/numerics.md.
+Expected<PreparedRun> prepare_qk(const GemmShape& shape, QkWeights weights,
+                                 const CompetitorContext& context);
+
+struct CompileLatency {
+  double cold_ms = 0;       ///< compile() in a fresh process with an empty cache (PCH included)
+  double cache_hit_ms = 0;  ///< compile() in another fresh process that finds it in the cache
+};
+
+/// Measures both in child processes (fork), with a temporary cache file under `scratch`.
+/// Call it before this process has compiled or run any qk kernel.
+Expected<CompileLatency> measure_compile_latency(const std::filesystem::path& scratch);
+
+}  // namespace qk::bench
