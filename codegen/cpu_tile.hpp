@@ -11,12 +11,13 @@
 
 namespace qk::codegen {
 
+/// No default values: the defaults depend on the family and the M bucket (default_cpu_tiles).
 struct CpuTile {
-  int mr = 8;    ///< micro-tile rows
-  int nv = 3;    ///< micro-tile width in 16-column vectors (N = 16 * nv)
-  int kc = 512;  ///< K per cache block, a multiple of 4
-  int mc = 96;   ///< rows per cache block, a multiple of mr
-  int nc = 768;  ///< columns per cache block, a multiple of 16 * nv
+  int mr = 0;  ///< micro-tile rows
+  int nv = 0;  ///< micro-tile width in 16-column vectors (N = 16 * nv)
+  int kc = 0;  ///< K per cache block: a multiple of 4 (w8a8); 0, K not blocked (w4a8)
+  int mc = 0;  ///< rows per cache block, a multiple of mr
+  int nc = 0;  ///< columns per cache block, a multiple of 16 * nv
 
   bool operator==(const CpuTile&) const = default;
 };

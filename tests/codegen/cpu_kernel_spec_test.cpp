@@ -30,7 +30,7 @@ TEST(CpuKernelSpec, NameHasEveryFieldAndIsAnIdentifier) {
 // Each field that changes generated code changes the name (and so the symbol and the cache key);
 // the layer's name and shape do not.
 TEST(CpuKernelSpec, DistinctSpecsHaveDistinctNames) {
-  const CpuTile tile;
+  const CpuTile tile{8, 3, 512, 96, 768};
   std::vector<LayerConfig> layers(9, w8a8_layer());
   layers[1].input_dtype = QuantType::fp32;  // the default is fp16
   layers[2].activation_scaling = ActivationScaling::static_per_tensor;
