@@ -76,6 +76,22 @@ struct CompetitorContext {
   bool rotates_weights(const GemmShape& shape) const {
     return rotate_weights_always || shape.m == 1;
   }
+
+  /// How a run cycles through copies of its working set: one set holds the inputs, plus the
+  /// weights when they rotate, and there are enough sets that a cycle exceeds the LLC.
+  struct Rotation {
+    bool weights = false;       ///< the weights rotate too (rotates_weights)
+    std::size_t set_bytes = 0;  ///< bytes of one set
+    std::size_t sets = 1;       ///< copies (tuner::rotation_count)
+  };
+  Rotation rotation(const GemmShape& shape, std::size_t input_bytes,
+                    std::size_t weight_bytes) const {
+    Rotation r;
+    r.weights = rotates_weights(shape);
+    r.set_bytes = input_bytes + (r.weights ? weight_bytes : 0);
+    r.sets = tuner::rotation_count(r.set_bytes, llc_bytes);
+    return r;
+  }
 };
 
 struct GridOptions {

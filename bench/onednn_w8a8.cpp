@@ -187,9 +187,7 @@ Expected<PreparedRun> prepare(const GemmShape& shape, const OneDnnW8A8Options& o
   r->stream.wait();
 
   const std::size_t input_bytes = options.matmul_only ? mk : mk * sizeof(float);
-  const bool rotate_weights = ctx.rotates_weights(shape);
-  const std::size_t set_bytes = input_bytes + (rotate_weights ? packed->size() : 0);
-  const std::size_t sets = tuner::rotation_count(set_bytes, ctx.llc_bytes);
+  const auto [rotate_weights, set_bytes, sets] = ctx.rotation(shape, input_bytes, packed->size());
   Expected<tuner::RotatingBuffer> weights = tuner::RotatingBuffer::create(
       std::span<const std::byte>(packed->data(), packed->size()), rotate_weights ? sets : 1);
   if (!weights) return weights.error();

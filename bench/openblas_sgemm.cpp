@@ -47,9 +47,8 @@ Expected<PreparedRun> prepare_openblas_sgemm(const GemmShape& shape,
   fill_uniform(a.data(), mk, 1);
   fill_uniform(w.data(), nk, 2);
 
-  const bool rotate_weights = context.rotates_weights(shape);
-  const std::size_t set_bytes = (mk + (rotate_weights ? nk : 0)) * sizeof(float);
-  const std::size_t sets = tuner::rotation_count(set_bytes, context.llc_bytes);
+  const auto [rotate_weights, set_bytes, sets] =
+      context.rotation(shape, mk * sizeof(float), nk * sizeof(float));
   Expected<tuner::RotatingBuffer> inputs =
       tuner::RotatingBuffer::create(std::as_bytes(std::span<const float>(a)), sets);
   if (!inputs) return inputs.error();

@@ -85,10 +85,9 @@ Expected<PreparedRun> prepare_qk(const GemmShape& shape, QkWeights weights,
   auto qw = quant::quantize_weights(w, shape.n, shape.k, quant::weight_format_of(layer));
   if (!qw) return qw.error();
 
-  const bool rotate_weights = context.rotates_weights(shape);
   const std::size_t weight_bytes = static_cast<std::size_t>(weight_storage_bytes(layer));
-  const std::size_t set_bytes = mk * sizeof(float) + (rotate_weights ? weight_bytes : 0);
-  const std::size_t sets = tuner::rotation_count(set_bytes, context.llc_bytes);
+  const auto [rotate_weights, set_bytes, sets] =
+      context.rotation(shape, mk * sizeof(float), weight_bytes);
   auto r =
       std::make_shared<QkRun>(QkRun{*kernel, {}, {}, std::vector<float>(shape.m * shape.n), shape});
   for (std::size_t s = 0; s < (rotate_weights ? sets : 1); ++s) {
