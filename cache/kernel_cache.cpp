@@ -78,17 +78,6 @@ std::string find_problem(const StoredRow& row, const BinaryKey& key) {
   return {};
 }
 
-/// Binds `first`, `rest`… to parameters index, index + 1, …
-template <class First, class... Rest>
-Expected<void> bind_all(Stmt& stmt, int index, First&& first, Rest&&... rest) {
-  if (auto r = stmt.bind(index, std::forward<First>(first)); !r) return r;
-  if constexpr (sizeof...(rest) > 0) {
-    return bind_all(stmt, index + 1, std::forward<Rest>(rest)...);
-  } else {
-    return {};
-  }
-}
-
 }  // namespace
 
 std::string_view library_version() {
@@ -323,6 +312,21 @@ CacheStats KernelCache::stats() const {
 void KernelCache::set_corruption_reporter(CorruptionReporter reporter) {
   std::lock_guard lock(impl_->mutex);
   impl_->reporter = std::move(reporter);
+}
+
+void KernelCache::report_corruption(const Error& error) {
+  ++impl_->corrupt_evicted;
+  CorruptionReporter reporter;
+  {
+    std::lock_guard lock(impl_->mutex);
+    reporter = impl_->reporter;
+  }
+  if (reporter) reporter(error);
+}
+
+Expected<void> KernelCache::with_db(const std::function<Expected<void>(Db&)>& body) {
+  std::lock_guard lock(impl_->mutex);
+  return retry_busy(kBusyTimeout, [&] { return body(impl_->db); });
 }
 
 const std::filesystem::path& KernelCache::path() const {

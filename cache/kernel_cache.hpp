@@ -19,9 +19,12 @@
 #include <vector>
 
 #include "cache/key.hpp"
+#include "cache/tuning_records.hpp"
 #include "qk/error.hpp"
 
 namespace qk::cache {
+
+class Db;
 
 /// One stored binary, as find_binary() returns it.
 struct BinaryRecord {
@@ -98,6 +101,36 @@ class KernelCache {
   /// Every stored binary's metadata, ordered by kernel, target, compiler, key hash.
   Expected<std::vector<BinaryInfo>> list_binaries();
 
+  // The autotuner's records (docs/cache.md, "Tuning tables"; docs/tuning.md). Errors:
+  // Errc::invalid_argument naming an empty or out-of-range field; SQLite failures (io_error).
+
+  /// Records a workload (a no-op when its hash is already there).
+  Expected<void> store_workload(const WorkloadRecord& workload);
+  /// Appends one measurement. @pre its workload is stored
+  Expected<void> store_timing(const TimingRecord& timing);
+  /// The measurements of a workload, bucket and device taken with `template_revision`, oldest
+  /// first.
+  Expected<std::vector<TimingRecord>> find_timings(std::string_view workload_hash,
+                                                   std::int64_t bucket,
+                                                   std::string_view device_fingerprint,
+                                                   std::string_view template_revision);
+  /// Records the winner of its (workload, bucket, device), replacing any earlier one; its
+  /// checksum is computed here.
+  Expected<void> store_winner(const WinnerRecord& winner);
+  /// The winners of a workload on a device for every bucket, made with `template_revision`,
+  /// ascending by bucket. A winner whose checksum does not match its fields is deleted,
+  /// counted in corrupt_evicted, reported, and left out; one of another template revision is
+  /// left out (stale: `qk-cache gc` removes it).
+  Expected<std::vector<WinnerRecord>> find_winners(std::string_view workload_hash,
+                                                   std::string_view device_fingerprint,
+                                                   std::string_view template_revision);
+  /// Every winner, trusted or not (the checksum as stored), with its workload's JSON.
+  Expected<std::vector<WinnerListing>> list_winners();
+
+  /// Runs `body` on this object's connection under its lock (retrying lock conflicts): the seam
+  /// through which the rest of cache/ (tuning records, merging files) reaches the database.
+  Expected<void> with_db(const std::function<Expected<void>(Db&)>& body);
+
   CacheStats stats() const;
   /// Replaces the reporter; an empty function silences reports.
   void set_corruption_reporter(CorruptionReporter reporter);
@@ -106,6 +139,8 @@ class KernelCache {
  private:
   struct Impl;
   explicit KernelCache(std::unique_ptr<Impl> impl);
+  /// Counts a record deleted as corrupt and reports it. @pre the lock is not held
+  void report_corruption(const Error& error);
   std::unique_ptr<Impl> impl_;
 };
 

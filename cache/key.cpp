@@ -37,17 +37,22 @@ std::string hex128(XXH128_hash_t hash) {
 
 }  // namespace
 
-std::string canonical_key_bytes(const BinaryKey& key) {
-  std::string out(kKeyTag);
-  for (const auto& [name, value] : fields_of(key)) {
-    std::uint64_t size = value->size();
+std::string length_prefixed(std::string_view tag, std::initializer_list<std::string_view> fields) {
+  std::string out(tag);
+  for (const std::string_view value : fields) {
+    std::uint64_t size = value.size();
     for (int i = 0; i < 8; ++i) {
       out += static_cast<char>(size & 0xff);
       size >>= 8;
     }
-    out += *value;
+    out += value;
   }
   return out;
+}
+
+std::string canonical_key_bytes(const BinaryKey& key) {
+  return length_prefixed(kKeyTag, {key.kernel, key.spec_hash, key.template_revision, key.target,
+                                   key.compiler, key.flags});
 }
 
 std::string key_hash(const BinaryKey& key) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <span>
 #include <string>
 #include <string_view>
@@ -30,6 +31,10 @@ struct BinaryKey {
 /// in declaration order its length as 8 bytes little-endian followed by its bytes. The lengths
 /// keep field boundaries apart: {"ab", "c"} and {"a", "bc"} serialize differently.
 std::string canonical_key_bytes(const BinaryKey& key);
+
+/// `tag`, then each field as its length (8 bytes little-endian) and its bytes: the serialization
+/// of every hashed record of the cache (keys, winners).
+std::string length_prefixed(std::string_view tag, std::initializer_list<std::string_view> fields);
 
 /// XXH3-128 of canonical_key_bytes(key), 32 lowercase hex digits: binaries.key_hash.
 std::string key_hash(const BinaryKey& key);

@@ -67,8 +67,23 @@ CREATE TABLE winners (
 );
 )sql";
 
+// Version 2: the autotuner's records carry the code they measured (a template revision differing
+// from this qk's makes a record stale, never used) and how they were taken; winners carry the
+// heuristic default they were compared with and a checksum of their fields (docs/cache.md).
+constexpr std::string_view kV2 = R"sql(
+ALTER TABLE timings ADD COLUMN template_revision TEXT NOT NULL DEFAULT '';
+ALTER TABLE timings ADD COLUMN fidelity TEXT NOT NULL DEFAULT 'full';
+ALTER TABLE winners ADD COLUMN template_revision TEXT NOT NULL DEFAULT '';
+ALTER TABLE winners ADD COLUMN spread_ns REAL NOT NULL DEFAULT 0;
+ALTER TABLE winners ADD COLUMN default_config TEXT NOT NULL DEFAULT '';
+ALTER TABLE winners ADD COLUMN default_median_ns REAL NOT NULL DEFAULT 0;
+ALTER TABLE winners ADD COLUMN checksum TEXT NOT NULL DEFAULT '';
+CREATE INDEX timings_by_config ON timings (workload_hash, bucket, device_fingerprint, config_name);
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "binaries, provenance and the tuning tables (workloads, timings, winners)", kV1},
+    {2, "tuning records carry their template revision, fidelity, default and checksum", kV2},
 };
 static_assert(std::size(kMigrations) == kSchemaVersion,
               "kSchemaVersion must be the number of migrations: append a step, bump the version.");

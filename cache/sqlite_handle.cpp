@@ -101,6 +101,13 @@ Expected<void> Stmt::bind(int index, double value, std::source_location caller) 
   return {};
 }
 
+Expected<void> Stmt::bind(int index, std::optional<double> value, std::source_location caller) {
+  if (value) return bind(index, *value, caller);
+  QK_CHECK_SQLITE_AT(sqlite3_bind_null(stmt_, index),
+                     fmt::format("binding NULL parameter {}", index));
+  return {};
+}
+
 Expected<bool> Stmt::step(std::source_location caller) {
   const int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;

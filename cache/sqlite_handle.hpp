@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <source_location>
 #include <span>
 #include <string>
@@ -79,6 +80,9 @@ class Stmt {
                       std::source_location caller = std::source_location::current());
   Expected<void> bind(int index, double value,
                       std::source_location caller = std::source_location::current());
+  /// nullopt is bound as NULL.
+  Expected<void> bind(int index, std::optional<double> value,
+                      std::source_location caller = std::source_location::current());
 
   /// Runs one step: true when a row is ready to read, false when the statement is done.
   Expected<bool> step(std::source_location caller = std::source_location::current());
@@ -100,6 +104,17 @@ class Stmt {
   sqlite3* db_ = nullptr;  ///< owned by the Db; for error messages
   std::string path_;
 };
+
+/// Binds `first`, `rest`… to parameters index, index + 1, …
+template <class First, class... Rest>
+Expected<void> bind_all(Stmt& stmt, int index, First&& first, Rest&&... rest) {
+  if (auto r = stmt.bind(index, std::forward<First>(first)); !r) return r;
+  if constexpr (sizeof...(rest) > 0) {
+    return bind_all(stmt, index + 1, std::forward<Rest>(rest)...);
+  } else {
+    return {};
+  }
+}
 
 /// Resets a statement when leaving a scope, whatever the path out.
 class ResetOnExit {

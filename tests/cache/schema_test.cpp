@@ -101,10 +101,12 @@ TEST(CacheSchema, TablesHaveTheDocumentedColumns) {
       {"workloads", {"workload_hash", "spec_json", "n", "k", "created_unix"}},
       {"timings",
        {"id", "workload_hash", "bucket", "config_name", "device_fingerprint", "median_ns",
-        "spread_ns", "repeats", "status", "reason", "measured_unix"}},
+        "spread_ns", "repeats", "status", "reason", "measured_unix", "template_revision",
+        "fidelity"}},
       {"winners",
        {"workload_hash", "bucket", "device_fingerprint", "config_name", "median_ns",
-        "decided_unix"}},
+        "decided_unix", "template_revision", "spread_ns", "default_config", "default_median_ns",
+        "checksum"}},
   };
   TempDir dir;
   const fs::path file = dir.path() / "kernels.db";
