@@ -1,0 +1,105 @@
+// The cpu target's search space, M buckets and tile names (docs/tuning.md, "Search spaces").
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include "codegen/cpu_search_space.hpp"
+#include "codegen/m_buckets.hpp"
+#include "codegen/workload.hpp"
+
+namespace {
+
+using qk::GemmFamily;
+using qk::codegen::CpuTile;
+
+TEST(MBuckets, DecodeSizesThenPowersOfTwoUpToMax) {
+  EXPECT_EQ(qk::codegen::m_buckets(1), (std::vector<std::int64_t>{1}));
+  EXPECT_EQ(qk::codegen::m_buckets(16), (std::vector<std::int64_t>{1, 2, 4, 8, 16}));
+  EXPECT_EQ(qk::codegen::m_buckets(100), (std::vector<std::int64_t>{1, 2, 4, 8, 16, 32, 64, 128}));
+}
+
+TEST(MBuckets, RangeKeepsEveryBucketHoldingSomeM) {
+  const std::vector<std::int64_t> all{1, 2, 4, 8, 16, 32};
+  // Bucket 8 holds 5..8, so a range starting at 6 needs it; 32 holds 17..32.
+  EXPECT_EQ(qk::codegen::buckets_in_range(all, 6, 17), (std::vector<std::int64_t>{8, 16, 32}));
+  EXPECT_EQ(qk::codegen::buckets_in_range(all, 1, 1), (std::vector<std::int64_t>{1}));
+  EXPECT_EQ(qk::codegen::buckets_in_range(all, 3, 4), (std::vector<std::int64_t>{4}));
+}
+
+TEST(MBuckets, ParseNamesTheBadItem) {
+  EXPECT_EQ(*qk::codegen::parse_m_buckets("1,2,16"), (std::vector<std::int64_t>{1, 2, 16}));
+  for (const auto& [text, where] :
+       std::vector<std::pair<std::string, std::string>>{{"1,,2", "buckets[1]"},
+                                                        {"1,x", "buckets[1]"},
+                                                        {"0", "buckets[0]"},
+                                                        {"4,2", "buckets[1]"},
+                                                        {"", "buckets[0]"}}) {
+    auto parsed = qk::codegen::parse_m_buckets(text);
+    ASSERT_FALSE(parsed.has_value()) << text;
+    EXPECT_EQ(parsed.error().where, where) << text;
+  }
+}
+
+TEST(CpuSearchSpace, EveryTileIsValidUniqueAndFitsTheBucket) {
+  for (GemmFamily family : {GemmFamily::w8a8, GemmFamily::w4a8}) {
+    for (std::int64_t m : {1, 4, 16, 128, 2048}) {
+      const auto space = qk::codegen::cpu_search_space(family, m, 4096, 11008);
+      ASSERT_FALSE(space.empty());
+      std::set<std::string> names;
+      for (const CpuTile& t : space) {
+        EXPECT_TRUE(qk::codegen::validate(t, family).has_value()) << canonical_name(t);
+        EXPECT_TRUE(names.insert(canonical_name(t)).second) << "duplicate " << canonical_name(t);
+        const CpuTile fallback = qk::codegen::default_cpu_tile(family, m);
+        if (t != fallback) EXPECT_LE(t.mr, std::max<std::int64_t>(m, 1)) << canonical_name(t);
+      }
+      EXPECT_TRUE(names.count(canonical_name(qk::codegen::default_cpu_tile(family, m))))
+          << "the default is always a candidate";
+      EXPECT_TRUE(std::is_sorted(names.begin(), names.end()));
+    }
+  }
+}
+
+TEST(CpuSearchSpace, LargerBucketsOfferMoreShapes) {
+  const auto decode = qk::codegen::cpu_search_space(GemmFamily::w8a8, 1, 4096, 4096);
+  const auto prefill = qk::codegen::cpu_search_space(GemmFamily::w8a8, 512, 4096, 4096);
+  EXPECT_LT(decode.size(), prefill.size());
+  for (const CpuTile& t : decode)
+    if (t != qk::codegen::default_cpu_tile(GemmFamily::w8a8, 1)) EXPECT_EQ(t.mr, 1);
+}
+
+TEST(CpuTileName, ParsesEveryTileOfTheSpaceBack) {
+  for (GemmFamily family : {GemmFamily::w8a8, GemmFamily::w4a8})
+    for (const CpuTile& t : qk::codegen::cpu_search_space(family, 64, 4096, 4096)) {
+      auto parsed = qk::codegen::parse_cpu_tile(canonical_name(t), family);
+      ASSERT_TRUE(parsed.has_value()) << parsed.error().str();
+      EXPECT_EQ(*parsed, t);
+    }
+}
+
+TEST(CpuTileName, RejectsMalformedAndInvalidNames) {
+  for (const char* bad : {"", "mr5", "mr5_nv5_kc16384_mc100", "mr5_nv5_kc16384_mc100_nc960_",
+                          "mr5_nv5_kc16384_mc100_ncx", "nv5_mr5_kc16384_mc100_nc960",
+                          "mr9_nv9_kc16384_mc99_nc144" /* 91 registers */}) {
+    EXPECT_FALSE(qk::codegen::parse_cpu_tile(bad, GemmFamily::w8a8).has_value()) << bad;
+  }
+}
+
+TEST(Workload, IgnoresNameAndMRangeButNotShapeOrEpilogue) {
+  qk::LayerConfig a;
+  a.name = "q_proj";
+  a.n = 4096;
+  a.k = 4096;
+  qk::LayerConfig b = a;
+  b.name = "k_proj";
+  b.m_max = 16;
+  EXPECT_EQ(qk::codegen::workload_of(a, "cpu").hash, qk::codegen::workload_of(b, "cpu").hash);
+  EXPECT_EQ(qk::codegen::workload_of(a, "cpu").json.find("q_proj"), std::string::npos);
+  b.n = 11008;
+  EXPECT_NE(qk::codegen::workload_of(a, "cpu").hash, qk::codegen::workload_of(b, "cpu").hash);
+  b = a;
+  b.epilogue.bias = true;
+  EXPECT_NE(qk::codegen::workload_of(a, "cpu").hash, qk::codegen::workload_of(b, "cpu").hash);
+  EXPECT_NE(qk::codegen::workload_of(a, "cpu").hash, qk::codegen::workload_of(a, "cuda").hash);
+}
+
+}  // namespace
