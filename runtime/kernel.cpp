@@ -16,6 +16,7 @@
 #include "quant/pack_cpu.hpp"
 #include "runtime/cpu_backend.hpp"
 #include "runtime/thread_pool.hpp"
+#include "runtime/tiled_compile.hpp"
 
 namespace qk {
 
@@ -222,9 +223,16 @@ Expected<void> Kernel::operator()(ConstMatrix a, const PackedWeights& weights, M
   return {};
 }
 
-namespace jit {
+namespace runtime {
+namespace {
 
-Expected<Kernel> compile(const LayerConfig& layer, const CompileOptions& options) {
+struct CompileContext {
+  CpuBackend* backend;
+  cache::KernelCache* cache;
+  int threads;
+};
+
+Expected<CompileContext> prepare(const LayerConfig& layer, const CompileOptions& options) {
   if (auto errors = validate_layer(layer, "layer"); !errors.empty()) return errors.front();
   auto target = resolve_target(options);
   if (!target) return target.error();
@@ -234,41 +242,67 @@ Expected<Kernel> compile(const LayerConfig& layer, const CompileOptions& options
   if (options.threads < 0)
     return Error{Errc::invalid_argument, "options.threads",
                  fmt::format("{} must be >= 0 (0 = every core)", options.threads)};
-  auto backend = runtime::CpuBackend::get(options.cpu_level);
+  auto backend = CpuBackend::get(options.cpu_level);
   if (!backend) return backend.error();
   auto cache = open_cache(options.cache.value_or(cache::KernelCache::default_path()));
   if (!cache) return cache.error();
+  return CompileContext{*backend, *cache, call_threads(options)};
+}
 
-  // One variant per M bucket that the layer's m_range reaches, supplied concurrently (the
-  // compiler is thread-safe, and a cold layer then costs one compile's time, not two).
-  std::vector<codegen::CpuTileBucket> buckets;
-  std::int64_t bucket_min = 1;
-  for (const codegen::CpuTileBucket& b :
-       codegen::default_cpu_tiles(*family_of(layer.weight_quant, layer.activation_quant))) {
-    if (bucket_min <= layer.m_max && b.max_m >= layer.m_min) buckets.push_back(b);
-    bucket_min = b.max_m + (b.max_m < std::numeric_limits<std::int64_t>::max() ? 1 : 0);
-  }
+// One variant per tile, supplied concurrently (the compiler is thread-safe, and a cold layer then
+// costs one compile's time, not one per bucket).
+Expected<Kernel> build(const LayerConfig& layer, const CompileContext& context,
+                       const std::vector<codegen::CpuTileBucket>& tiles) {
   std::vector<std::future<Expected<Kernel::Impl::Variant>>> supplies;
-  for (const codegen::CpuTileBucket& b : buckets) {
+  for (const codegen::CpuTileBucket& b : tiles) {
     supplies.push_back(std::async(std::launch::async, [&, b]() -> Expected<Kernel::Impl::Variant> {
       auto spec = codegen::cpu_kernel_spec(layer, b.tile);
       if (!spec) return spec.error();
-      runtime::Supply supply = runtime::Supply::memory;
-      auto module = (*backend)->kernel(*spec, *cache, &supply);
+      Supply supply = Supply::memory;
+      auto module = context.backend->kernel(*spec, context.cache, &supply);
       if (!module) return module.error();
       count(supply);
       return Kernel::Impl::Variant{b.max_m, std::move(*module)};
     }));
   }
-  Kernel::Impl impl{layer, {}, 0};
+  Kernel::Impl impl{layer, {}, context.threads};
   for (auto& s : supplies) {
     auto variant = s.get();
     if (!variant) return variant.error();
     impl.variants.push_back(std::move(*variant));
   }
-  const int cores = runtime::default_thread_pool().size();
-  impl.threads = options.threads == 0 ? cores : std::min(options.threads, cores);
   return Kernel(std::make_shared<const Kernel::Impl>(std::move(impl)));
+}
+
+}  // namespace
+
+Expected<Kernel> compile_with_tiles(const LayerConfig& layer, const CompileOptions& options,
+                                    const std::vector<codegen::CpuTileBucket>& tiles) {
+  if (tiles.empty())
+    return Error{Errc::invalid_argument, "tiles", "at least one tile bucket is needed"};
+  auto context = prepare(layer, options);
+  if (!context) return context.error();
+  return build(layer, *context, tiles);
+}
+
+}  // namespace runtime
+
+namespace jit {
+
+Expected<Kernel> compile(const LayerConfig& layer, const CompileOptions& options) {
+  auto context = runtime::prepare(layer, options);
+  if (!context) return context.error();
+  const runtime::TuningKeys keys = runtime::tuning_keys(layer, *context->backend, context->threads);
+  // Adjacent buckets that run the same tile share one variant.
+  std::vector<codegen::CpuTileBucket> tiles;
+  for (const runtime::TileChoice& c :
+       runtime::choose_tiles(layer, keys, options.use_tuned ? context->cache : nullptr)) {
+    if (!tiles.empty() && tiles.back().tile == c.tile)
+      tiles.back().max_m = c.bucket;
+    else
+      tiles.push_back({c.bucket, c.tile});
+  }
+  return runtime::build(layer, *context, tiles);
 }
 
 CompileStats stats() {

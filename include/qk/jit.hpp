@@ -49,6 +49,9 @@ struct CompileOptions {
   std::string cpu_level = "host";
   /// Threads a call uses; 0 = every core of the machine.
   int threads = 0;
+  /// Use the tiles `qk-tune` recorded in the cache for this device (docs/tuning.md); false: the
+  /// heuristic defaults of docs/cpu.md, whatever the cache holds.
+  bool use_tuned = true;
 };
 
 /// A row-major matrix of `dtype` elements: rows x cols, `stride` elements between rows.
@@ -93,7 +96,8 @@ class Kernel {
   Target target() const;
   /// The canonical name of the kernel instance for the layer's largest M, e.g.
   /// "qk_w8a8_cpu_fp32_tok_nobias_none_fp16_mr8_nv3_kc512_mc96_nc768". A kernel holds one
-  /// instance per M bucket its layer's m_range reaches (docs/cpu.md, "Tiles").
+  /// instance per distinct tile of the M buckets its layer's m_range reaches: the tuned winner
+  /// of each bucket where one is recorded, else the default (docs/tuning.md, "At run time").
   const std::string& name() const;
   /// The instance a call with `m` rows runs.
   const std::string& name(std::int64_t m) const;

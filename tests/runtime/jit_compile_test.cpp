@@ -17,6 +17,8 @@
 #include "quant/float_formats.hpp"
 #include "quant/reference_gemm.hpp"
 #include "quant/tolerance.hpp"
+#include "runtime/cpu_backend.hpp"
+#include "runtime/tiled_compile.hpp"
 
 namespace qk {
 namespace {
@@ -345,6 +347,41 @@ TEST(JitCompile, UnusableCacheFileIsAClearError) {
   EXPECT_NE(kernel.error().str().find("garbage.db"), std::string::npos) << kernel.error().str();
   // The user's file is left alone.
   EXPECT_EQ(fs::file_size(not_a_db), std::string("this is not a database").size());
+}
+
+// docs/tuning.md, "At run time": a winner recorded for this device replaces its bucket's default
+// tile; a damaged or stale record, or use_tuned = false, leaves the default.
+TEST(JitCompile, UsesTheTunedTileRecordedForABucket) {
+  const fs::path cache_file = fresh_cache("tuned");
+  LayerConfig l = layer(100, 72);
+  l.m_max = 16;
+  auto backend = runtime::CpuBackend::get("host");
+  ASSERT_TRUE(backend) << backend.error().str();
+  const runtime::TuningKeys keys = runtime::tuning_keys(l, **backend, runtime::call_threads({}));
+  const std::string tuned_tile = "mr2_nv2_kc64_mc96_nc480";
+  {
+    auto cache = cache::KernelCache::open(cache_file);
+    ASSERT_TRUE(cache);
+    ASSERT_TRUE((*cache)->store_workload({keys.workload_hash, "{}", l.n, l.k}));
+    ASSERT_TRUE((*cache)->store_winner({keys.workload_hash, 16, keys.device_fingerprint,
+                                        keys.template_revision, tuned_tile, 100.0, 1.0, "default",
+                                        200.0, 0}));
+    // A winner of another template revision for bucket 8 must not be used.
+    ASSERT_TRUE((*cache)->store_winner({keys.workload_hash, 8, keys.device_fingerprint, "stale",
+                                        tuned_tile, 100.0, 1.0, "default", 200.0, 0}));
+  }
+  auto kernel = jit::compile(l, {.cache = cache_file});
+  ASSERT_TRUE(kernel) << kernel.error().str();
+  EXPECT_TRUE(kernel->name(16).ends_with(tuned_tile)) << kernel->name(16);
+  EXPECT_TRUE(kernel->name(9).ends_with(tuned_tile)) << kernel->name(9);
+  EXPECT_FALSE(kernel->name(8).ends_with(tuned_tile)) << kernel->name(8);
+  EXPECT_FALSE(kernel->name(1).ends_with(tuned_tile)) << kernel->name(1);
+  check_against_reference(*kernel, 13, 31);
+  check_against_reference(*kernel, 3, 32);
+
+  auto untuned = jit::compile(l, {.cache = cache_file, .use_tuned = false});
+  ASSERT_TRUE(untuned) << untuned.error().str();
+  EXPECT_FALSE(untuned->name(16).ends_with(tuned_tile)) << untuned->name(16);
 }
 
 }  // namespace

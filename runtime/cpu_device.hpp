@@ -1,0 +1,18 @@
+// The device fingerprint of the cpu target: what a tuning record belongs to (docs/tuning.md,
+// "Keys"). A tile that wins on one CPU model, core count or code target may lose on another, so
+// any of them differing is a different device.
+#pragma once
+
+#include <string>
+
+#include "runtime/cpu_target.hpp"
+
+namespace qk::runtime {
+
+/// "cpu:<model name> | <LLVM CPU> | <threads> threads | isa <8 hex digits>", e.g.
+/// "cpu:AMD EPYC 9R14 96-Core Processor | znver4 | 2 threads | isa 3f2a91c0": the model name of
+/// /proc/cpuinfo ("unknown" when unreadable), the code target's CPU name, the threads a call
+/// uses, and a hash of the code target's full feature key (CpuTarget::key()).
+std::string cpu_device_fingerprint(const CpuTarget& code_target, int threads);
+
+}  // namespace qk::runtime
