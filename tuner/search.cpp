@@ -1,0 +1,105 @@
+#include "tuner/search.hpp"
+
+#include <algorithm>
+#include <map>
+#include <random>
+
+namespace qk::tuner {
+namespace {
+
+/// Orders by score (failures last), then by name.
+bool better(const Score& a, const std::string& name_a, const Score& b, const std::string& name_b) {
+  if (a.median_ns.has_value() != b.median_ns.has_value()) return a.median_ns.has_value();
+  if (a.median_ns && *a.median_ns != *b.median_ns) return *a.median_ns < *b.median_ns;
+  return name_a < name_b;
+}
+
+/// `count` distinct indices of [0, size) including `keep`, by a partial Fisher-Yates shuffle.
+/// Uses the engine's raw output (its sequence is fixed by the standard; distributions are not),
+/// so a seed gives the same sample with every standard library.
+std::vector<std::size_t> sample_indices(std::size_t size, std::size_t count, std::size_t keep,
+                                        std::uint64_t seed) {
+  std::vector<std::size_t> pool(size);
+  for (std::size_t i = 0; i < size; ++i) pool[i] = i;
+  std::swap(pool[0], pool[keep]);
+  std::mt19937_64 engine(seed);
+  for (std::size_t i = 1; i < count; ++i) {
+    const std::size_t j = i + static_cast<std::size_t>(engine() % (size - i));
+    std::swap(pool[i], pool[j]);
+  }
+  pool.resize(count);
+  std::sort(pool.begin(), pool.end());
+  return pool;
+}
+
+}  // namespace
+
+SearchResult search(std::span<const std::string> names, std::size_t keep, const Evaluate& evaluate,
+                    const SearchOptions& options) {
+  SearchResult result;
+  auto run = [&](std::size_t i, Fidelity f) {
+    ++result.evaluations;
+    return evaluate(i, f);
+  };
+  if (names.size() <= options.exhaustive_limit) {
+    result.sampled = names.size();
+    for (std::size_t i = 0; i < names.size(); ++i)
+      result.finals.emplace_back(i, run(i, Fidelity::full));
+    return result;
+  }
+  std::vector<std::size_t> rung =
+      sample_indices(names.size(), std::min(options.sample, names.size()), keep, options.seed);
+  result.sampled = rung.size();
+  const std::size_t eta = std::max<std::size_t>(options.eta, 2);
+  const std::size_t finalists = std::max<std::size_t>(options.finalists, 1);
+  while (rung.size() > finalists) {
+    std::vector<std::pair<std::size_t, Score>> scored;
+    for (std::size_t i : rung) scored.emplace_back(i, run(i, Fidelity::quick));
+    std::sort(scored.begin(), scored.end(), [&](const auto& a, const auto& b) {
+      return better(a.second, names[a.first], b.second, names[b.first]);
+    });
+    const std::size_t kept = std::max(finalists, (scored.size() + eta - 1) / eta);
+    rung.clear();
+    for (std::size_t r = 0; r < kept; ++r) rung.push_back(scored[r].first);
+  }
+  if (std::find(rung.begin(), rung.end(), keep) == rung.end()) rung.push_back(keep);
+  std::sort(rung.begin(), rung.end());
+  for (std::size_t i : rung) result.finals.emplace_back(i, run(i, Fidelity::full));
+  return result;
+}
+
+Decision decide(const SearchResult& result, std::span<const std::string> names, std::size_t keep,
+                double min_gain) {
+  Decision d;
+  d.chosen = keep;
+  const Score* default_score = nullptr;
+  const std::pair<std::size_t, Score>* best = nullptr;
+  for (const auto& entry : result.finals) {
+    if (entry.first == keep) default_score = &entry.second;
+    if (!best || better(entry.second, names[entry.first], best->second, names[best->first]))
+      best = &entry;
+  }
+  if (default_score) d.default_ns = default_score->median_ns;
+  if (!best || !best->second.median_ns) return d;  // nothing ran: keep the default
+  if (best->first == keep) {
+    d.chosen_ns = d.default_ns;
+    return d;
+  }
+  const Score& b = best->second;
+  bool clearly_faster = true;
+  if (default_score && default_score->median_ns) {
+    const double noise =
+        std::max({b.spread_ns, default_score->spread_ns, min_gain * *default_score->median_ns});
+    clearly_faster = *b.median_ns + noise < *default_score->median_ns;
+  }
+  if (clearly_faster) {
+    d.chosen = best->first;
+    d.replaced_default = true;
+    d.chosen_ns = b.median_ns;
+  } else {
+    d.chosen_ns = d.default_ns;
+  }
+  return d;
+}
+
+}  // namespace qk::tuner
