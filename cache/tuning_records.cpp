@@ -36,9 +36,11 @@ Expected<void> check_timing(const TimingRecord& t) {
   if (t.bucket < 1)
     return Error{Errc::invalid_argument, "TimingRecord.bucket",
                  fmt::format("{} must be >= 1", t.bucket)};
-  if (t.fidelity != "quick" && t.fidelity != "full")
+  const bool rung = t.fidelity.starts_with("rung") && t.fidelity.size() > 4 &&
+                    t.fidelity.find_first_not_of("0123456789", 4) == std::string::npos;
+  if (t.fidelity != "full" && !rung)
     return Error{Errc::invalid_argument, "TimingRecord.fidelity",
-                 fmt::format("\"{}\" must be \"quick\" or \"full\"", t.fidelity)};
+                 fmt::format("\"{}\" must be \"full\" or \"rung<N>\"", t.fidelity)};
   if ((t.status == "ok") != t.median_ns.has_value())
     return Error{Errc::invalid_argument, "TimingRecord.median_ns",
                  "is set exactly when status is \"ok\""};

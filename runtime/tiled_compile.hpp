@@ -29,10 +29,11 @@ struct TuningKeys {
 };
 TuningKeys tuning_keys(const LayerConfig& layer, const CpuBackend& backend, int threads);
 
-/// The tile of every bucket of codegen::m_buckets(layer.m_max) that holds some M of the layer's
-/// m_range: the winner recorded in `cache` for this device and template revision, else the
-/// default tile. A winner whose tile name does not parse or validate is ignored (the default is
-/// used). `cache` may be null (defaults only). @pre validate_layer(layer) is empty
+/// The tile of every bucket that holds some M of the layer's m_range (the buckets of
+/// codegen::m_buckets(layer.m_max) and those of the recorded winners): the winner recorded in
+/// `cache` for this device and template revision, else the default tile. A winner whose tile name
+/// does not parse or validate is ignored (the default is used). `cache` may be null (defaults
+/// only). @pre validate_layer(layer) is empty
 std::vector<TileChoice> choose_tiles(const LayerConfig& layer, const TuningKeys& keys,
                                      cache::KernelCache* cache);
 

@@ -34,6 +34,12 @@ std::vector<std::size_t> sample_indices(std::size_t size, std::size_t count, std
 
 }  // namespace
 
+std::vector<std::size_t> first_rung(std::size_t size, std::size_t keep,
+                                    const SearchOptions& options) {
+  if (size <= options.exhaustive_limit) return sample_indices(size, size, keep, options.seed);
+  return sample_indices(size, std::min(options.sample, size), keep, options.seed);
+}
+
 SearchResult search(std::span<const std::string> names, std::size_t keep, const Evaluate& evaluate,
                     const SearchOptions& options) {
   SearchResult result;
@@ -41,20 +47,17 @@ SearchResult search(std::span<const std::string> names, std::size_t keep, const 
     ++result.evaluations;
     return evaluate(i, f);
   };
+  std::vector<std::size_t> rung = first_rung(names.size(), keep, options);
+  result.sampled = rung.size();
   if (names.size() <= options.exhaustive_limit) {
-    result.sampled = names.size();
-    for (std::size_t i = 0; i < names.size(); ++i)
-      result.finals.emplace_back(i, run(i, Fidelity::full));
+    for (std::size_t i : rung) result.finals.emplace_back(i, run(i, kFullFidelity));
     return result;
   }
-  std::vector<std::size_t> rung =
-      sample_indices(names.size(), std::min(options.sample, names.size()), keep, options.seed);
-  result.sampled = rung.size();
   const std::size_t eta = std::max<std::size_t>(options.eta, 2);
   const std::size_t finalists = std::max<std::size_t>(options.finalists, 1);
-  while (rung.size() > finalists) {
+  for (Fidelity level = 0; rung.size() > finalists; ++level) {
     std::vector<std::pair<std::size_t, Score>> scored;
-    for (std::size_t i : rung) scored.emplace_back(i, run(i, Fidelity::quick));
+    for (std::size_t i : rung) scored.emplace_back(i, run(i, level));
     std::sort(scored.begin(), scored.end(), [&](const auto& a, const auto& b) {
       return better(a.second, names[a.first], b.second, names[b.first]);
     });
@@ -64,7 +67,7 @@ SearchResult search(std::span<const std::string> names, std::size_t keep, const 
   }
   if (std::find(rung.begin(), rung.end(), keep) == rung.end()) rung.push_back(keep);
   std::sort(rung.begin(), rung.end());
-  for (std::size_t i : rung) result.finals.emplace_back(i, run(i, Fidelity::full));
+  for (std::size_t i : rung) result.finals.emplace_back(i, run(i, kFullFidelity));
   return result;
 }
 

@@ -4,7 +4,7 @@
 // "Strategies").
 //
 // Example:
-//   SearchResult r = search(names, default_index, [&](std::size_t i, Fidelity f) {
+//   SearchResult r = search(names, default_index, [&](std::size_t i, Fidelity rung) {
 //     return time_candidate(i, f);  // Score{median, spread} or Score::failed()
 //   }, {.seed = 7});
 //   Decision d = decide(r, default_index);
@@ -20,9 +20,11 @@
 
 namespace qk::tuner {
 
-/// How thoroughly a candidate is measured: a short screening run, or the whole protocol of
-/// measure.hpp. Successive halving screens many candidates quickly and measures few fully.
-enum class Fidelity { quick, full };
+/// How thoroughly a candidate is measured: screening rung 0, 1, ... of successive halving (each
+/// rung measures its fewer survivors longer than the rung before), or kFullFidelity, the whole
+/// protocol of measure.hpp.
+using Fidelity = int;
+inline constexpr Fidelity kFullFidelity = -1;
 
 /// One evaluation's result. A candidate without a median failed (did not compile, gave a wrong
 /// result, ran out of resources or of the budget): it ranks after every candidate that ran.
@@ -58,11 +60,17 @@ struct SearchResult {
 /// that decide() compares the winner with it side by side.
 /// - names.size() <= exhaustive_limit: every candidate at full fidelity;
 /// - else: a sample of `sample` candidates drawn with std::mt19937_64(seed), then successive
-///   halving: each rung measures its candidates at quick fidelity and keeps the best
+///   halving: each rung measures its candidates (rung r at fidelity r) and keeps the best
 ///   ceil(size / eta), until `finalists` remain; those (and `keep`) are measured at full fidelity.
 /// @pre keep < names.size()
 SearchResult search(std::span<const std::string> names, std::size_t keep, const Evaluate& evaluate,
                     const SearchOptions& options = {});
+
+/// The candidates search() evaluates first, ascending: all of a space of at most
+/// exhaustive_limit, else the seeded sample (always with `keep`). What a caller may prepare
+/// (compile) ahead of the search.
+std::vector<std::size_t> first_rung(std::size_t size, std::size_t keep,
+                                    const SearchOptions& options);
 
 /// The config a search settles on.
 struct Decision {

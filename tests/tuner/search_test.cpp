@@ -29,7 +29,7 @@ TEST(Search, ExhaustiveFindsTheOptimumOfASmallSpace) {
   const auto names = names_of(10);
   std::map<std::size_t, int> calls;
   auto result = qk::tuner::search(names, 0, [&](std::size_t i, Fidelity f) {
-    EXPECT_EQ(f, Fidelity::full);
+    EXPECT_EQ(f, qk::tuner::kFullFidelity);
     ++calls[i];
     return bowl(i, 7);
   });
@@ -48,7 +48,7 @@ TEST(Search, SuccessiveHalvingFindsTheOptimumWhenSampledAndMeasuresFewFully) {
   auto result = qk::tuner::search(
       names, 3,
       [&](std::size_t i, Fidelity f) {
-        if (f == Fidelity::full) {
+        if (f == qk::tuner::kFullFidelity) {
           ++full;
           return bowl(i, 150);
         }
@@ -63,13 +63,29 @@ TEST(Search, SuccessiveHalvingFindsTheOptimumWhenSampledAndMeasuresFewFully) {
   EXPECT_EQ(qk::tuner::decide(result, names, 3).chosen, 150u);
 }
 
+TEST(Search, EachRungMeasuresItsSurvivorsAtAHigherFidelity) {
+  const auto names = names_of(81);
+  std::map<int, std::size_t> per_rung;
+  qk::tuner::search(names, 0,
+                    [&](std::size_t i, Fidelity f) {
+                      ++per_rung[f];
+                      return bowl(i, 40);
+                    },
+                    {.sample = 81, .eta = 3, .finalists = 3, .seed = 2});
+  EXPECT_EQ(per_rung[0], 81u);
+  EXPECT_EQ(per_rung[1], 27u);
+  EXPECT_EQ(per_rung[2], 9u);
+  EXPECT_EQ(per_rung[qk::tuner::kFullFidelity], 4u) << "3 finalists and the default";
+  EXPECT_EQ(per_rung.size(), 4u);
+}
+
 TEST(Search, SampleIsDeterministicGivenTheSeedAndKeepsTheDefault) {
   const auto names = names_of(100);
   auto sampled_with = [&](std::uint64_t seed) {
     std::vector<std::size_t> seen;
     qk::tuner::search(names, 42,
                       [&](std::size_t i, Fidelity f) {
-                        if (f == Fidelity::quick) seen.push_back(i);
+                        if (f == 0) seen.push_back(i);
                         return bowl(i, 0);
                       },
                       {.sample = 16, .seed = seed});

@@ -1,0 +1,283 @@
+#include "tuner/workload_tuner.hpp"
+
+#include <algorithm>
+#include <future>
+#include <limits>
+#include <map>
+#include <set>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "codegen/cpu_kernel_spec.hpp"
+#include "codegen/cpu_search_space.hpp"
+#include "codegen/workload.hpp"
+#include "runtime/cpu_backend.hpp"
+#include "runtime/tiled_compile.hpp"
+#include "tuner/tuning_problem.hpp"
+
+namespace qk::tuner {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+/// The stored name of a fidelity: "rung0", "rung1", ... or "full".
+std::string fidelity_name(Fidelity f) {
+  return f == kFullFidelity ? std::string("full") : "rung" + std::to_string(f);
+}
+
+MeasureOptions options_for(Fidelity f, const TuneSettings& settings) {
+  if (f == kFullFidelity) return settings.full;
+  MeasureOptions o = settings.quick;
+  o.min_repeats *= f + 1;
+  o.max_repeats *= f + 1;
+  o.min_seconds *= f + 1;
+  o.max_seconds = std::min(o.max_seconds * (f + 1), settings.full.max_seconds);
+  return o;
+}
+
+/// One bucket's candidates: compiled kernels (or why not), checked once, measured.
+class BucketTuner {
+ public:
+  BucketTuner(const LayerConfig& layer, std::int64_t bucket, const TuneSettings& settings,
+              cache::KernelCache& cache, const runtime::TuningKeys& keys,
+              std::vector<codegen::CpuTile> space, BucketReport& report)
+      : layer_(layer),
+        bucket_(bucket),
+        settings_(settings),
+        cache_(cache),
+        keys_(keys),
+        space_(std::move(space)),
+        report_(report) {
+    for (const codegen::CpuTile& t : space_) names_.push_back(codegen::canonical_name(t));
+    kernels_.resize(space_.size());
+  }
+
+  const std::vector<std::string>& names() const { return names_; }
+
+  /// Earlier measurements of this bucket (resuming): by config and fidelity.
+  Expected<void> load_earlier() {
+    auto earlier = cache_.find_timings(keys_.workload_hash, bucket_, keys_.device_fingerprint,
+                                       keys_.template_revision);
+    if (!earlier) return earlier.error();
+    for (cache::TimingRecord& t : *earlier) earlier_[{t.config_name, t.fidelity}] = std::move(t);
+    return {};
+  }
+
+  /// Compiles (or loads from the cache) the candidates `indices`, as many at once as the
+  /// machine has cores. Those with a usable earlier measurement at every fidelity are skipped.
+  void compile(const std::vector<std::size_t>& indices) {
+    const auto start = Clock::now();
+    const std::size_t parallel = std::max(1u, std::thread::hardware_concurrency());
+    for (std::size_t first = 0; first < indices.size(); first += parallel) {
+      std::vector<std::pair<std::size_t, std::future<Expected<Kernel>>>> batch;
+      for (std::size_t b = first; b < std::min(indices.size(), first + parallel); ++b) {
+        const std::size_t i = indices[b];
+        if (kernels_[i] || Clock::now() > settings_.deadline) continue;
+        // Measured by an earlier run: compiled only if the search measures it anew.
+        if (earlier_.count({names_[i], fidelity_name(0)}) ||
+            earlier_.count({names_[i], fidelity_name(kFullFidelity)}))
+          continue;
+        progress("compiling", i);
+        batch.emplace_back(i, std::async(std::launch::async, [this, i] {
+                             return runtime::compile_with_tiles(
+                                 layer_,
+                                 {.cache = settings_.cache,
+                                  .cpu_level = settings_.cpu_level,
+                                  .threads = settings_.threads},
+                                 {{std::numeric_limits<std::int64_t>::max(), space_[i]}});
+                           }));
+      }
+      for (auto& [i, future] : batch) kernels_[i].emplace(future.get());
+    }
+    report_.compile_seconds += seconds_since(start);
+  }
+
+  Score evaluate(std::size_t i, Fidelity fidelity, TuningProblem& problem) {
+    const auto key = std::make_pair(names_[i], fidelity_name(fidelity));
+    if (auto it = earlier_.find(key); it != earlier_.end()) {
+      ++report_.reused;
+      progress("reused", i);
+      return score_of(it->second);
+    }
+    if (auto it = this_run_.find(key); it != this_run_.end()) return score_of(it->second);
+    if (Clock::now() > settings_.deadline) {
+      over_budget_ = true;
+      return Score::failed();
+    }
+    if (!kernels_[i]) compile({i});
+    if (!kernels_[i]) {  // the deadline passed while compiling others
+      over_budget_ = true;
+      return Score::failed();
+    }
+    const auto start = Clock::now();
+    Score score = measure_candidate(i, fidelity, problem);
+    report_.measure_seconds += seconds_since(start);
+    return score;
+  }
+
+  bool over_budget() const { return over_budget_; }
+  void set_total(std::size_t total) { total_ = total; }
+
+ private:
+  Score measure_candidate(std::size_t i, Fidelity fidelity, TuningProblem& problem) {
+    cache::TimingRecord record;
+    record.workload_hash = keys_.workload_hash;
+    record.bucket = bucket_;
+    record.config_name = names_[i];
+    record.device_fingerprint = keys_.device_fingerprint;
+    record.template_revision = keys_.template_revision;
+    record.fidelity = fidelity_name(fidelity);
+
+    const Expected<Kernel>& kernel = *kernels_[i];
+    if (!kernel) {
+      record.status = kernel.error().code == Errc::compile_error ? "compile_error" : "invalid";
+      record.reason = kernel.error().str();
+    } else if (wrong_.count(i)) {
+      record.status = "wrong_result";
+      record.reason = "failed its check earlier in this run";
+    } else if (checked_.insert(i).second) {
+      progress("checking", i);
+      if (auto ok = problem.check(*kernel); !ok) {
+        wrong_.insert(i);
+        record.status = "wrong_result";
+        record.reason = ok.error().str();
+      }
+    }
+    if (record.status == "ok") {
+      progress("timing", i);
+      const Measurement m = measure([&](std::size_t run) { problem.run(*kernel, run); },
+                                    options_for(fidelity, settings_));
+      record.median_ns = m.median_ns;
+      record.spread_ns = m.p75_ns - m.p25_ns;
+      record.repeats = m.repeats;
+    }
+    if (record.status == "ok") {
+      measured_.insert(i);
+      report_.measured = measured_.size();
+    } else if (failed_.insert(i).second) {
+      ++report_.failed;
+    }
+    // A record that cannot be stored costs only the resumption of this measurement.
+    if (auto stored = cache_.store_timing(record); !stored)
+      fmt::print(stderr, "qk-tune: warning: could not store a measurement: {}\n",
+                 stored.error().str());
+    this_run_[{record.config_name, record.fidelity}] = record;
+    return score_of(record);
+  }
+
+  static Score score_of(const cache::TimingRecord& t) {
+    if (!t.median_ns) return Score::failed();
+    return {t.median_ns, t.spread_ns.value_or(0)};
+  }
+
+  void progress(std::string_view stage, std::size_t i) {
+    if (stage != "compiling") ++done_;
+    if (settings_.progress)
+      settings_.progress({bucket_, std::string(stage), names_[i], done_, total_});
+  }
+
+  const LayerConfig& layer_;
+  std::int64_t bucket_;
+  const TuneSettings& settings_;
+  cache::KernelCache& cache_;
+  const runtime::TuningKeys& keys_;
+  std::vector<codegen::CpuTile> space_;
+  std::vector<std::string> names_;
+  std::vector<std::optional<Expected<Kernel>>> kernels_;
+  // Measurements by (config, fidelity): from earlier runs (resuming), and from this one.
+  std::map<std::pair<std::string, std::string>, cache::TimingRecord> earlier_, this_run_;
+  std::set<std::size_t> checked_, wrong_, measured_, failed_;
+  BucketReport& report_;
+  bool over_budget_ = false;
+  std::size_t done_ = 0, total_ = 0;
+};
+
+/// Evaluations search() makes for a space of `size` (for the progress display).
+std::size_t planned_evaluations(std::size_t size, const SearchOptions& o) {
+  if (size <= o.exhaustive_limit) return size;
+  std::size_t rung = std::min(o.sample, size), total = 0;
+  const std::size_t eta = std::max<std::size_t>(o.eta, 2);
+  const std::size_t finalists = std::max<std::size_t>(o.finalists, 1);
+  while (rung > finalists) {
+    total += rung;
+    rung = std::max(finalists, (rung + eta - 1) / eta);
+  }
+  return total + rung + 1;
+}
+
+}  // namespace
+
+Expected<std::vector<BucketReport>> tune_workload(const LayerConfig& layer,
+                                                  std::span<const std::int64_t> buckets,
+                                                  const TuneSettings& settings) {
+  if (auto errors = validate_layer(layer, "layer"); !errors.empty()) return errors.front();
+  const GemmFamily family = *family_of(layer.weight_quant, layer.activation_quant);
+  const CompileOptions options{
+      .cache = settings.cache, .cpu_level = settings.cpu_level, .threads = settings.threads};
+  // Compiling the default tile first checks the family is implemented and the cache usable,
+  // and gives the kernel that packs the weights.
+  auto packer = runtime::compile_with_tiles(
+      layer, options,
+      {{std::numeric_limits<std::int64_t>::max(), codegen::default_cpu_tile(family, 1)}});
+  if (!packer) return packer.error();
+  auto backend = runtime::CpuBackend::get(settings.cpu_level);
+  if (!backend) return backend.error();
+  auto cache = cache::KernelCache::open(settings.cache);
+  if (!cache) return cache.error();
+  const runtime::TuningKeys keys =
+      runtime::tuning_keys(layer, **backend, runtime::call_threads(options));
+  const codegen::Workload workload = codegen::workload_of(layer, "cpu");
+  if (auto stored = (*cache)->store_workload({workload.hash, workload.json, layer.n, layer.k});
+      !stored)
+    return stored.error();
+  auto weights = LayerWeights::create(*packer, 0x9e3779b97f4a7c15ULL);
+  if (!weights) return weights.error();
+
+  std::vector<BucketReport> reports;
+  for (std::int64_t bucket : buckets) {
+    BucketReport& report = reports.emplace_back();
+    report.bucket = bucket;
+    const codegen::CpuTile default_tile = codegen::default_cpu_tile(family, bucket);
+    report.default_config = codegen::canonical_name(default_tile);
+    std::vector<codegen::CpuTile> space =
+        codegen::cpu_search_space(family, bucket, layer.n, layer.k);
+    report.space = space.size();
+    const std::size_t keep = static_cast<std::size_t>(
+        std::find(space.begin(), space.end(), default_tile) - space.begin());
+
+    BucketTuner tuner(layer, bucket, settings, **cache, keys, std::move(space), report);
+    if (auto loaded = tuner.load_earlier(); !loaded) return loaded.error();
+    tuner.set_total(planned_evaluations(tuner.names().size(), settings.search));
+    auto problem = TuningProblem::create(layer, *weights, bucket, 0x51ed270b + bucket);
+    if (!problem) return problem.error();
+    tuner.compile(first_rung(tuner.names().size(), keep, settings.search));
+
+    const SearchResult result = search(
+        tuner.names(), keep,
+        [&](std::size_t i, Fidelity f) { return tuner.evaluate(i, f, *problem); }, settings.search);
+    if (tuner.over_budget()) continue;
+    const Decision d = decide(result, tuner.names(), keep);
+    report.complete = true;
+    report.chosen_config = tuner.names()[d.chosen];
+    report.default_ns = d.default_ns;
+    report.chosen_ns = d.chosen_ns;
+    report.replaced_default = d.replaced_default;
+    if (!d.chosen_ns) continue;  // nothing ran at all: no winner to record
+    double spread = 0;
+    for (const auto& [i, score] : result.finals)
+      if (i == d.chosen) spread = score.spread_ns;
+    auto stored =
+        (*cache)->store_winner({keys.workload_hash, bucket, keys.device_fingerprint,
+                                keys.template_revision, report.chosen_config, *d.chosen_ns, spread,
+                                report.default_config, d.default_ns.value_or(0), 0});
+    if (!stored) return stored.error();
+  }
+  return reports;
+}
+
+}  // namespace qk::tuner
