@@ -32,9 +32,13 @@ std::vector<TileChoice> choose_tiles(const LayerConfig& layer, const TuningKeys&
         cache->find_winners(keys.workload_hash, keys.device_fingerprint, keys.template_revision);
     if (found) winners = std::move(*found);
   }
+  // The default buckets, and any other a tune was asked to record (qk-tune --buckets).
+  std::vector<std::int64_t> buckets = codegen::m_buckets(layer.m_max);
+  for (const cache::WinnerRecord& w : winners) buckets.push_back(w.bucket);
+  std::sort(buckets.begin(), buckets.end());
+  buckets.erase(std::unique(buckets.begin(), buckets.end()), buckets.end());
   std::vector<TileChoice> choices;
-  for (std::int64_t bucket :
-       codegen::buckets_in_range(codegen::m_buckets(layer.m_max), layer.m_min, layer.m_max)) {
+  for (std::int64_t bucket : codegen::buckets_in_range(buckets, layer.m_min, layer.m_max)) {
     TileChoice choice{bucket, codegen::default_cpu_tile(family, bucket), false};
     for (const cache::WinnerRecord& w : winners) {
       if (w.bucket != bucket) continue;
