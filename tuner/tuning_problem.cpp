@@ -17,6 +17,13 @@ namespace {
 constexpr float kRowZeroPeak = 4.0f;  // the tensor's absmax, in row 0
 constexpr float kStaticScale = kRowZeroPeak / 127.0f;
 constexpr float kOutputScale = 0.05f;  // int8 outputs: any valid scale checks the same rules
+// A layer so small that this many copies fit in the last-level cache is measured warm: a
+// rotation over 4x the LLC would take thousands of copies of it (and as many packings).
+constexpr std::size_t kMaxCopies = 64;
+
+std::size_t copies_for(std::size_t bytes) {
+  return std::min(kMaxCopies, rotation_count(bytes, last_level_cache_bytes()));
+}
 
 std::vector<float> uniform(std::size_t count, std::uint64_t seed, float amplitude) {
   std::mt19937_64 engine(seed);
@@ -57,7 +64,7 @@ Expected<std::shared_ptr<const LayerWeights>> LayerWeights::create(const Kernel&
   weights->quantized_ = std::move(*quantized);
   weights->bias_ = uniform(static_cast<std::size_t>(layer.n), seed + 1, 0.5f);
   const auto bytes = static_cast<std::size_t>(weight_storage_bytes(layer));
-  const std::size_t copies = rotation_count(bytes, last_level_cache_bytes());
+  const std::size_t copies = copies_for(bytes);
   for (std::size_t c = 0; c < copies; ++c) {
     auto packed = kernel.pack(weights->quantized_);
     if (!packed) return packed.error();
@@ -87,7 +94,7 @@ Expected<TuningProblem> TuningProblem::create(const LayerConfig& layer,
       std::memcpy(&encoded[i * 2], &h, 2);
     }
   }
-  const std::size_t sets = rotation_count(encoded.size(), last_level_cache_bytes());
+  const std::size_t sets = copies_for(encoded.size());
   auto inputs = RotatingBuffer::create(std::as_bytes(std::span(encoded)), sets);
   if (!inputs) return inputs.error();
   p.inputs_ = std::move(*inputs);

@@ -18,7 +18,8 @@ namespace qk::tuner {
 class LayerWeights {
  public:
   /// Random weights for `layer`, packed by `kernel` into enough copies that cycling through them
-  /// streams at least kRotationCacheMultiple x the last-level cache.
+  /// streams at least kRotationCacheMultiple x the last-level cache (at most 64 copies: a layer
+  /// whose 64 copies fit in the LLC is measured warm).
   static Expected<std::shared_ptr<const LayerWeights>> create(const Kernel& kernel,
                                                               std::uint64_t seed);
 

@@ -1,6 +1,5 @@
 // Tests of the `qk-plan` command line (docs/plan.md, "Checking a plan: qk-plan"): runs the built
 // binary on the example plans and on bad plans written to temporary files.
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -13,33 +12,18 @@
 
 #include <gtest/gtest.h>
 
+#include "../common/run_command.hpp"
+
 namespace {
 
-struct Outcome {
-  int exit_code = -1;
-  std::string output;
-};
-
-std::string shell_quote(std::string_view s) {
-  std::string out = "'";
-  for (const char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
+using qk::test::Outcome;
+using qk::test::shell_quote;
 
 /// Runs qk-plan with `args` (already quoted) and captures stdout, plus stderr unless
 /// `stderr_too` is false (then stderr is discarded).
 Outcome run(const std::string& args, bool stderr_too = true) {
-  const std::string command =
-      shell_quote(QK_PLAN_BIN) + " " + args + (stderr_too ? " 2>&1" : " 2>/dev/null");
-  Outcome result;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  char buffer[4096];
-  std::size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
-  const int status = ::pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
+  return qk::test::run_command(shell_quote(QK_PLAN_BIN) + " " + args +
+                               (stderr_too ? " 2>&1" : " 2>/dev/null"));
 }
 
 /// A file in the temporary directory, removed when the test ends.
