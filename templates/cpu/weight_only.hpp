@@ -1,0 +1,173 @@
+// The weight-only CPU kernels, W8A16 and W4A16 (docs/numerics.md §6.3): int8 or int4 weights x
+// fp16 or bf16 activations, multiplied as given. One template serves both families; the config
+// type says how many bits a weight has in memory.
+//
+// Each weight is dequantized in registers exactly as the contract defines it,
+//   w16 = round_to(activation type, float(code - zero) * scale)      (one fp32 multiply)
+// and multiplied with the activation in fp32 by an FMA: both factors have at most 11 significant
+// bits, so the product is exact and only the fp32 sum rounds. This needs AVX-512F/BW only (no
+// avx512bf16, no F16C beyond AVX-512F's vcvtph2ps), so the family runs on every level the cpu
+// target accepts; vdpbf16ps would double the multiply rate for bf16 but flushes subnormals.
+//
+// Packed layouts (quant/pack_cpu.hpp), both unchanged from the integer families and both 16-column
+// panels, so one 64-byte load feeds 16 columns:
+//   int8 (W8A16): 4 k per 64 bytes, byte j * 4 + t of block q is w(16p + j, 4q + t). Lane j's
+//     int32 holds 4 consecutive k; shifting byte t to the top and back (arithmetic) extracts it.
+//   int4 (W4A16): 8 k per 64 bytes, byte j * 4 + t of block q holds code(16p + j, 8q + t) in its
+//     low nibble and code(16p + j, 8q + 4 + t) in its high nibble: a shift and a mask per k.
+// The weights stay 8- or 4-bit in memory: decode (M = 1) is bound by the weight bytes it reads.
+//
+// The `quantize` entry converts the activations to fp32 rows of k_padded elements in the
+// workspace (a_codes, 4 bytes per element), zero-padded so that the padded K of the panels (zero
+// weights) multiplies zeros, and sets every a_scale to 1 so that the shared epilogue applies.
+#pragma once
+
+#include <immintrin.h>
+#include <stdint.h>
+
+#include "cpu/abi.h"
+#include "cpu/config.hpp"
+#include "cpu/epilogue.hpp"
+#include "cpu/quantize_rows.hpp"
+#include "cpu/vec.hpp"
+
+namespace qk::cpu {
+
+template <auto C>
+struct WeightOnlyKernel {
+  static constexpr int BITS = decltype(C)::weight_bits;  ///< 8 (W8A16) or 4 (W4A16)
+  static constexpr int K_STEP = BITS == 8 ? 4 : 8;       ///< k per 64-byte block of a panel
+  static constexpr int64_t PANEL_BYTES_PER_K = 16 * BITS / 8;
+
+  static_assert(BITS == 8 || BITS == 4, "Weight-only kernels read int8 or int4 weights.");
+  static_assert(C.input != InputType::fp32,
+                "Weight-only activations are fp16 or bf16 (input_dtype = activation_quant).");
+  static_assert(C.scaling == Scaling::none, "Weight-only activations are not quantized.");
+  static_assert(weight_only_tile_registers(C.mr, C.nv) <= 32,
+                "The weight-only micro-tile needs mr * nv fp32 accumulators, four registers per "
+                "weight vector (packed, dequantized, scale, zero point) and three more; AVX-512 "
+                "has 32.");
+  static_assert(C.mc % C.mr == 0, "mc must be a multiple of mr.");
+  static_assert(C.nc % (16 * C.nv) == 0, "nc must be a multiple of 16 * nv.");
+
+  /// Rows [r0, r1) of the activations as fp32 into the workspace, zero-padded to k_padded.
+  static void quantize(const QkCpuGemmArgs* args, int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const void* row = input_row<C.input>(args, r);
+      float* dst = reinterpret_cast<float*>(args->a_codes) + r * args->k_padded;
+      for (int64_t i = 0; i < args->k_padded; i += 16) {
+        // Lanes past k load 0. k_padded - k < 8 (a step divides 16), so k - i > 0 here.
+        const __m512 x = load_input<C.input>(row, i, first_lanes(args->k - i));
+        _mm512_mask_storeu_ps(dst + i, first_lanes(args->k_padded - i), x);
+      }
+      args->a_scales[r] = 1.0f;
+    }
+  }
+
+  static void gemm(const QkCpuGemmArgs* args, int64_t n0, int64_t n1, int64_t m0, int64_t m1,
+                   int32_t* /*workspace: K is not blocked*/) {
+    for (int64_t nc0 = n0; nc0 < n1; nc0 += C.nc) {
+      const int64_t nc1 = nc0 + C.nc < n1 ? nc0 + C.nc : n1;
+      for (int64_t mc0 = m0; mc0 < m1; mc0 += C.mc) {
+        const int64_t mc1 = mc0 + C.mc < m1 ? mc0 + C.mc : m1;
+        for (int64_t nr0 = nc0; nr0 < nc1; nr0 += 16 * C.nv) {
+          const int64_t nv = (nc1 - nr0 + 15) / 16 < C.nv ? (nc1 - nr0 + 15) / 16 : C.nv;
+          for (int64_t mr0 = mc0; mr0 < mc1; mr0 += C.mr)
+            dispatch_nv(args, mr0, mc1 - mr0 < C.mr ? mc1 - mr0 : C.mr, nr0, nv, nc1);
+        }
+      }
+    }
+  }
+
+ private:
+  template <int NV = C.nv>
+  static void dispatch_nv(const QkCpuGemmArgs* args, int64_t m, int64_t rows, int64_t n, int64_t nv,
+                          int64_t n_end) {
+    if constexpr (NV > 1) {
+      if (nv < NV) return dispatch_nv<NV - 1>(args, m, rows, n, nv, n_end);
+    }
+    tile<C.mr, NV>(args, m, rows, n, n_end);
+  }
+
+  /// Weight k0 + t of each of the 16 columns of a 64-byte block, as the contract's w16 in fp32.
+  /// t is a constant once the caller's loop is unrolled, so every shift is an immediate.
+  __attribute__((always_inline)) static __m512 dequantize(__m512i packed, __m512i zero,
+                                                          __m512 scale, int t) {
+    __m512i value;
+    if constexpr (BITS == 8) {
+      // Byte t of each lane to the top, then an arithmetic shift back: the signed int8.
+      value = _mm512_srai_epi32(_mm512_slli_epi32(packed, 24 - 8 * t), 24);
+    } else {
+      // Low nibbles hold k0..k0+3, high nibbles k0+4..k0+7 (byte t % 4 of the lane).
+      value = _mm512_and_si512(_mm512_srli_epi32(packed, 8 * (t % 4) + 4 * (t / 4)),
+                               _mm512_set1_epi32(0x0F));
+      value = _mm512_sub_epi32(value, zero);  // code - zero: exact
+    }
+    return round_through<C.input>(_mm512_mul_ps(_mm512_cvtepi32_ps(value), scale));
+  }
+
+  /// The tile of `rows` (1..MR) rows from m and NV panels from n, over all of K. As in the other
+  /// kernels, every loop over the tile is fully unrolled and nothing takes the accumulators'
+  /// address, so they stay in registers; a partial tile repeats its last row and stores only the
+  /// valid ones.
+  template <int MR, int NV>
+  static void tile(const QkCpuGemmArgs* args, int64_t m, int64_t rows, int64_t n, int64_t n_end) {
+    const int64_t panel_stride = PANEL_BYTES_PER_K * args->k_padded;  // bytes of one panel
+    const int64_t scale_stride = (args->n + 15) / 16 * 16;            // n_padded
+    const uint8_t* panels = static_cast<const uint8_t*>(args->packed_w) + (n / 16) * panel_stride;
+    const float* a[MR];
+    QK_UNROLL for (int r = 0; r < MR; ++r) {
+      const int64_t row = m + (r < rows ? r : rows - 1);
+      a[r] = reinterpret_cast<const float*>(args->a_codes) + row * args->k_padded;
+    }
+
+    __m512 acc[MR][NV];
+    QK_UNROLL for (int r = 0; r < MR; ++r) {
+      QK_UNROLL for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
+    }
+    for (int64_t g = 0; g < args->groups; ++g) {
+      __m512 scale[NV];
+      __m512i zero[NV];
+      QK_UNROLL for (int v = 0; v < NV; ++v) {
+        const int64_t col = n + 16 * v;
+        scale[v] = _mm512_loadu_ps(args->w_scales + g * scale_stride + col);
+        zero[v] = BITS == 4 ? _mm512_loadu_si512(args->w_zero_points + g * scale_stride + col)
+                            : _mm512_setzero_si512();
+      }
+      const int64_t k_begin = g * args->group_k;
+      for (int64_t k0 = k_begin; k0 < k_begin + args->group_k; k0 += K_STEP) {
+        __m512i packed[NV];
+        QK_UNROLL for (int v = 0; v < NV; ++v) packed[v] =
+            _mm512_loadu_si512(panels + v * panel_stride + k0 * PANEL_BYTES_PER_K);
+        // K_STEP values of k per block, each dequantized once and multiplied into every row.
+        QK_UNROLL for (int t = 0; t < K_STEP; ++t) {
+          __m512 w[NV];
+          QK_UNROLL for (int v = 0; v < NV; ++v) w[v] = dequantize(packed[v], zero[v], scale[v], t);
+          QK_UNROLL for (int r = 0; r < MR; ++r) {
+            const __m512 x = _mm512_set1_ps(a[r][k0 + t]);
+            QK_UNROLL for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(x, w[v], acc[r][v]);
+          }
+        }
+      }
+    }
+
+    QK_UNROLL for (int v = 0; v < NV; ++v) {
+      const int64_t col = n + 16 * v;
+      const __mmask16 mask = first_lanes(n_end - col);
+      __m512 bias = _mm512_setzero_ps();
+      if constexpr (C.bias) bias = _mm512_maskz_loadu_ps(mask, args->bias + col);
+      QK_UNROLL for (int r = 0; r < MR; ++r) {
+        if (r >= rows) break;  // the repeated rows of a partial tile
+        finish_row<C.bias, C.act, C.output>(args, m + r, col, acc[r][v], bias, mask);
+      }
+    }
+  }
+};
+
+/// W8A16 and W4A16: the weight-only kernel over each family's config (codegen names these).
+template <W8A16Config C>
+using W8A16Kernel = WeightOnlyKernel<C>;
+template <W4A16Config C>
+using W4A16Kernel = WeightOnlyKernel<C>;
+
+}  // namespace qk::cpu
