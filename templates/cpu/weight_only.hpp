@@ -17,6 +17,12 @@
 //     low nibble and code(16p + j, 8q + 4 + t) in its high nibble: a shift and a mask per k.
 // The weights stay 8- or 4-bit in memory: decode (M = 1) is bound by the weight bytes it reads.
 //
+// Two paths per column tile (column()): a cache block of rows that fits one register tile
+// (decode) dequantizes each weight in registers where it is used; a taller block dequantizes one
+// K block of weights at a time into the per-thread workspace and runs FMA-only register tiles on
+// it, so the dequantization is paid once per cache block of rows, not once per register tile.
+// Both compute the same weights; only the fp32 summation order is the target's choice (§6.3).
+//
 // The `quantize` entry converts the activations to fp32 rows of k_padded elements in the
 // workspace (a_codes, 4 bytes per element), zero-padded so that the padded K of the panels (zero
 // weights) multiplies zeros, and sets every a_scale to 1 so that the shared epilogue applies.
@@ -38,6 +44,11 @@ struct WeightOnlyKernel {
   static constexpr int BITS = decltype(C)::weight_bits;  ///< 8 (W8A16) or 4 (W4A16)
   static constexpr int K_STEP = BITS == 8 ? 4 : 8;       ///< k per 64-byte block of a panel
   static constexpr int64_t PANEL_BYTES_PER_K = 16 * BITS / 8;
+  /// K of one block of dequantized weights (see column()): what fits in the workspace after the
+  /// partial sums (mc x 16 nv floats), a multiple of 8 (both packings' K step). 0: the tile is
+  /// too small to buffer, and every row tile dequantizes its own weights.
+  static constexpr int64_t BUFFER_K =
+      (int64_t{C.mc} * C.nc - int64_t{C.mc} * 16 * C.nv) / (16 * C.nv) / 8 * 8;
 
   static_assert(BITS == 8 || BITS == 4, "Weight-only kernels read int8 or int4 weights.");
   static_assert(C.input != InputType::fp32,
@@ -64,16 +75,18 @@ struct WeightOnlyKernel {
     }
   }
 
+  /// The output block [m0, m1) x [n0, n1), n0 a multiple of 16. `workspace` holds mc x nc
+  /// 32-bit values per thread: used as fp32 partial sums and a block of dequantized weights when a
+  /// cache block has more rows than one register tile (see column()).
   static void gemm(const QkCpuGemmArgs* args, int64_t n0, int64_t n1, int64_t m0, int64_t m1,
-                   int32_t* /*workspace: K is not blocked*/) {
+                   int32_t* workspace) {
     for (int64_t nc0 = n0; nc0 < n1; nc0 += C.nc) {
       const int64_t nc1 = nc0 + C.nc < n1 ? nc0 + C.nc : n1;
       for (int64_t mc0 = m0; mc0 < m1; mc0 += C.mc) {
         const int64_t mc1 = mc0 + C.mc < m1 ? mc0 + C.mc : m1;
         for (int64_t nr0 = nc0; nr0 < nc1; nr0 += 16 * C.nv) {
           const int64_t nv = (nc1 - nr0 + 15) / 16 < C.nv ? (nc1 - nr0 + 15) / 16 : C.nv;
-          for (int64_t mr0 = mc0; mr0 < mc1; mr0 += C.mr)
-            dispatch_nv(args, mr0, mc1 - mr0 < C.mr ? mc1 - mr0 : C.mr, nr0, nv, nc1);
+          dispatch_nv(args, mc0, mc1, nr0, nv, nc1, reinterpret_cast<float*>(workspace));
         }
       }
     }
@@ -81,13 +94,46 @@ struct WeightOnlyKernel {
 
  private:
   template <int NV = C.nv>
-  static void dispatch_nv(const QkCpuGemmArgs* args, int64_t m, int64_t rows, int64_t n, int64_t nv,
-                          int64_t n_end) {
+  static void dispatch_nv(const QkCpuGemmArgs* args, int64_t m0, int64_t m1, int64_t n, int64_t nv,
+                          int64_t n_end, float* workspace) {
     if constexpr (NV > 1) {
-      if (nv < NV) return dispatch_nv<NV - 1>(args, m, rows, n, nv, n_end);
+      if (nv < NV) return dispatch_nv<NV - 1>(args, m0, m1, n, nv, n_end, workspace);
     }
-    tile<C.mr, NV>(args, m, rows, n, n_end);
+    column<NV>(args, m0, m1, n, n_end, workspace);
   }
+
+  /// Rows [m0, m1) (at most mc) of the NV panels from n. With one register tile of rows, each
+  /// weight is dequantized in registers where it is used (decode: nothing to share). With more,
+  /// the weights are dequantized once per K block into the workspace and every row tile runs
+  /// pure FMAs on them: the dequantization (about ten vector operations per 16 weights) is then
+  /// paid once per cache block of rows instead of once per register tile.
+  template <int NV>
+  static void column(const QkCpuGemmArgs* args, int64_t m0, int64_t m1, int64_t n, int64_t n_end,
+                     float* workspace) {
+    if (BUFFER_K == 0 || m1 - m0 <= C.mr) {
+      for (int64_t mr0 = m0; mr0 < m1; mr0 += C.mr)
+        tile<C.mr, NV>(args, mr0, m1 - mr0 < C.mr ? m1 - mr0 : C.mr, n, n_end);
+      return;
+    }
+    float* partial = workspace;                   // [mc][16 * C.nv] sums between K blocks
+    float* block = workspace + C.mc * 16 * C.nv;  // [BUFFER_K][16 * NV] dequantized weights
+    const int64_t kp = args->k_padded;
+    for (int64_t kb0 = 0; kb0 < kp; kb0 += BUFFER_K) {
+      const int64_t kb1 = kb0 + BUFFER_K < kp ? kb0 + BUFFER_K : kp;
+      dequantize_block<NV>(args, n, kb0, kb1, block);
+      const BlockRefs refs{block, kb0, kb1, kb0 == 0, kb1 == kp};
+      for (int64_t mr0 = m0; mr0 < m1; mr0 += C.mr)
+        buffered_tile<C.mr, NV>(args, mr0, m1 - mr0 < C.mr ? m1 - mr0 : C.mr, n, n_end, refs,
+                                partial + (mr0 - m0) * 16 * C.nv);
+    }
+  }
+
+  /// A block of dequantized weights: k in [kb0, kb1), 16 * NV floats per k.
+  struct BlockRefs {
+    const float* weights;
+    int64_t kb0, kb1;
+    bool first_k, last_k;
+  };
 
   /// Weight k0 + t of each of the 16 columns of a 64-byte block, as the contract's w16 in fp32.
   /// t is a constant once the caller's loop is unrolled, so every shift is an immediate.
@@ -151,6 +197,73 @@ struct WeightOnlyKernel {
       }
     }
 
+    epilogue<MR, NV>(args, m, rows, n, n_end, acc);
+  }
+
+  /// Dequantizes k in [kb0, kb1) (multiples of 8, hence of K_STEP) of the NV panels from n into
+  /// `block`, 16 * NV floats per k: the very values tile() computes in registers.
+  template <int NV>
+  static void dequantize_block(const QkCpuGemmArgs* args, int64_t n, int64_t kb0, int64_t kb1,
+                               float* block) {
+    const int64_t panel_stride = PANEL_BYTES_PER_K * args->k_padded;
+    const int64_t scale_stride = (args->n + 15) / 16 * 16;
+    const uint8_t* panels = static_cast<const uint8_t*>(args->packed_w) + (n / 16) * panel_stride;
+    for (int64_t k0 = kb0; k0 < kb1; k0 += K_STEP) {
+      const int64_t g = k0 / args->group_k;  // a group holds whole K steps
+      QK_UNROLL for (int v = 0; v < NV; ++v) {
+        const int64_t col = n + 16 * v;
+        const __m512 scale = _mm512_loadu_ps(args->w_scales + g * scale_stride + col);
+        const __m512i zero = BITS == 4
+                                 ? _mm512_loadu_si512(args->w_zero_points + g * scale_stride + col)
+                                 : _mm512_setzero_si512();
+        const __m512i packed =
+            _mm512_loadu_si512(panels + v * panel_stride + k0 * PANEL_BYTES_PER_K);
+        QK_UNROLL for (int t = 0; t < K_STEP; ++t) _mm512_storeu_ps(
+            block + (k0 - kb0 + t) * 16 * NV + 16 * v, dequantize(packed, zero, scale, t));
+      }
+    }
+  }
+
+  /// The tile of `rows` (1..MR) rows from m over one block of dequantized weights: fp32 FMAs
+  /// only. Its sums start at zero on the first K block, else from `partial` ([MR][16 * C.nv]),
+  /// and go back there unless this is the last K block, which runs the epilogue.
+  template <int MR, int NV>
+  static void buffered_tile(const QkCpuGemmArgs* args, int64_t m, int64_t rows, int64_t n,
+                            int64_t n_end, const BlockRefs& b, float* partial) {
+    const float* a[MR];
+    QK_UNROLL for (int r = 0; r < MR; ++r) {
+      const int64_t row = m + (r < rows ? r : rows - 1);
+      a[r] = reinterpret_cast<const float*>(args->a_codes) + row * args->k_padded;
+    }
+    __m512 acc[MR][NV];
+    QK_UNROLL for (int r = 0; r < MR; ++r) {
+      QK_UNROLL for (int v = 0; v < NV; ++v) acc[r][v] =
+          b.first_k ? _mm512_setzero_ps() : _mm512_loadu_ps(partial + r * 16 * C.nv + 16 * v);
+    }
+    const float* w = b.weights;
+    for (int64_t k = b.kb0; k < b.kb1; ++k, w += 16 * NV) {
+      __m512 wv[NV];
+      QK_UNROLL for (int v = 0; v < NV; ++v) wv[v] = _mm512_loadu_ps(w + 16 * v);
+      QK_UNROLL for (int r = 0; r < MR; ++r) {
+        const __m512 x = _mm512_set1_ps(a[r][k]);
+        QK_UNROLL for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(x, wv[v], acc[r][v]);
+      }
+    }
+    if (!b.last_k) {
+      QK_UNROLL for (int r = 0; r < MR; ++r) {
+        QK_UNROLL for (int v = 0; v < NV; ++v)
+            _mm512_storeu_ps(partial + r * 16 * C.nv + 16 * v, acc[r][v]);
+      }
+      return;
+    }
+    epilogue<MR, NV>(args, m, rows, n, n_end, acc);
+  }
+
+  /// docs/numerics.md §7: y = act(acc + bias), converted and stored (a_scale is 1).
+  template <int MR, int NV>
+  __attribute__((always_inline)) static void epilogue(const QkCpuGemmArgs* args, int64_t m,
+                                                      int64_t rows, int64_t n, int64_t n_end,
+                                                      __m512 (&acc)[MR][NV]) {
     QK_UNROLL for (int v = 0; v < NV; ++v) {
       const int64_t col = n + 16 * v;
       const __mmask16 mask = first_lanes(n_end - col);

@@ -108,6 +108,23 @@ TEST(WeightOnlyKernel, TilesAndEpilogues) {
   }
 }
 
+// Cache blocks of more rows than one register tile dequantize K blocks of weights into the
+// workspace once and run FMA-only tiles on them, carrying fp32 sums between K blocks. With
+// mc = 8, nc = 64 and nv = 1 a K block is 24 values: blocks that cross scale groups (32) and end
+// inside them, a short last block (k_padded = 40), the direct path for m <= mr.
+TEST(WeightOnlyKernel, BufferedKBlocksCrossGroups) {
+  constexpr W8A16Config w8{.input = InputType::fp16, .mr = 4, .nv = 1, .mc = 8, .nc = 64};
+  constexpr W4A16Config w4{.mr = 4, .nv = 1, .mc = 8, .nc = 64};
+  static_assert(cpu::WeightOnlyKernel<w8>::BUFFER_K == 24);
+  unsigned seed = 3000;
+  for (std::int64_t m : {3, 5, 8, 13, 29}) {
+    check<w8>(m, 40, 160, {WeightGranularity::per_group, 32}, seed++);
+    check<w8>(m, 40, 37, {WeightGranularity::per_channel, 0}, seed++);
+    check<w4>(m, 40, 160, {WeightGranularity::per_group, 32, false}, seed++);
+    check<w4>(m, 40, 37, {WeightGranularity::per_channel, 0, true}, seed++);
+  }
+}
+
 // quant/pack_cpu.hpp: per-group int8 weights (new with W8A16) keep every value in the panel
 // layout of W8A8, and each group's scale lands at [g][n_padded].
 TEST(WeightOnlyKernel, PerGroupInt8PackingKeepsEveryWeightAndScale) {
