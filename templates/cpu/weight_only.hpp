@@ -5,9 +5,10 @@
 // Each weight is dequantized in registers exactly as the contract defines it,
 //   w16 = round_to(activation type, float(code - zero) * scale)      (one fp32 multiply)
 // and multiplied with the activation in fp32 by an FMA: both factors have at most 11 significant
-// bits, so the product is exact and only the fp32 sum rounds. This needs AVX-512F/BW only (no
-// avx512bf16, no F16C beyond AVX-512F's vcvtph2ps), so the family runs on every level the cpu
-// target accepts; vdpbf16ps would double the multiply rate for bf16 but flushes subnormals.
+// bits, so the product is exact (short of fp32 underflow) and only the fp32 sum rounds. This needs
+// AVX-512F/BW only (no avx512bf16, no F16C beyond AVX-512F's vcvtph2ps), so the family runs on
+// every level the cpu target accepts; vdpbf16ps would double the multiply rate for bf16 but flushes
+// subnormals.
 //
 // Packed layouts (quant/pack_cpu.hpp), both unchanged from the integer families and both 16-column
 // panels, so one 64-byte load feeds 16 columns:
@@ -15,7 +16,8 @@
 //     int32 holds 4 consecutive k; shifting byte t to the top and back (arithmetic) extracts it.
 //   int4 (W4A16): 8 k per 64 bytes, byte j * 4 + t of block q holds code(16p + j, 8q + t) in its
 //     low nibble and code(16p + j, 8q + 4 + t) in its high nibble: a shift and a mask per k.
-// The weights stay 8- or 4-bit in memory: decode (M = 1) is bound by the weight bytes it reads.
+// The weights stay 8- or 4-bit in memory, so decode (M = 1) reads 1 or 1/2 byte per weight; today
+// it is bound by the dequantization's vector operations rather than by those bytes (docs/cpu.md).
 //
 // Two paths per column tile (column()): a cache block of rows that fits one register tile
 // (decode) dequantizes each weight in registers where it is used; a taller block dequantizes one
@@ -24,8 +26,9 @@
 // Both compute the same weights; only the fp32 summation order is the target's choice (§6.3).
 //
 // The `quantize` entry converts the activations to fp32 rows of k_padded elements in the
-// workspace (a_codes, 4 bytes per element), zero-padded so that the padded K of the panels (zero
-// weights) multiplies zeros, and sets every a_scale to 1 so that the shared epilogue applies.
+// workspace (a_codes, 4 bytes per element), zero-padded so that the padded K of the panels (whose
+// int4 codes dequantize to -zero * scale, finite) multiplies zeros, and sets every a_scale to 1 so
+// that the shared epilogue applies.
 #pragma once
 
 #include <immintrin.h>
