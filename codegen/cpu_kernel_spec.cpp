@@ -24,7 +24,8 @@ std::string_view scaling_tag(ActivationScaling s) {
 }
 
 // Families the cpu target implements so far.
-constexpr std::array<GemmFamily, 2> kCpuFamilies{GemmFamily::w8a8, GemmFamily::w4a8};
+constexpr std::array<GemmFamily, 4> kCpuFamilies{GemmFamily::w8a8, GemmFamily::w4a8,
+                                                 GemmFamily::w8a16, GemmFamily::w4a16};
 
 }  // namespace
 

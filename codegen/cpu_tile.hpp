@@ -15,7 +15,7 @@ namespace qk::codegen {
 struct CpuTile {
   int mr = 0;  ///< micro-tile rows
   int nv = 0;  ///< micro-tile width in 16-column vectors (N = 16 * nv)
-  int kc = 0;  ///< K per cache block: a multiple of 4 (w8a8); 0, K not blocked (w4a8)
+  int kc = 0;  ///< K per cache block: a multiple of 4 (w8a8); 0, K not blocked (the others)
   int mc = 0;  ///< rows per cache block, a multiple of mr
   int nc = 0;  ///< columns per cache block, a multiple of 16 * nv
 
@@ -45,6 +45,8 @@ struct CpuTileBucket {
 /// w4a8 needs twice the accumulators (int32 per group, fp32 across groups). Its decode reads half
 /// the bytes, so wasted multiplies show: M <= 4 runs 1 x 96 tiles (one row, six concurrent weight
 /// streams; a 4-row tile was 1.4x slower at M = 1), larger M 3 x 48.
+/// w8a16/w4a16 dequantize each weight vector once per register tile, so a tile's rows share
+/// that cost: M <= 4 runs 1 x 64 (no wasted rows at M = 1), larger M 8 x 32.
 std::vector<CpuTileBucket> default_cpu_tiles(GemmFamily family);
 
 }  // namespace qk::codegen

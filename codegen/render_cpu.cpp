@@ -15,9 +15,11 @@ struct FamilyTemplate {
   std::string_view kernel;  ///< its kernel class template
   bool blocks_k;            ///< whether the config has a kc field
 };
-constexpr std::array<FamilyTemplate, 2> kFamilies{{
+constexpr std::array<FamilyTemplate, 4> kFamilies{{
     {GemmFamily::w8a8, "cpu/w8a8.hpp", "W8A8Config", "W8A8Kernel", true},
     {GemmFamily::w4a8, "cpu/w4a8.hpp", "W4A8Config", "W4A8Kernel", false},
+    {GemmFamily::w8a16, "cpu/weight_only.hpp", "W8A16Config", "W8A16Kernel", false},
+    {GemmFamily::w4a16, "cpu/weight_only.hpp", "W4A16Config", "W4A16Kernel", false},
 }};
 
 const FamilyTemplate& family_template(GemmFamily family) {

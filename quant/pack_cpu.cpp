@@ -29,18 +29,22 @@ std::int64_t panel_offset(std::int64_t k_padded, std::int64_t row, std::int64_t 
 }  // namespace
 
 Expected<CpuPackedWeights> pack_cpu_int8(const QuantizedWeights& w) {
-  if (w.format.type != QuantType::int8 || w.format.granularity == WeightGranularity::per_group)
+  if (w.format.type != QuantType::int8)
     return Error{Errc::unsupported, "pack_cpu_int8",
-                 fmt::format("packs per-tensor or per-channel int8 weights, not {} {}",
-                             to_string(w.format.type), to_string(w.format.granularity))};
+                 fmt::format("packs int8 weights, not {} {}", to_string(w.format.type),
+                             to_string(w.format.granularity))};
   CpuPackedWeights p;
   p.type = w.format.type;
   p.n = w.n;
   p.k = w.k;
   p.n_padded = round_up(w.n, kCpuPanelN);
   p.k_padded = round_up(w.k, kCpuPackK);
+  // Per-group scales exist for W8A16 only (validate_layer); its groups hold whole 4-k steps.
+  const bool grouped = w.format.granularity == WeightGranularity::per_group;
+  p.groups = grouped ? w.groups() : 1;
+  p.group_k = grouped ? w.format.block_size : p.k_padded;
   p.panels.assign(static_cast<std::size_t>(p.n_padded * p.k_padded), 0);
-  p.scales.assign(static_cast<std::size_t>(p.n_padded), 0.0f);
+  p.scales.assign(static_cast<std::size_t>(p.groups * p.n_padded), 0.0f);
   p.compensation.assign(static_cast<std::size_t>(p.n_padded), 0);
   for (std::int64_t row = 0; row < w.n; ++row) {
     std::int64_t sum = 0;
@@ -52,9 +56,9 @@ Expected<CpuPackedWeights> pack_cpu_int8(const QuantizedWeights& w) {
     // Near the K bound 128 * sum exceeds int32. The kernel's sums wrap modulo 2^32 and so may
     // this correction: the difference is still exact (conversion to int32 is modular in C++20).
     p.compensation[row] = static_cast<std::int32_t>(static_cast<std::uint32_t>(128 * sum));
-    p.scales[row] = w.scale(row, 0);
+    for (std::int64_t g = 0; g < p.groups; ++g)
+      p.scales[g * p.n_padded + row] = w.scale(row, g * p.group_k);
   }
-  p.group_k = p.k_padded;
   return p;
 }
 

@@ -24,7 +24,7 @@ struct CpuPackedWeights {
   std::int64_t n = 0, k = 0;
   std::int64_t n_padded = 0;  ///< N rounded up to a whole panel
   std::int64_t k_padded = 0;  ///< K rounded up to the K step (4 for int8, 8 for int4)
-  std::int64_t groups = 1;    ///< scale groups along K (int4 per-group; else 1)
+  std::int64_t groups = 1;    ///< scale groups along K (per-group weights; else 1)
   std::int64_t group_k = 0;   ///< K of one group (k_padded when there is one group)
   /// The panels: int8, n_padded * k_padded bytes; int4, half that (see pack_cpu_int4).
   std::vector<std::int8_t> panels;
@@ -35,11 +35,16 @@ struct CpuPackedWeights {
   std::vector<std::int32_t> zero_points;  ///< int4: [groups][n_padded] (8 when symmetric)
 };
 
-/// Packs per-tensor or per-channel int8 weights. Errors (Errc::unsupported) for other formats.
+/// Packs int8 weights: per-tensor or per-channel (W8A8, W8A16), or per group of K (W8A16, whose
+/// scales are then [groups][n_padded]). Errors (Errc::unsupported) for other types.
+///
+/// The weight-only kernels (templates/cpu/weight_only.hpp) read the same panels as the integer
+/// ones: int8 as 4 k per 64 bytes, int4 as 8 k per 64 bytes, one byte lane per column; they
+/// extract one k of 16 columns with shifts (and a mask for int4) and ignore `compensation`.
 Expected<CpuPackedWeights> pack_cpu_int8(const QuantizedWeights& weights);
 
-/// Packs int4 weights (any granularity, symmetric or not) for the W4A8 kernel: 16-column panels
-/// of 8 k per 64 bytes, byte j * 4 + t holding code(16p + j, 8q + t) in its low nibble and
+/// Packs int4 weights (any granularity, symmetric or not) for the W4A8 and W4A16 kernels: 16-column
+/// panels of 8 k per 64 bytes, byte j * 4 + t holding code(16p + j, 8q + t) in its low nibble and
 /// code(16p + j, 8q + 4 + t) in its high nibble. Errors (Errc::unsupported) for other formats.
 Expected<CpuPackedWeights> pack_cpu_int4(const QuantizedWeights& weights);
 

@@ -178,7 +178,9 @@ Expected<void> Kernel::operator()(ConstMatrix a, const PackedWeights& weights, M
   runtime::ThreadPool& pool = runtime::default_thread_pool();
   const codegen::CpuTile& tile = kernel.spec.tile;
   CallWorkspace& ws = call_workspace();
-  ws.a_codes.resize(static_cast<std::size_t>(a.rows * w.k_padded));
+  // int8 codes, or fp32 activations for the weight-only families (templates/cpu/weight_only.hpp).
+  const bool weight_only = !accumulates_in_int32(*family_of(l.weight_quant, l.activation_quant));
+  ws.a_codes.resize(static_cast<std::size_t>(a.rows * w.k_padded * (weight_only ? 4 : 1)));
   ws.a_scales.resize(static_cast<std::size_t>(a.rows));
   const std::int64_t tile_sums = static_cast<std::int64_t>(tile.mc) * tile.nc;
   ws.partial_sums.resize(static_cast<std::size_t>(pool.size() * tile_sums));

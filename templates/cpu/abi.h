@@ -27,20 +27,21 @@ typedef struct QkCpuGemmArgs {
   // Packed weights (quant/pack_cpu.hpp): 16-column panels; 4 k per 64 bytes for int8, 8 k per
   // 64 bytes for int4 (low nibbles k0..3, high nibbles k4..7).
   const void* packed_w;
-  int64_t k_padded;     // K rounded up to the packing's K step (4 for int8, 8 for int4)
-  int64_t group_k;      // int4: K of one scale group (K padded when per-channel); int8: unused
-  int64_t groups;       // int4: scale groups along K (1 when per-channel); int8: 1
-  const float* w_scales;  // [groups][n_padded] (per-tensor scales are broadcast)
+  int64_t k_padded;               // K rounded up to the packing's K step (4 for int8, 8 for int4)
+  int64_t group_k;                // K of one scale group (k_padded when there is one group)
+  int64_t groups;                 // scale groups along K (1 unless per-group: w4a8, w8a16, w4a16)
+  const float* w_scales;          // [groups][n_padded] (per-tensor scales are broadcast)
   const int32_t* w_compensation;  // int8: [n_padded] 128 * sum_k w[n, k], for the u8 offset
   const int32_t* w_zero_points;   // int4: [groups][n_padded] zero points (8 when symmetric)
   const float* bias;              // [n] or null
 
-  float a_static_scale;      // static_per_tensor activation scaling
-  float out_inv_scale;       // 1 / output scale, for int8 outputs
+  float a_static_scale;  // static_per_tensor activation scaling
+  float out_inv_scale;   // 1 / output scale, for int8 outputs
 
   // Workspace written by _quantize and read by _gemm.
-  uint8_t* a_codes;  // [m, k_padded] quantized activations: u8 = s8 + 128 (w8a8), s8 (w4a8)
-  float* a_scales;   // [m] activation scales (one per row even when per-tensor)
+  uint8_t* a_codes;  // [m, k_padded] quantized activations: u8 = s8 + 128 (w8a8), s8 (w4a8);
+                     // w8a16, w4a16: the activations as fp32 (4 bytes each), zero-padded
+  float* a_scales;   // [m] activation scales (one per row even when per-tensor); 1 if weight-only
   int32_t* a_group_sums;  // w4a8: [m][groups] sums of each row's s8 codes per scale group
 } QkCpuGemmArgs;
 

@@ -9,7 +9,8 @@ namespace qk::cpu {
 
 enum class InputType : uint8_t { fp32, fp16, bf16 };
 enum class OutputType : uint8_t { fp32, fp16, bf16, int8 };
-enum class Scaling : uint8_t { static_per_tensor, dynamic_per_token, dynamic_per_tensor };
+/// `none`: the activations are not quantized (the weight-only families multiply them as given).
+enum class Scaling : uint8_t { static_per_tensor, dynamic_per_token, dynamic_per_tensor, none };
 enum class Act : uint8_t { none, relu, gelu, gelu_tanh, silu };
 
 /// W8A8: int8 weights (per-channel scales; per-tensor is broadcast by the packing) x int8
@@ -43,6 +44,50 @@ struct W4A8Config {
   int mc = 96;   ///< rows per cache block (multiple of mr)
   int nc = 768;  ///< columns per cache block (multiple of 16 * nv)
 };
+
+/// W8A16: int8 weights (per-tensor, per-channel or per group of K; docs/numerics.md §6.3) x fp16
+/// or bf16 activations, multiplied as given. Weights are dequantized in registers exactly as the
+/// contract says (one fp32 multiply, rounded to the activation type); products summed in fp32 over
+/// all of K, which is not blocked. The kernel is templates/cpu/weight_only.hpp.
+struct W8A16Config {
+  static constexpr int weight_bits = 8;  ///< bits per weight in memory (quant::pack_cpu_int8)
+
+  InputType input = InputType::bf16;  ///< fp16 or bf16: the layer's activation_quant
+  Scaling scaling = Scaling::none;    ///< always none: the activations are not quantized
+  bool bias = false;
+  Act act = Act::none;
+  OutputType output = OutputType::fp32;
+
+  int mr = 8;    ///< rows of the register tile
+  int nv = 2;    ///< 16-column vectors of the register tile
+  int mc = 96;   ///< rows per cache block (multiple of mr)
+  int nc = 768;  ///< columns per cache block (multiple of 16 * nv)
+};
+
+/// W4A16: int4 weights (codes 0..15 with zero points, per group of K or per channel) x fp16 or
+/// bf16 activations; otherwise as W8A16, with the same kernel template. The weights stay 4-bit in
+/// memory (quant::pack_cpu_int4): decode is bound by the bytes of weights it reads.
+struct W4A16Config {
+  static constexpr int weight_bits = 4;  ///< bits per weight in memory (quant::pack_cpu_int4)
+
+  InputType input = InputType::bf16;
+  Scaling scaling = Scaling::none;
+  bool bias = false;
+  Act act = Act::none;
+  OutputType output = OutputType::fp32;
+
+  int mr = 8;
+  int nv = 2;
+  int mc = 96;
+  int nc = 768;
+};
+
+/// Registers the weight-only micro-tile needs: mr x nv fp32 accumulators; per weight vector its
+/// packed bytes, its dequantized value, its scale and its zero point; a broadcast, the nibble
+/// mask and a rounding constant.
+constexpr int weight_only_tile_registers(int mr, int nv) {
+  return mr * nv + 4 * nv + 3;
+}
 
 /// Registers the W4A8 micro-tile needs: mr x nv int32 and mr x nv fp32 accumulators, the low and
 /// high nibbles of nv weight vectors, 2 broadcasts and the nibble mask.

@@ -57,6 +57,24 @@ inline __m256i to_bf16(__m512 x) {
   return _mm512_cvtepi32_epi16(rounded);
 }
 
+/// fp32 lanes rounded to fp16 or bf16 (round to nearest even, overflow to ±Inf) and widened back
+/// to fp32: round_to(T, x) of docs/numerics.md §10 for finite x, with AVX-512F/BW only. bf16
+/// rounds with integer arithmetic, which keeps subnormals (vcvtneps2bf16 would flush them and
+/// needs avx512bf16). NaN lanes are not canonicalized: callers pass finite values.
+template <InputType T>
+inline __m512 round_through(__m512 x) {
+  static_assert(T != InputType::fp32, "round_through rounds to a 16-bit type.");
+  if constexpr (T == InputType::fp16) {
+    return _mm512_cvtph_ps(_mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  } else {
+    const __m512i bits = _mm512_castps_si512(x);
+    const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
+    const __m512i rounded =
+        _mm512_add_epi32(bits, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7FFF)));
+    return _mm512_castsi512_ps(_mm512_and_si512(rounded, _mm512_set1_epi32(int(0xFFFF0000u))));
+  }
+}
+
 /// Stores 16 outputs of type T at element `index` of a row, masked.
 template <OutputType T>
 inline void store_output(void* row, int64_t index, __m512 y, __mmask16 mask, float inv_scale) {

@@ -62,17 +62,16 @@ TEST(CpuKernelSpec, DistinctSpecsHaveDistinctNames) {
 
 TEST(CpuKernelSpec, UnimplementedFamilyIsAClearError) {
   LayerConfig l = w8a8_layer();
-  l.weight_quant = QuantType::int4;
+  l.weight_quant = QuantType::fp8_e4m3;
   l.activation_quant = QuantType::fp16;
   l.input_dtype = QuantType::fp16;
   l.activation_scaling = ActivationScaling::none;
-  l.weight_granularity = WeightGranularity::per_group;
-  l.block_size = 64;
   auto spec = cpu_kernel_spec(l, CpuTile{});
   ASSERT_FALSE(spec);
   EXPECT_EQ(spec.error().code, Errc::unsupported);
-  EXPECT_NE(spec.error().message.find("w4a16"), std::string::npos) << spec.error().message;
-  EXPECT_NE(spec.error().message.find("w8a8"), std::string::npos) << spec.error().message;
+  EXPECT_NE(spec.error().message.find("wfp8a16"), std::string::npos) << spec.error().message;
+  for (const char* family : {"w8a8", "w4a8", "w8a16", "w4a16"})
+    EXPECT_NE(spec.error().message.find(family), std::string::npos) << spec.error().message;
 }
 
 TEST(CpuKernelSpec, InvalidLayerIsRejected) {
@@ -84,7 +83,7 @@ TEST(CpuKernelSpec, InvalidLayerIsRejected) {
 }
 
 TEST(CpuTile, ValidationRules) {
-  for (GemmFamily f : {GemmFamily::w8a8, GemmFamily::w4a8})
+  for (GemmFamily f : {GemmFamily::w8a8, GemmFamily::w4a8, GemmFamily::w8a16, GemmFamily::w4a16})
     for (const CpuTileBucket& bucket : default_cpu_tiles(f)) EXPECT_TRUE(validate(bucket.tile, f));
   EXPECT_TRUE(
       validate(CpuTile{14, 2, 256, 28, 64}, GemmFamily::w8a8));  // 28 + 2 + 1 = 31 registers
@@ -102,6 +101,14 @@ TEST(CpuTile, ValidationRules) {
   EXPECT_TRUE(validate(CpuTile{4, 2, 0, 96, 768}, GemmFamily::w4a8));
   EXPECT_FALSE(validate(CpuTile{4, 3, 0, 96, 768}, GemmFamily::w4a8));
   EXPECT_FALSE(validate(CpuTile{4, 2, 512, 96, 768}, GemmFamily::w4a8)) << "w4a8 does not block K";
+  // The weight-only tile: mr * nv + 4 * nv + 3 registers (8 * 2 + 8 + 3 = 27; 4 * 4 + 16 + 3 = 35).
+  for (GemmFamily f : {GemmFamily::w8a16, GemmFamily::w4a16}) {
+    EXPECT_TRUE(validate(CpuTile{8, 2, 0, 96, 768}, f));
+    auto wide = validate(CpuTile{4, 4, 0, 96, 768}, f);
+    ASSERT_FALSE(wide);
+    EXPECT_NE(wide.error().message.find("35"), std::string::npos) << wide.error().str();
+    EXPECT_FALSE(validate(CpuTile{8, 2, 512, 96, 768}, f)) << "weight-only does not block K";
+  }
 }
 
 TEST(RenderCpu, SourceInstantiatesTheSpecAndExportsTwoSymbols) {
@@ -120,6 +127,30 @@ TEST(RenderCpu, SourceInstantiatesTheSpecAndExportsTwoSymbols) {
   // The layer's free-text name never reaches generated code.
   l.name = "evil\"; system(\"rm -rf /\"); //";
   EXPECT_EQ(render_cpu(*cpu_kernel_spec(l, CpuTile{6, 4, 256, 48, 512})).source, k.source);
+}
+
+TEST(RenderCpu, WeightOnlyFamiliesShareOneTemplate) {
+  LayerConfig l = w8a8_layer();
+  l.weight_quant = QuantType::int4;
+  l.activation_quant = l.input_dtype = QuantType::bf16;
+  l.activation_scaling = ActivationScaling::none;
+  l.weight_granularity = WeightGranularity::per_group;
+  l.block_size = 128;
+  auto spec = cpu_kernel_spec(l, CpuTile{8, 2, 0, 96, 768});
+  ASSERT_TRUE(spec) << spec.error().str();
+  const RenderedKernel k = render_cpu(*spec);
+  for (const char* part :
+       {"#include \"cpu/weight_only.hpp\"", "qk::cpu::W4A16Config kConfig",
+        ".input = qk::cpu::InputType::bf16", ".scaling = qk::cpu::Scaling::none",
+        "qk::cpu::W4A16Kernel<kConfig>", "extern \"C\" void qk_w4a16_cpu_bf16_none_"}) {
+    EXPECT_NE(k.source.find(part), std::string::npos) << part << "\n" << k.source;
+  }
+  EXPECT_EQ(k.source.find(".kc ="), std::string::npos) << "K is not blocked";
+  l.weight_quant = QuantType::int8;
+  l.weight_symmetric = true;
+  auto w8 = cpu_kernel_spec(l, CpuTile{8, 2, 0, 96, 768});
+  ASSERT_TRUE(w8) << w8.error().str();
+  EXPECT_NE(render_cpu(*w8).source.find("qk::cpu::W8A16Kernel<kConfig>"), std::string::npos);
 }
 
 }  // namespace

@@ -151,6 +151,58 @@ TEST(JitCompile, W4A8MatchesTheReferenceOnAwkwardShapes) {
   }
 }
 
+LayerConfig weight_only_layer(std::int64_t n, std::int64_t k, QuantType weights, QuantType input,
+                              WeightGranularity g, int block, bool symmetric) {
+  LayerConfig l = layer(n, k);
+  l.weight_quant = weights;
+  l.activation_quant = l.input_dtype = input;
+  l.activation_scaling = ActivationScaling::none;
+  l.weight_granularity = g;
+  l.block_size = block;
+  l.weight_symmetric = symmetric;
+  return l;
+}
+
+// docs/numerics.md §6.3 through qk::jit::compile: both buckets of each layer (m = 1, 3 decode;
+// 17, 129 the larger tile), fp16 and bf16 activations, every weight granularity, epilogues.
+TEST(JitCompile, W8A16MatchesTheReferenceOnAwkwardShapes) {
+  const fs::path cache = fresh_cache("w8a16");
+  std::vector<LayerConfig> layers{weight_only_layer(33, 200, QuantType::int8, QuantType::bf16,
+                                                    WeightGranularity::per_channel, 0, true),
+                                  weight_only_layer(130, 256, QuantType::int8, QuantType::fp16,
+                                                    WeightGranularity::per_group, 128, true),
+                                  weight_only_layer(40, 37, QuantType::int8, QuantType::fp16,
+                                                    WeightGranularity::per_tensor, 0, true)};
+  layers[1].epilogue = {true, Activation::gelu, QuantType::fp16};
+  layers[2].epilogue = {true, Activation::relu, QuantType::int8};
+  for (const LayerConfig& l : layers) {
+    auto kernel = jit::compile(l, {.cache = cache});
+    ASSERT_TRUE(kernel) << kernel.error().str();
+    EXPECT_NE(kernel->name().find("qk_w8a16_cpu_"), std::string::npos) << kernel->name();
+    unsigned seed = 50;
+    for (std::int64_t m : {1, 3, 17, 129}) check_against_reference(*kernel, m, seed++);
+  }
+}
+
+TEST(JitCompile, W4A16MatchesTheReferenceOnAwkwardShapes) {
+  const fs::path cache = fresh_cache("w4a16");
+  std::vector<LayerConfig> layers{weight_only_layer(33, 256, QuantType::int4, QuantType::bf16,
+                                                    WeightGranularity::per_group, 128, true),
+                                  weight_only_layer(130, 96, QuantType::int4, QuantType::fp16,
+                                                    WeightGranularity::per_group, 32, false),
+                                  weight_only_layer(40, 200, QuantType::int4, QuantType::bf16,
+                                                    WeightGranularity::per_channel, 0, false)};
+  layers[1].epilogue = {true, Activation::silu, QuantType::bf16};
+  layers[2].epilogue = {false, Activation::none, QuantType::fp16};
+  for (const LayerConfig& l : layers) {
+    auto kernel = jit::compile(l, {.cache = cache});
+    ASSERT_TRUE(kernel) << kernel.error().str();
+    EXPECT_NE(kernel->name().find("qk_w4a16_cpu_"), std::string::npos) << kernel->name();
+    unsigned seed = 70;
+    for (std::int64_t m : {1, 3, 17, 129}) check_against_reference(*kernel, m, seed++);
+  }
+}
+
 // docs/cpu.md, "Tiles": a call runs the instance of the smallest bucket holding its M; a layer
 // compiles only the buckets its m_range reaches, and a call beyond that range still works.
 TEST(JitCompile, DispatchesByMBucket) {
@@ -267,13 +319,11 @@ TEST(JitCompile, BadLayersAndCallsAreClearErrors) {
   ASSERT_FALSE(invalid);
   EXPECT_EQ(invalid.error().where, "layer.k");
 
-  LayerConfig w4 = layer(64, 128);
-  w4.weight_quant = QuantType::int4;
-  w4.activation_quant = w4.input_dtype = QuantType::fp16;
-  w4.activation_scaling = ActivationScaling::none;
-  w4.weight_granularity = WeightGranularity::per_group;
-  w4.block_size = 64;
-  auto unsupported = jit::compile(w4, {.cache = cache});
+  LayerConfig fp8 = layer(64, 128);
+  fp8.weight_quant = QuantType::fp8_e4m3;
+  fp8.activation_quant = fp8.input_dtype = QuantType::fp16;
+  fp8.activation_scaling = ActivationScaling::none;
+  auto unsupported = jit::compile(fp8, {.cache = cache});
   ASSERT_FALSE(unsupported);
   EXPECT_EQ(unsupported.error().code, Errc::unsupported);
 
@@ -323,6 +373,13 @@ TEST(JitCompile, PortableCpuLevel) {
   EXPECT_EQ(jit::stats().compiles - before.compiles, 1)
       << "a different target is a different binary";
   check_against_reference(*portable, 3, 21);
+  // The weight-only kernels need AVX-512F/BW only (no avx512bf16): the portable level runs them.
+  auto weight_only = jit::compile(weight_only_layer(40, 64, QuantType::int4, QuantType::bf16,
+                                                    WeightGranularity::per_group, 32, false),
+                                  {.cache = cache, .cpu_level = "avx512"});
+  ASSERT_TRUE(weight_only) << weight_only.error().str();
+  check_against_reference(*weight_only, 3, 22);
+  check_against_reference(*weight_only, 9, 23);
 
   auto avx2 = jit::compile(l, {.cache = cache, .cpu_level = "avx2"});
   ASSERT_FALSE(avx2);

@@ -1,8 +1,10 @@
 // Runs a CPU kernel template compiled ahead of time (the templates are real C++) and checks it
 // against the reference of docs/numerics.md: activation codes and scales bit for bit, the
-// int32 part exactly (equal outputs when there is no epilogue), the rest within §8's tolerance.
+// int32 part exactly (equal outputs when there is no epilogue), the rest within §8's tolerance;
+// for the weight-only families, which quantize no activations, see check_weight_only.
 #pragma once
 
+#include <cmath>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -46,9 +48,12 @@ LayerConfig layer_for(const Config& c) {
   LayerConfig layer;
   layer.input_dtype = quant_type(c.input);
   layer.activation_scaling =
-      c.scaling == cpu::Scaling::static_per_tensor   ? ActivationScaling::static_per_tensor
-      : c.scaling == cpu::Scaling::dynamic_per_token ? ActivationScaling::dynamic_per_token
-                                                     : ActivationScaling::dynamic_per_tensor;
+      c.scaling == cpu::Scaling::static_per_tensor    ? ActivationScaling::static_per_tensor
+      : c.scaling == cpu::Scaling::dynamic_per_token  ? ActivationScaling::dynamic_per_token
+      : c.scaling == cpu::Scaling::dynamic_per_tensor ? ActivationScaling::dynamic_per_tensor
+                                                      : ActivationScaling::none;
+  // Float activations (the weight-only families) are multiplied in their own type.
+  if (c.scaling == cpu::Scaling::none) layer.activation_quant = layer.input_dtype;
   layer.epilogue = {c.bias, static_cast<Activation>(c.act), quant_type(c.output)};
   return layer;
 }
@@ -71,7 +76,8 @@ KernelRun run(const Config& c, const LayerConfig& layer, std::int64_t m,
   const std::size_t out_bytes = bits_of(layer.epilogue.output) / 8;
   std::vector<std::uint8_t> out(static_cast<std::size_t>(m * layer.n) * out_bytes, 0xEE);
   KernelRun r;
-  r.a_codes.resize(static_cast<std::size_t>(m * packed.k_padded));
+  // Codes (1 byte) or, for the weight-only families, fp32 activations (4 bytes) per element.
+  r.a_codes.resize(static_cast<std::size_t>(m * packed.k_padded) * 4);
   r.a_scales.resize(static_cast<std::size_t>(m));
   std::vector<std::int32_t> group_sums(static_cast<std::size_t>(m * packed.groups));
   std::vector<std::int32_t> workspace(static_cast<std::size_t>(c.mc * c.nc));
@@ -126,6 +132,25 @@ KernelRun run(const Config& c, const LayerConfig& layer, std::int64_t m,
   return r;
 }
 
+/// The weight-only families (docs/numerics.md §6.3): §8's tolerance, and without an epilogue a
+/// tighter one. The kernels dequantize exactly as the reference does (one fp32 multiply, rounded
+/// to the activation type) and their products are exact, so only the fp32 summation order
+/// differs: (K + 2) u_fp32 of the magnitude, without §8's extra u_activation_type. A kernel that
+/// skipped the rounding to the activation type would pass §8 but fail this.
+template <class Config>
+void check_weight_only(const Config& c, const LayerConfig& layer, const quant::GemmReference& ref,
+                       const KernelRun& got) {
+  if (!c.bias && c.act == cpu::Act::none && c.output == cpu::OutputType::fp32) {
+    const double rtol = static_cast<double>(layer.k + 2) * std::ldexp(1.0, -24);
+    for (std::size_t i = 0; i < got.y.size(); ++i)
+      ASSERT_LE(std::fabs(double{got.y[i]} - ref.accumulated[i]), rtol * ref.magnitude[i])
+          << "y[" << i / layer.n << ", " << i % layer.n << "] = " << got.y[i] << ", reference "
+          << ref.accumulated[i];
+  }
+  auto ok = quant::compare_to_reference(layer, ref, got.y);
+  EXPECT_TRUE(ok) << ok.error().str();
+}
+
 using PackFn = std::function<Expected<quant::CpuPackedWeights>(const quant::QuantizedWeights&)>;
 
 /// Checks Kernel on m rows of `layer` (formats and shape set) against the reference.
@@ -148,6 +173,10 @@ void check_kernel(const Config& c, LayerConfig layer, std::int64_t m, const Pack
   ASSERT_TRUE(ref) << ref.error().str();
 
   const KernelRun got = run<Kernel>(c, layer, m, a, *packed, bias, static_scale, out_scale);
+  if (!ref->activations) {  // weight-only: the activations are not quantized
+    check_weight_only(c, layer, *ref, got);
+    return;
+  }
   for (std::int64_t i = 0; i < m; ++i) {
     ASSERT_EQ(got.a_scales[i], ref->activations->scale(i)) << "row " << i;
     for (std::int64_t j = 0; j < layer.k; ++j)

@@ -1,0 +1,289 @@
+// The weight-only CPU kernels, W8A16 and W4A16 (docs/numerics.md §6.3): int8 or int4 weights x
+// fp16 or bf16 activations, multiplied as given. One template serves both families; the config
+// type says how many bits a weight has in memory.
+//
+// Each weight is dequantized in registers exactly as the contract defines it,
+//   w16 = round_to(activation type, float(code - zero) * scale)      (one fp32 multiply)
+// and multiplied with the activation in fp32 by an FMA: both factors have at most 11 significant
+// bits, so the product is exact (short of fp32 underflow) and only the fp32 sum rounds. This needs
+// AVX-512F/BW only (no avx512bf16, no F16C beyond AVX-512F's vcvtph2ps), so the family runs on
+// every level the cpu target accepts; vdpbf16ps would double the multiply rate for bf16 but flushes
+// subnormals.
+//
+// Packed layouts (quant/pack_cpu.hpp), both unchanged from the integer families and both 16-column
+// panels, so one 64-byte load feeds 16 columns:
+//   int8 (W8A16): 4 k per 64 bytes, byte j * 4 + t of block q is w(16p + j, 4q + t). Lane j's
+//     int32 holds 4 consecutive k; shifting byte t to the top and back (arithmetic) extracts it.
+//   int4 (W4A16): 8 k per 64 bytes, byte j * 4 + t of block q holds code(16p + j, 8q + t) in its
+//     low nibble and code(16p + j, 8q + 4 + t) in its high nibble: a shift and a mask per k.
+// The weights stay 8- or 4-bit in memory, so decode (M = 1) reads 1 or 1/2 byte per weight; today
+// it is bound by the dequantization's vector operations rather than by those bytes (docs/cpu.md).
+//
+// Two paths per column tile (column()): a cache block of rows that fits one register tile
+// (decode) dequantizes each weight in registers where it is used; a taller block dequantizes one
+// K block of weights at a time into the per-thread workspace and runs FMA-only register tiles on
+// it, so the dequantization is paid once per cache block of rows, not once per register tile.
+// Both compute the same weights; only the fp32 summation order is the target's choice (§6.3).
+//
+// The `quantize` entry converts the activations to fp32 rows of k_padded elements in the
+// workspace (a_codes, 4 bytes per element), zero-padded so that the padded K of the panels (whose
+// int4 codes dequantize to -zero * scale, finite) multiplies zeros, and sets every a_scale to 1 so
+// that the shared epilogue applies.
+#pragma once
+
+#include <immintrin.h>
+#include <stdint.h>
+
+#include "cpu/abi.h"
+#include "cpu/config.hpp"
+#include "cpu/epilogue.hpp"
+#include "cpu/quantize_rows.hpp"
+#include "cpu/vec.hpp"
+
+namespace qk::cpu {
+
+template <auto C>
+struct WeightOnlyKernel {
+  static constexpr int BITS = decltype(C)::weight_bits;  ///< 8 (W8A16) or 4 (W4A16)
+  static constexpr int K_STEP = BITS == 8 ? 4 : 8;       ///< k per 64-byte block of a panel
+  static constexpr int64_t PANEL_BYTES_PER_K = 16 * BITS / 8;
+  /// K of one block of dequantized weights (see column()): what fits in the workspace after the
+  /// partial sums (mc x 16 nv floats), a multiple of 8 (both packings' K step). 0: the tile is
+  /// too small to buffer, and every row tile dequantizes its own weights.
+  static constexpr int64_t BUFFER_K =
+      (int64_t{C.mc} * C.nc - int64_t{C.mc} * 16 * C.nv) / (16 * C.nv) / 8 * 8;
+
+  static_assert(BITS == 8 || BITS == 4, "Weight-only kernels read int8 or int4 weights.");
+  static_assert(C.input != InputType::fp32,
+                "Weight-only activations are fp16 or bf16 (input_dtype = activation_quant).");
+  static_assert(C.scaling == Scaling::none, "Weight-only activations are not quantized.");
+  static_assert(weight_only_tile_registers(C.mr, C.nv) <= 32,
+                "The weight-only micro-tile needs mr * nv fp32 accumulators, four registers per "
+                "weight vector (packed, dequantized, scale, zero point) and three more; AVX-512 "
+                "has 32.");
+  static_assert(C.mc % C.mr == 0, "mc must be a multiple of mr.");
+  static_assert(C.nc % (16 * C.nv) == 0, "nc must be a multiple of 16 * nv.");
+
+  /// Rows [r0, r1) of the activations as fp32 into the workspace, zero-padded to k_padded.
+  static void quantize(const QkCpuGemmArgs* args, int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const void* row = input_row<C.input>(args, r);
+      float* dst = reinterpret_cast<float*>(args->a_codes) + r * args->k_padded;
+      for (int64_t i = 0; i < args->k_padded; i += 16) {
+        // Lanes past k load 0. k_padded - k < 8 (a step divides 16), so k - i > 0 here.
+        const __m512 x = load_input<C.input>(row, i, first_lanes(args->k - i));
+        _mm512_mask_storeu_ps(dst + i, first_lanes(args->k_padded - i), x);
+      }
+      args->a_scales[r] = 1.0f;
+    }
+  }
+
+  /// The output block [m0, m1) x [n0, n1), n0 a multiple of 16. `workspace` holds mc x nc
+  /// 32-bit values per thread: used as fp32 partial sums and a block of dequantized weights when a
+  /// cache block has more rows than one register tile (see column()).
+  static void gemm(const QkCpuGemmArgs* args, int64_t n0, int64_t n1, int64_t m0, int64_t m1,
+                   int32_t* workspace) {
+    for (int64_t nc0 = n0; nc0 < n1; nc0 += C.nc) {
+      const int64_t nc1 = nc0 + C.nc < n1 ? nc0 + C.nc : n1;
+      for (int64_t mc0 = m0; mc0 < m1; mc0 += C.mc) {
+        const int64_t mc1 = mc0 + C.mc < m1 ? mc0 + C.mc : m1;
+        for (int64_t nr0 = nc0; nr0 < nc1; nr0 += 16 * C.nv) {
+          const int64_t nv = (nc1 - nr0 + 15) / 16 < C.nv ? (nc1 - nr0 + 15) / 16 : C.nv;
+          dispatch_nv(args, mc0, mc1, nr0, nv, nc1, reinterpret_cast<float*>(workspace));
+        }
+      }
+    }
+  }
+
+ private:
+  template <int NV = C.nv>
+  static void dispatch_nv(const QkCpuGemmArgs* args, int64_t m0, int64_t m1, int64_t n, int64_t nv,
+                          int64_t n_end, float* workspace) {
+    if constexpr (NV > 1) {
+      if (nv < NV) return dispatch_nv<NV - 1>(args, m0, m1, n, nv, n_end, workspace);
+    }
+    column<NV>(args, m0, m1, n, n_end, workspace);
+  }
+
+  /// Rows [m0, m1) (at most mc) of the NV panels from n. With one register tile of rows, each
+  /// weight is dequantized in registers where it is used (decode: nothing to share). With more,
+  /// the weights are dequantized once per K block into the workspace and every row tile runs
+  /// pure FMAs on them: the dequantization (about ten vector operations per 16 weights) is then
+  /// paid once per cache block of rows instead of once per register tile.
+  template <int NV>
+  static void column(const QkCpuGemmArgs* args, int64_t m0, int64_t m1, int64_t n, int64_t n_end,
+                     float* workspace) {
+    if (BUFFER_K == 0 || m1 - m0 <= C.mr) {
+      for (int64_t mr0 = m0; mr0 < m1; mr0 += C.mr)
+        tile<C.mr, NV>(args, mr0, m1 - mr0 < C.mr ? m1 - mr0 : C.mr, n, n_end);
+      return;
+    }
+    float* partial = workspace;                   // [mc][16 * C.nv] sums between K blocks
+    float* block = workspace + C.mc * 16 * C.nv;  // [BUFFER_K][16 * NV] dequantized weights
+    const int64_t kp = args->k_padded;
+    for (int64_t kb0 = 0; kb0 < kp; kb0 += BUFFER_K) {
+      const int64_t kb1 = kb0 + BUFFER_K < kp ? kb0 + BUFFER_K : kp;
+      dequantize_block<NV>(args, n, kb0, kb1, block);
+      const BlockRefs refs{block, kb0, kb1, kb0 == 0, kb1 == kp};
+      for (int64_t mr0 = m0; mr0 < m1; mr0 += C.mr)
+        buffered_tile<C.mr, NV>(args, mr0, m1 - mr0 < C.mr ? m1 - mr0 : C.mr, n, n_end, refs,
+                                partial + (mr0 - m0) * 16 * C.nv);
+    }
+  }
+
+  /// A block of dequantized weights: k in [kb0, kb1), 16 * NV floats per k.
+  struct BlockRefs {
+    const float* weights;
+    int64_t kb0, kb1;
+    bool first_k, last_k;
+  };
+
+  /// Weight k0 + t of each of the 16 columns of a 64-byte block, as the contract's w16 in fp32.
+  /// t is a constant once the caller's loop is unrolled, so every shift is an immediate.
+  __attribute__((always_inline)) static __m512 dequantize(__m512i packed, __m512i zero,
+                                                          __m512 scale, int t) {
+    __m512i value;
+    if constexpr (BITS == 8) {
+      // Byte t of each lane to the top, then an arithmetic shift back: the signed int8.
+      value = _mm512_srai_epi32(_mm512_slli_epi32(packed, 24 - 8 * t), 24);
+    } else {
+      // Low nibbles hold k0..k0+3, high nibbles k0+4..k0+7 (byte t % 4 of the lane).
+      value = _mm512_and_si512(_mm512_srli_epi32(packed, 8 * (t % 4) + 4 * (t / 4)),
+                               _mm512_set1_epi32(0x0F));
+      value = _mm512_sub_epi32(value, zero);  // code - zero: exact
+    }
+    return round_through<C.input>(_mm512_mul_ps(_mm512_cvtepi32_ps(value), scale));
+  }
+
+  /// The tile of `rows` (1..MR) rows from m and NV panels from n, over all of K. As in the other
+  /// kernels, every loop over the tile is fully unrolled and nothing takes the accumulators'
+  /// address, so they stay in registers; a partial tile repeats its last row and stores only the
+  /// valid ones.
+  template <int MR, int NV>
+  static void tile(const QkCpuGemmArgs* args, int64_t m, int64_t rows, int64_t n, int64_t n_end) {
+    const int64_t panel_stride = PANEL_BYTES_PER_K * args->k_padded;  // bytes of one panel
+    const int64_t scale_stride = (args->n + 15) / 16 * 16;            // n_padded
+    const uint8_t* panels = static_cast<const uint8_t*>(args->packed_w) + (n / 16) * panel_stride;
+    const float* a[MR];
+    QK_UNROLL for (int r = 0; r < MR; ++r) {
+      const int64_t row = m + (r < rows ? r : rows - 1);
+      a[r] = reinterpret_cast<const float*>(args->a_codes) + row * args->k_padded;
+    }
+
+    __m512 acc[MR][NV];
+    QK_UNROLL for (int r = 0; r < MR; ++r) {
+      QK_UNROLL for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
+    }
+    for (int64_t g = 0; g < args->groups; ++g) {
+      __m512 scale[NV];
+      __m512i zero[NV];
+      QK_UNROLL for (int v = 0; v < NV; ++v) {
+        const int64_t col = n + 16 * v;
+        scale[v] = _mm512_loadu_ps(args->w_scales + g * scale_stride + col);
+        zero[v] = BITS == 4 ? _mm512_loadu_si512(args->w_zero_points + g * scale_stride + col)
+                            : _mm512_setzero_si512();
+      }
+      const int64_t k_begin = g * args->group_k;
+      for (int64_t k0 = k_begin; k0 < k_begin + args->group_k; k0 += K_STEP) {
+        __m512i packed[NV];
+        QK_UNROLL for (int v = 0; v < NV; ++v) packed[v] =
+            _mm512_loadu_si512(panels + v * panel_stride + k0 * PANEL_BYTES_PER_K);
+        // K_STEP values of k per block, each dequantized once and multiplied into every row.
+        QK_UNROLL for (int t = 0; t < K_STEP; ++t) {
+          __m512 w[NV];
+          QK_UNROLL for (int v = 0; v < NV; ++v) w[v] = dequantize(packed[v], zero[v], scale[v], t);
+          QK_UNROLL for (int r = 0; r < MR; ++r) {
+            const __m512 x = _mm512_set1_ps(a[r][k0 + t]);
+            QK_UNROLL for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(x, w[v], acc[r][v]);
+          }
+        }
+      }
+    }
+
+    epilogue<MR, NV>(args, m, rows, n, n_end, acc);
+  }
+
+  /// Dequantizes k in [kb0, kb1) (multiples of 8, hence of K_STEP) of the NV panels from n into
+  /// `block`, 16 * NV floats per k: the very values tile() computes in registers.
+  template <int NV>
+  static void dequantize_block(const QkCpuGemmArgs* args, int64_t n, int64_t kb0, int64_t kb1,
+                               float* block) {
+    const int64_t panel_stride = PANEL_BYTES_PER_K * args->k_padded;
+    const int64_t scale_stride = (args->n + 15) / 16 * 16;
+    const uint8_t* panels = static_cast<const uint8_t*>(args->packed_w) + (n / 16) * panel_stride;
+    for (int64_t k0 = kb0; k0 < kb1; k0 += K_STEP) {
+      const int64_t g = k0 / args->group_k;  // a group holds whole K steps
+      QK_UNROLL for (int v = 0; v < NV; ++v) {
+        const int64_t col = n + 16 * v;
+        const __m512 scale = _mm512_loadu_ps(args->w_scales + g * scale_stride + col);
+        const __m512i zero = BITS == 4
+                                 ? _mm512_loadu_si512(args->w_zero_points + g * scale_stride + col)
+                                 : _mm512_setzero_si512();
+        const __m512i packed =
+            _mm512_loadu_si512(panels + v * panel_stride + k0 * PANEL_BYTES_PER_K);
+        QK_UNROLL for (int t = 0; t < K_STEP; ++t) _mm512_storeu_ps(
+            block + (k0 - kb0 + t) * 16 * NV + 16 * v, dequantize(packed, zero, scale, t));
+      }
+    }
+  }
+
+  /// The tile of `rows` (1..MR) rows from m over one block of dequantized weights: fp32 FMAs
+  /// only. Its sums start at zero on the first K block, else from `partial` ([MR][16 * C.nv]),
+  /// and go back there unless this is the last K block, which runs the epilogue.
+  template <int MR, int NV>
+  static void buffered_tile(const QkCpuGemmArgs* args, int64_t m, int64_t rows, int64_t n,
+                            int64_t n_end, const BlockRefs& b, float* partial) {
+    const float* a[MR];
+    QK_UNROLL for (int r = 0; r < MR; ++r) {
+      const int64_t row = m + (r < rows ? r : rows - 1);
+      a[r] = reinterpret_cast<const float*>(args->a_codes) + row * args->k_padded;
+    }
+    __m512 acc[MR][NV];
+    QK_UNROLL for (int r = 0; r < MR; ++r) {
+      QK_UNROLL for (int v = 0; v < NV; ++v) acc[r][v] =
+          b.first_k ? _mm512_setzero_ps() : _mm512_loadu_ps(partial + r * 16 * C.nv + 16 * v);
+    }
+    const float* w = b.weights;
+    for (int64_t k = b.kb0; k < b.kb1; ++k, w += 16 * NV) {
+      __m512 wv[NV];
+      QK_UNROLL for (int v = 0; v < NV; ++v) wv[v] = _mm512_loadu_ps(w + 16 * v);
+      QK_UNROLL for (int r = 0; r < MR; ++r) {
+        const __m512 x = _mm512_set1_ps(a[r][k]);
+        QK_UNROLL for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(x, wv[v], acc[r][v]);
+      }
+    }
+    if (!b.last_k) {
+      QK_UNROLL for (int r = 0; r < MR; ++r) {
+        QK_UNROLL for (int v = 0; v < NV; ++v)
+            _mm512_storeu_ps(partial + r * 16 * C.nv + 16 * v, acc[r][v]);
+      }
+      return;
+    }
+    epilogue<MR, NV>(args, m, rows, n, n_end, acc);
+  }
+
+  /// docs/numerics.md §7: y = act(acc + bias), converted and stored (a_scale is 1).
+  template <int MR, int NV>
+  __attribute__((always_inline)) static void epilogue(const QkCpuGemmArgs* args, int64_t m,
+                                                      int64_t rows, int64_t n, int64_t n_end,
+                                                      __m512 (&acc)[MR][NV]) {
+    QK_UNROLL for (int v = 0; v < NV; ++v) {
+      const int64_t col = n + 16 * v;
+      const __mmask16 mask = first_lanes(n_end - col);
+      __m512 bias = _mm512_setzero_ps();
+      if constexpr (C.bias) bias = _mm512_maskz_loadu_ps(mask, args->bias + col);
+      QK_UNROLL for (int r = 0; r < MR; ++r) {
+        if (r >= rows) break;  // the repeated rows of a partial tile
+        finish_row<C.bias, C.act, C.output>(args, m + r, col, acc[r][v], bias, mask);
+      }
+    }
+  }
+};
+
+/// W8A16 and W4A16: the weight-only kernel over each family's config (codegen names these).
+template <W8A16Config C>
+using W8A16Kernel = WeightOnlyKernel<C>;
+template <W4A16Config C>
+using W4A16Kernel = WeightOnlyKernel<C>;
+
+}  // namespace qk::cpu
