@@ -12,21 +12,26 @@ std::vector<Competitor> cpu_gemm_competitors(const CompetitorContext& context) {
       return prepare_onednn_w8a8(shape, {context, storage, matmul_only});
     };
   };
+  auto qk = [context](QkWeights weights, bool use_tuned) {
+    return [context, weights, use_tuned](const GemmShape& shape) {
+      return prepare_qk(shape, weights, context, use_tuned);
+    };
+  };
   return {
       {"qk-w8a8",
        "qk's fused W8A8 kernel (qk::jit::compile): fp32 activations quantized per token inside the "
-       "kernel, int8 per-channel weights, fp32 output",
-       true, true,
-       [context](const GemmShape& shape) {
-         return prepare_qk(shape, QkWeights::int8_per_channel, context);
-       }},
+       "kernel, int8 per-channel weights, fp32 output; the tiles qk-tune recorded, if any",
+       true, true, qk(QkWeights::int8_per_channel, true)},
+      {"qk-w8a8-default",
+       "qk-w8a8 with the heuristic default tiles, whatever the cache records (beside qk-w8a8: "
+       "what tuning gained)",
+       true, false, qk(QkWeights::int8_per_channel, false)},
       {"qk-w4a8",
        "qk's fused W4A8 kernel: fp32 activations quantized per token inside the kernel, int4 "
        "weights with a scale per group of 128 (half the weight bytes of int8), fp32 output",
-       true, false,
-       [context](const GemmShape& shape) {
-         return prepare_qk(shape, QkWeights::int4_group128, context);
-       }},
+       true, false, qk(QkWeights::int4_group128, true)},
+      {"qk-w4a8-default", "qk-w4a8 with the heuristic default tiles", true, false,
+       qk(QkWeights::int4_group128, false)},
       {"onednn-w8a8",
        "oneDNN W8A8, the work of qk's fused kernel: fp32 activations quantized per token to u8 "
        "(offset 128), int8 matmul with per-channel scales, per-token scaling",
