@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "cache/record_rows.hpp"
 #include "cache/schema.hpp"
 #include "cache/sqlite_handle.hpp"
 
@@ -59,102 +60,57 @@ Expected<MergeStats> merge_into(KernelCache& destination, const std::filesystem:
     std::int64_t created;
   };
   std::vector<Binary> binaries;
-  {
-    auto rows = src->prepare(
-        "SELECT key_hash, kernel, spec_hash, template_revision, target, compiler, flags, "
-        "checksum, blob, compile_ms, created_unix FROM binaries");
-    if (!rows) return rows.error();
-    for (;;) {
-      auto row = rows->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      Binary b;
-      for (int c = 0; c < 8; ++c) b.text.push_back(rows->column_text(c));
-      b.blob = rows->column_blob(8);
-      b.compile_ms = rows->column_double(9);
-      b.created = rows->column_int64(10);
-      if (!target_filter.empty() && b.text[4].find(target_filter) == std::string::npos) {
-        ++stats.binaries_skipped;
-        continue;
-      }
-      const BinaryKey key{b.text[1], b.text[2], b.text[3], b.text[4], b.text[5], b.text[6]};
-      if (blob_checksum(b.blob) != b.text[7] || key_hash(key) != b.text[0]) {
-        ++stats.binaries_damaged;
-        continue;
-      }
-      binaries.push_back(std::move(b));
-    }
-  }
-  std::vector<WinnerRecord> winners;
+  auto read = select_each(
+      *src,
+      "SELECT key_hash, kernel, spec_hash, template_revision, target, compiler, flags, checksum, "
+      "blob, compile_ms, created_unix FROM binaries",
+      [&](const Stmt& row) {
+        Binary b;
+        for (int c = 0; c < 8; ++c) b.text.push_back(row.column_text(c));
+        b.blob = row.column_blob(8);
+        b.compile_ms = row.column_double(9);
+        b.created = row.column_int64(10);
+        const BinaryKey key{b.text[1], b.text[2], b.text[3], b.text[4], b.text[5], b.text[6]};
+        if (!target_filter.empty() && key.target.find(target_filter) == std::string::npos)
+          ++stats.binaries_skipped;
+        else if (blob_checksum(b.blob) != b.text[7] || key_hash(key) != b.text[0])
+          ++stats.binaries_damaged;
+        else
+          binaries.push_back(std::move(b));
+      });
+  if (!read) return read.error();
   std::vector<WorkloadRecord> workloads;
   std::vector<TimingRecord> timings;
+  std::vector<WinnerRecord> winners;
   if (*version >= 2) {
-    auto w = src->prepare("SELECT workload_hash, spec_json, n, k FROM workloads");
-    if (!w) return w.error();
-    for (;;) {
-      auto row = w->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      workloads.push_back(
-          {w->column_text(0), w->column_text(1), w->column_int64(2), w->column_int64(3)});
-    }
-    auto t = src->prepare(
-        "SELECT workload_hash, bucket, config_name, device_fingerprint, template_revision, "
-        "fidelity, median_ns, spread_ns, repeats, status, reason, measured_unix FROM timings");
-    if (!t) return t.error();
-    for (;;) {
-      auto row = t->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      TimingRecord r;
-      r.workload_hash = t->column_text(0);
-      r.bucket = t->column_int64(1);
-      r.config_name = t->column_text(2);
-      r.device_fingerprint = t->column_text(3);
-      r.template_revision = t->column_text(4);
-      r.fidelity = t->column_text(5);
-      if (!t->column_is_null(6)) r.median_ns = t->column_double(6);
-      if (!t->column_is_null(7)) r.spread_ns = t->column_double(7);
-      r.repeats = static_cast<int>(t->column_int64(8));
-      r.status = t->column_text(9);
-      r.reason = t->column_text(10);
-      r.measured_unix = t->column_int64(11);
-      timings.push_back(std::move(r));
-    }
-    auto v = src->prepare(
-        "SELECT workload_hash, bucket, device_fingerprint, template_revision, config_name, "
-        "median_ns, spread_ns, default_config, default_median_ns, decided_unix, checksum "
-        "FROM winners");
-    if (!v) return v.error();
-    for (;;) {
-      auto row = v->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      WinnerRecord r{v->column_text(0),   v->column_int64(1), v->column_text(2),
-                     v->column_text(3),   v->column_text(4),  v->column_double(5),
-                     v->column_double(6), v->column_text(7),  v->column_double(8),
-                     v->column_int64(9)};
-      if (winner_checksum(r) != v->column_text(10)) {
-        ++stats.winners_damaged;
-        continue;
-      }
-      winners.push_back(std::move(r));
-    }
+    read = select_each(
+        *src, "SELECT workload_hash, spec_json, n, k FROM workloads", [&](const Stmt& row) {
+          workloads.push_back(
+              {row.column_text(0), row.column_text(1), row.column_int64(2), row.column_int64(3)});
+        });
+    if (!read) return read.error();
+    read = select_each(*src, fmt::format("SELECT {} FROM timings", kTimingColumns),
+                       [&](const Stmt& row) { timings.push_back(read_timing(row)); });
+    if (!read) return read.error();
+    read = select_each(*src, fmt::format("SELECT {} FROM winners", kWinnerColumns),
+                       [&](const Stmt& row) {
+                         WinnerRecord w = read_winner(row);
+                         if (winner_checksum(w) != row.column_text(10))
+                           ++stats.winners_damaged;
+                         else
+                           winners.push_back(std::move(w));
+                       });
+    if (!read) return read.error();
   }
   std::vector<std::array<std::string, 3>> provenance;
   std::vector<std::int64_t> provenance_seen;
-  {
-    auto p = src->prepare(
-        "SELECT qk_version, compiler, template_revision, first_seen_unix FROM provenance");
-    if (!p) return p.error();
-    for (;;) {
-      auto row = p->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      provenance.push_back({p->column_text(0), p->column_text(1), p->column_text(2)});
-      provenance_seen.push_back(p->column_int64(3));
-    }
-  }
+  read = select_each(
+      *src, "SELECT qk_version, compiler, template_revision, first_seen_unix FROM provenance",
+      [&](const Stmt& row) {
+        provenance.push_back({row.column_text(0), row.column_text(1), row.column_text(2)});
+        provenance_seen.push_back(row.column_int64(3));
+      });
+  if (!read) return read.error();
 
   auto written = destination.with_db([&](Db& db) -> Expected<void> {
     MergeStats counted = stats;
@@ -239,65 +195,50 @@ Expected<VerifyReport> verify(KernelCache& cache, const std::string& template_re
   VerifyReport report;
   auto done = cache.with_db([&](Db& db) -> Expected<void> {
     report = {};
-    auto b = db.prepare(
+    auto read = select_each(
+        db,
         "SELECT key_hash, kernel, spec_hash, template_revision, target, compiler, flags, "
-        "checksum, blob, size FROM binaries ORDER BY kernel");
-    if (!b) return b.error();
-    for (;;) {
-      auto row = b->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      ++report.binaries;
-      const BinaryKey key{b->column_text(1), b->column_text(2), b->column_text(3),
-                          b->column_text(4), b->column_text(5), b->column_text(6)};
-      const auto blob = b->column_blob(8);
-      if (key.template_revision != template_revision) ++report.binaries_stale;
-      if (blob_checksum(blob) != b->column_text(7) ||
-          static_cast<std::int64_t>(blob.size()) != b->column_int64(9) ||
-          key_hash(key) != b->column_text(0)) {
-        ++report.binaries_damaged;
-        report.problems.push_back(
-            fmt::format("binary {} (key {}): checksum, size or key does "
-                        "not match",
-                        key.kernel, b->column_text(0)));
-      }
-    }
-    b->reset();
-    auto w = db.prepare(
-        "SELECT workload_hash, bucket, device_fingerprint, template_revision, config_name, "
-        "median_ns, spread_ns, default_config, default_median_ns, decided_unix, checksum "
-        "FROM winners ORDER BY workload_hash, bucket");
-    if (!w) return w.error();
-    for (;;) {
-      auto row = w->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      ++report.winners;
-      const WinnerRecord r{w->column_text(0),   w->column_int64(1), w->column_text(2),
-                           w->column_text(3),   w->column_text(4),  w->column_double(5),
-                           w->column_double(6), w->column_text(7),  w->column_double(8),
-                           w->column_int64(9)};
-      if (r.template_revision != template_revision) ++report.winners_stale;
-      if (winner_checksum(r) != w->column_text(10)) {
-        ++report.winners_damaged;
-        report.problems.push_back(
-            fmt::format("winner {} of workload {} bucket {}: checksum does "
-                        "not match its fields",
-                        r.config_name, r.workload_hash, r.bucket));
-      }
-    }
-    w->reset();
-    auto p = db.prepare(
-        "SELECT qk_version, compiler, template_revision FROM provenance ORDER BY first_seen_unix");
-    if (!p) return p.error();
-    for (;;) {
-      auto row = p->step();
-      if (!row) return row.error();
-      if (!*row) return {};
-      report.provenance.push_back(fmt::format(
-          "qk {}, {}, templates {}{}", p->column_text(0), p->column_text(1), p->column_text(2),
-          p->column_text(2) == template_revision ? " (this qk's)" : ""));
-    }
+        "checksum, blob, size FROM binaries ORDER BY kernel",
+        [&](const Stmt& row) {
+          ++report.binaries;
+          const BinaryKey key{row.column_text(1), row.column_text(2), row.column_text(3),
+                              row.column_text(4), row.column_text(5), row.column_text(6)};
+          const auto blob = row.column_blob(8);
+          if (key.template_revision != template_revision) ++report.binaries_stale;
+          if (blob_checksum(blob) != row.column_text(7) ||
+              static_cast<std::int64_t>(blob.size()) != row.column_int64(9) ||
+              key_hash(key) != row.column_text(0)) {
+            ++report.binaries_damaged;
+            report.problems.push_back(
+                fmt::format("binary {} (key {}): checksum, size or key does not match", key.kernel,
+                            row.column_text(0)));
+          }
+        });
+    if (!read) return read;
+    read = select_each(
+        db, fmt::format("SELECT {} FROM winners ORDER BY workload_hash, bucket", kWinnerColumns),
+        [&](const Stmt& row) {
+          ++report.winners;
+          const WinnerRecord w = read_winner(row);
+          if (w.template_revision != template_revision) ++report.winners_stale;
+          if (winner_checksum(w) != row.column_text(10)) {
+            ++report.winners_damaged;
+            report.problems.push_back(
+                fmt::format("winner {} of workload {} bucket {}: checksum does not match its "
+                            "fields",
+                            w.config_name, w.workload_hash, w.bucket));
+          }
+        });
+    if (!read) return read;
+    return select_each(
+        db,
+        "SELECT qk_version, compiler, template_revision FROM provenance ORDER BY "
+        "first_seen_unix",
+        [&](const Stmt& row) {
+          report.provenance.push_back(fmt::format(
+              "qk {}, {}, templates {}{}", row.column_text(0), row.column_text(1),
+              row.column_text(2), row.column_text(2) == template_revision ? " (this qk's)" : ""));
+        });
   });
   if (!done) return done.error();
   return report;

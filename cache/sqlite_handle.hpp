@@ -116,6 +116,25 @@ Expected<void> bind_all(Stmt& stmt, int index, First&& first, Rest&&... rest) {
   }
 }
 
+/// Steps `stmt` to the end, calling on_row(stmt) for every row.
+template <class F>
+Expected<void> for_each_row(Stmt& stmt, F&& on_row) {
+  for (;;) {
+    Expected<bool> row = stmt.step();
+    if (!row) return row.error();
+    if (!*row) return {};
+    on_row(stmt);
+  }
+}
+
+/// Prepares `sql` (a SELECT without parameters) on `db` and calls on_row for each of its rows.
+template <class Database, class F>
+Expected<void> select_each(const Database& db, std::string_view sql, F&& on_row) {
+  auto stmt = db.prepare(sql);
+  if (!stmt) return stmt.error();
+  return for_each_row(*stmt, std::forward<F>(on_row));
+}
+
 /// Resets a statement when leaving a scope, whatever the path out.
 class ResetOnExit {
  public:

@@ -8,22 +8,13 @@
 #include <xxhash.h>
 
 #include "cache/kernel_cache.hpp"
+#include "cache/record_rows.hpp"
 #include "cache/sqlite_handle.hpp"
 
 namespace qk::cache {
 namespace {
 
 constexpr std::string_view kWinnerTag = "qk.cache.WinnerRecord.v1";
-
-constexpr std::string_view kWinnerColumns =
-    "w.workload_hash, w.bucket, w.device_fingerprint, w.template_revision, w.config_name, "
-    "w.median_ns, w.spread_ns, w.default_config, w.default_median_ns, w.decided_unix, w.checksum";
-
-WinnerRecord read_winner(const Stmt& row) {
-  return {row.column_text(0),   row.column_int64(1),  row.column_text(2),   row.column_text(3),
-          row.column_text(4),   row.column_double(5), row.column_double(6), row.column_text(7),
-          row.column_double(8), row.column_int64(9)};
-}
 
 Error missing(std::string_view field) {
   return Error{Errc::invalid_argument, std::string(field), "must not be empty"};
@@ -103,32 +94,14 @@ Expected<std::vector<TimingRecord>> KernelCache::find_timings(std::string_view w
   auto done = with_db([&](Db& db) -> Expected<void> {
     out.clear();
     auto stmt = db.prepare(
-        "SELECT config_name, fidelity, median_ns, spread_ns, repeats, status, reason, "
-        "measured_unix FROM timings WHERE workload_hash = ?1 AND bucket = ?2 AND "
-        "device_fingerprint = ?3 AND template_revision = ?4 ORDER BY id");
+        fmt::format("SELECT {} FROM timings WHERE workload_hash = ?1 AND bucket = ?2 AND "
+                    "device_fingerprint = ?3 AND template_revision = ?4 ORDER BY id",
+                    kTimingColumns));
     if (!stmt) return stmt.error();
     if (auto r = bind_all(*stmt, 1, workload_hash, bucket, device_fingerprint, template_revision);
         !r)
       return r;
-    for (;;) {
-      auto row = stmt->step();
-      if (!row) return row.error();
-      if (!*row) return {};
-      TimingRecord t;
-      t.workload_hash = workload_hash;
-      t.bucket = bucket;
-      t.device_fingerprint = device_fingerprint;
-      t.template_revision = template_revision;
-      t.config_name = stmt->column_text(0);
-      t.fidelity = stmt->column_text(1);
-      if (!stmt->column_is_null(2)) t.median_ns = stmt->column_double(2);
-      if (!stmt->column_is_null(3)) t.spread_ns = stmt->column_double(3);
-      t.repeats = static_cast<int>(stmt->column_int64(4));
-      t.status = stmt->column_text(5);
-      t.reason = stmt->column_text(6);
-      t.measured_unix = stmt->column_int64(7);
-      out.push_back(std::move(t));
-    }
+    return for_each_row(*stmt, [&](const Stmt& row) { out.push_back(read_timing(row)); });
   });
   if (!done) return done.error();
   return out;
@@ -166,18 +139,15 @@ Expected<std::vector<WinnerListing>> KernelCache::list_winners() {
   auto done = with_db([&](Db& db) -> Expected<void> {
     out.clear();
     auto stmt = db.prepare(
-        fmt::format("SELECT {}, l.spec_json FROM winners w JOIN workloads l USING (workload_hash) "
-                    "ORDER BY l.spec_json, w.device_fingerprint, w.bucket",
+        fmt::format("SELECT {}, l.spec_json FROM winners JOIN workloads l USING (workload_hash) "
+                    "ORDER BY l.spec_json, device_fingerprint, bucket",
                     kWinnerColumns));
     if (!stmt) return stmt.error();
-    for (;;) {
-      auto row = stmt->step();
-      if (!row) return row.error();
-      if (!*row) return {};
-      WinnerListing listing{read_winner(*stmt), stmt->column_text(11), false};
-      listing.checksum_ok = winner_checksum(listing.winner) == stmt->column_text(10);
+    return for_each_row(*stmt, [&](const Stmt& row) {
+      WinnerListing listing{read_winner(row), row.column_text(11), false};
+      listing.checksum_ok = winner_checksum(listing.winner) == row.column_text(10);
       out.push_back(std::move(listing));
-    }
+    });
   });
   if (!done) return done.error();
   return out;
@@ -193,18 +163,15 @@ Expected<std::vector<WinnerRecord>> KernelCache::find_winners(std::string_view w
     out.clear();
     damaged.clear();
     damaged_buckets.clear();
-    auto stmt = db.prepare(fmt::format(
-        "SELECT {} FROM winners w WHERE w.workload_hash = ?1 AND w.device_fingerprint = ?2 "
-        "ORDER BY w.bucket",
-        kWinnerColumns));
+    auto stmt = db.prepare(
+        fmt::format("SELECT {} FROM winners WHERE workload_hash = ?1 AND device_fingerprint = ?2 "
+                    "ORDER BY bucket",
+                    kWinnerColumns));
     if (!stmt) return stmt.error();
     if (auto r = bind_all(*stmt, 1, workload_hash, device_fingerprint); !r) return r;
-    for (;;) {
-      auto row = stmt->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      WinnerRecord w = read_winner(*stmt);
-      const std::string stored_checksum = stmt->column_text(10);
+    auto read = for_each_row(*stmt, [&](const Stmt& row) {
+      WinnerRecord w = read_winner(row);
+      const std::string stored_checksum = row.column_text(10);
       if (winner_checksum(w) != stored_checksum) {
         damaged.push_back(
             Error{Errc::io_error, fmt::format("winner {} of bucket {}", w.config_name, w.bucket),
@@ -212,10 +179,11 @@ Expected<std::vector<WinnerRecord>> KernelCache::find_winners(std::string_view w
                               "edited; deleted, the layer uses its default tile for this bucket",
                               path().string(), w.workload_hash)});
         damaged_buckets.emplace_back(w.bucket, stored_checksum);
-        continue;
+      } else if (w.template_revision == template_revision) {
+        out.push_back(std::move(w));
       }
-      if (w.template_revision == template_revision) out.push_back(std::move(w));
-    }
+    });
+    if (!read) return read;
     stmt->reset();
     for (const auto& [bucket, checksum] : damaged_buckets) {
       auto erase = db.prepare(
