@@ -16,6 +16,7 @@
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include "cache/cache_maintenance.hpp"
 #include "cache/kernel_cache.hpp"
@@ -36,21 +37,22 @@ std::filesystem::path cache_path(const std::string& option) {
   return option.empty() ? qk::cache::KernelCache::default_path() : std::filesystem::path(option);
 }
 
-/// Prints rows as a table, columns padded to their widest cell.
-void print_rows(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<std::size_t> widths;
-  for (const auto& row : rows)
-    for (std::size_t c = 0; c < row.size(); ++c) {
-      if (widths.size() <= c) widths.push_back(0);
-      widths[c] = std::max(widths[c], qk::tools::width(row[c]));
-    }
-  for (const auto& row : rows) {
-    std::string line;
-    for (std::size_t c = 0; c < row.size(); ++c)
-      line += (c ? "  " : "") + row[c] +
-              (c + 1 < row.size() ? std::string(widths[c] - qk::tools::width(row[c]), ' ') : "");
-    fmt::print("{}\n", line);
-  }
+/// "w8a8 fp16->fp16 dynamic_per_token +bias/gelu 4096x4096" from a workload's JSON
+/// (docs/tuning.md); the JSON itself, escaped, when it is not one.
+std::string workload_summary(const std::string& json) {
+  const auto w = nlohmann::json::parse(json, nullptr, false);
+  if (w.is_discarded() || !w.is_object()) return escape(json, EscapeMode::ascii);
+  auto field = [&](const char* key) {
+    const auto it = w.find(key);
+    if (it == w.end()) return std::string("?");
+    return escape(it->is_string() ? it->get<std::string>() : it->dump(), EscapeMode::ascii);
+  };
+  std::string epilogue = w.value("bias", false) ? "+bias" : "";
+  if (w.contains("activation") && field("activation") != "none")
+    epilogue += "/" + field("activation");
+  return fmt::format("{} {}->{} {}{} {}x{}", field("family"), field("input"), field("output"),
+                     field("scaling"), epilogue.empty() ? "" : " " + epilogue, field("n"),
+                     field("k"));
 }
 
 int list(const std::string& cache_option) {
@@ -68,14 +70,14 @@ int list(const std::string& cache_option) {
                     fmt::format("{:.0f}", b.compile_ms),
                     b.key.template_revision == revision ? "current" : "stale"});
   }
-  print_rows(rows);
+  fmt::print("{}", qk::tools::format_table(rows, {3, 4}));
   auto winners = (*cache)->list_winners();
   if (!winners) return fail(winners.error());
   fmt::print("\n{} tuned winners\n", winners->size());
   rows = {{"workload", "M<=", "winner", "ms", "default ms", "device", "state"}};
   for (const auto& w : *winners) {
     const auto& r = w.winner;
-    rows.push_back({w.workload_json, std::to_string(r.bucket), r.config_name,
+    rows.push_back({workload_summary(w.workload_json), std::to_string(r.bucket), r.config_name,
                     fmt::format("{:.3f}", r.median_ns * 1e-6),
                     fmt::format("{:.3f}", r.default_median_ns * 1e-6),
                     escape(r.device_fingerprint, EscapeMode::ascii),
@@ -83,7 +85,7 @@ int list(const std::string& cache_option) {
                     : r.template_revision != revision ? "stale"
                                                       : "ok"});
   }
-  print_rows(rows);
+  fmt::print("{}", qk::tools::format_table(rows, {1, 3, 4}));
   return 0;
 }
 

@@ -92,19 +92,7 @@ void print_table(const qk::tuner::PlanReport& report) {
          ms(b.chosen_ns), speedup(b), std::to_string(b.space), std::to_string(b.measured),
          std::to_string(b.reused), std::to_string(b.failed)});
   }
-  std::vector<std::size_t> widths(rows[0].size(), 0);
-  for (const auto& row : rows)
-    for (std::size_t c = 0; c < row.size(); ++c)
-      widths[c] = std::max(widths[c], qk::tools::width(row[c]));
-  for (std::size_t r = 0; r < rows.size(); ++r) {
-    std::string line;
-    for (std::size_t c = 0; c < rows[r].size(); ++c) {
-      const bool numeric = c == 1 || c == 3 || c >= 5;
-      const std::string pad(widths[c] - qk::tools::width(rows[r][c]), ' ');
-      line += (c ? "  " : "") + (numeric ? pad + rows[r][c] : rows[r][c] + pad);
-    }
-    fmt::print("{}\n", line);
-  }
+  fmt::print("{}", qk::tools::format_table(rows, {1, 3, 5, 6, 7, 8, 9, 10}));
 }
 
 /// Writes `text` to `file` through a temporary file renamed into place: a reader never sees a

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace qk::tools {
 
@@ -23,5 +24,10 @@ std::string escape(std::string_view s, EscapeMode mode);
 
 /// Display width of our own cells: one column per code point (cells are ASCII but for "×").
 std::size_t width(std::string_view s);
+
+/// `rows` (the first is the header) as lines of columns padded to their widest cell, two spaces
+/// apart; the columns listed in `right_aligned` (numbers) are padded on the left.
+std::string format_table(const std::vector<std::vector<std::string>>& rows,
+                         const std::vector<std::size_t>& right_aligned = {});
 
 }  // namespace qk::tools
