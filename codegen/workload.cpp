@@ -11,9 +11,11 @@ Workload workload_of(const LayerConfig& layer, std::string_view target) {
   w.k = layer.k;
   // Only enum names from qk's tables and integers: no text of the plan's.
   w.json = fmt::format(
-      R"({{"target":"{}","family":"{}","input":"{}","scaling":"{}","bias":{},"activation":"{}",)"
+      R"({{"target":"{}","family":"{}","weights":"{}","activations":"{}","input":"{}",)"
+      R"("scaling":"{}","bias":{},"activation":"{}",)"
       R"("output":"{}","weight_granularity":"{}","block_size":{},"symmetric":{},"n":{},"k":{}}})",
       target, to_string(*family_of(layer.weight_quant, layer.activation_quant)),
+      to_string(layer.weight_quant), to_string(layer.activation_quant),
       to_string(layer.input_dtype), to_string(layer.activation_scaling),
       layer.epilogue.bias ? "true" : "false", to_string(layer.epilogue.activation),
       to_string(layer.epilogue.output), to_string(layer.weight_granularity),

@@ -12,7 +12,7 @@ namespace qk::codegen {
 
 struct Workload {
   /// Canonical JSON, keys in a fixed order, e.g. {"target":"cpu","family":"w8a8",
-  /// "input":"fp32","scaling":"dynamic_per_token","bias":false,"activation":"none",
+  /// "weights":"int8","activations":"int8","input":"fp32","scaling":"dynamic_per_token","bias":false,"activation":"none",
   /// "output":"fp16","weight_granularity":"per_channel","block_size":0,"symmetric":true,
   /// "n":4096,"k":4096}
   std::string json;

@@ -22,6 +22,7 @@
 #include "cache/kernel_cache.hpp"
 #include "templates/embedded.hpp"
 #include "tools/terminal_text.hpp"
+#include "tuner/retime.hpp"
 
 namespace {
 
@@ -111,6 +112,37 @@ int merge(const std::vector<std::string>& sources, const std::string& output,
   return 0;
 }
 
+/// Re-times the top_k winners of this device beside their defaults (tuner/retime.hpp).
+int retime(const std::string& cache_option, std::size_t top_k, const std::string& cpu_level,
+           int threads) {
+  qk::tuner::TuneSettings settings;
+  settings.cache = cache_path(cache_option);
+  settings.cpu_level = cpu_level;
+  settings.threads = threads;
+  auto results = qk::tuner::retime_winners(settings, top_k);
+  if (!results) return fail(results.error());
+  std::vector<std::vector<std::string>> rows{
+      {"workload", "M<=", "winner", "claimed", "measured now", "verdict"}};
+  std::size_t replaced = 0;
+  for (const auto& r : *results) {
+    const auto ratio = [](double a, double b) {
+      return b > 0 ? fmt::format("{:.2f}x", a / b) : "-";
+    };
+    replaced += !r.confirmed;
+    rows.push_back({workload_summary(r.workload_json), std::to_string(r.stored.bucket),
+                    r.stored.config_name, ratio(r.stored.default_median_ns, r.stored.median_ns),
+                    r.winner_ns && r.default_ns ? ratio(*r.default_ns, *r.winner_ns) : "-",
+                    r.confirmed         ? "confirmed"
+                    : r.problem.empty() ? "not faster here: default restored"
+                                        : "failed (" + escape(r.problem, EscapeMode::ascii) +
+                                              "): default restored"});
+  }
+  fmt::print("re-timed {} winner(s) of this device beside their defaults\n{}", results->size(),
+             qk::tools::format_table(rows, {1, 3, 4}));
+  fmt::print("{} confirmed, {} replaced by their default\n", results->size() - replaced, replaced);
+  return 0;
+}
+
 int verify(const std::string& cache_option) {
   auto cache = qk::cache::KernelCache::open(cache_path(cache_option));
   if (!cache) return fail(cache.error());
@@ -193,6 +225,19 @@ int main(int argc, char** argv) {
   CLI::App* verify_cmd = app.add_subcommand(
       "verify", "Check every binary's and winner's checksum and show the file's provenance");
   add_cache(verify_cmd);
+  std::size_t retime_top_k = 0;
+  std::string cpu_level = "host";
+  int threads = 0;
+  verify_cmd
+      ->add_option("--retime", retime_top_k,
+                   "Also re-time the K winners of this device with the largest claimed speedups "
+                   "beside their defaults; a winner not faster here is replaced by its default")
+      ->type_name("K");
+  verify_cmd->add_option("--cpu-level", cpu_level, "The code target, as for qk-tune")
+      ->check(CLI::IsMember({"host", "avx512"}))
+      ->capture_default_str();
+  verify_cmd->add_option("--threads", threads, "Threads per call, as for qk-tune (0: all)")
+      ->check(CLI::Range(0, 1024));
   CLI::App* gc_cmd = app.add_subcommand(
       "gc", "Delete what this qk cannot use (other template revisions) and compact the file");
   add_cache(gc_cmd);
@@ -211,6 +256,10 @@ int main(int argc, char** argv) {
     return merge({cache_path(cache_option).string()}, output, target_filter);
   }
   if (import_cmd->parsed()) return merge({import_file}, cache_path(cache_option).string(), {});
-  if (verify_cmd->parsed()) return verify(cache_option);
+  if (verify_cmd->parsed()) {
+    const int status = verify(cache_option);
+    if (status != 0 || retime_top_k == 0) return status;
+    return retime(cache_option, retime_top_k, cpu_level, threads);
+  }
   return gc(cache_option);
 }
