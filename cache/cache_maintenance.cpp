@@ -1,5 +1,6 @@
 #include "cache/cache_maintenance.hpp"
 
+#include <algorithm>
 #include <array>
 
 #include <fmt/format.h>
@@ -191,7 +192,12 @@ Expected<MergeStats> merge_into(KernelCache& destination, const std::filesystem:
   return stats;
 }
 
-Expected<VerifyReport> verify(KernelCache& cache, const std::string& template_revision) {
+Expected<VerifyReport> verify(KernelCache& cache,
+                              const std::vector<std::string>& current_revisions) {
+  auto current = [&](const std::string& revision) {
+    return std::find(current_revisions.begin(), current_revisions.end(), revision) !=
+           current_revisions.end();
+  };
   VerifyReport report;
   auto done = cache.with_db([&](Db& db) -> Expected<void> {
     report = {};
@@ -204,7 +210,7 @@ Expected<VerifyReport> verify(KernelCache& cache, const std::string& template_re
           const BinaryKey key{row.column_text(1), row.column_text(2), row.column_text(3),
                               row.column_text(4), row.column_text(5), row.column_text(6)};
           const auto blob = row.column_blob(8);
-          if (key.template_revision != template_revision) ++report.binaries_stale;
+          if (!current(key.template_revision)) ++report.binaries_stale;
           if (blob_checksum(blob) != row.column_text(7) ||
               static_cast<std::int64_t>(blob.size()) != row.column_int64(9) ||
               key_hash(key) != row.column_text(0)) {
@@ -220,7 +226,7 @@ Expected<VerifyReport> verify(KernelCache& cache, const std::string& template_re
         [&](const Stmt& row) {
           ++report.winners;
           const WinnerRecord w = read_winner(row);
-          if (w.template_revision != template_revision) ++report.winners_stale;
+          if (!current(w.template_revision)) ++report.winners_stale;
           if (winner_checksum(w) != row.column_text(10)) {
             ++report.winners_damaged;
             report.problems.push_back(
@@ -230,21 +236,21 @@ Expected<VerifyReport> verify(KernelCache& cache, const std::string& template_re
           }
         });
     if (!read) return read;
-    return select_each(
-        db,
-        "SELECT qk_version, compiler, template_revision FROM provenance ORDER BY "
-        "first_seen_unix",
-        [&](const Stmt& row) {
-          report.provenance.push_back(fmt::format(
-              "qk {}, {}, templates {}{}", row.column_text(0), row.column_text(1),
-              row.column_text(2), row.column_text(2) == template_revision ? " (this qk's)" : ""));
-        });
+    return select_each(db,
+                       "SELECT qk_version, compiler, template_revision FROM provenance ORDER BY "
+                       "first_seen_unix",
+                       [&](const Stmt& row) {
+                         report.provenance.push_back(fmt::format(
+                             "qk {}, {}, templates {}{}", row.column_text(0), row.column_text(1),
+                             row.column_text(2), current(row.column_text(2)) ? " (current)" : ""));
+                       });
   });
   if (!done) return done.error();
   return report;
 }
 
-Expected<GcStats> collect_garbage(KernelCache& cache, const std::string& template_revision) {
+Expected<GcStats> collect_garbage(KernelCache& cache,
+                                  const std::vector<std::string>& current_revisions) {
   GcStats stats;
   auto done = cache.with_db([&](Db& db) -> Expected<void> {
     auto before = file_bytes(db);
@@ -252,12 +258,23 @@ Expected<GcStats> collect_garbage(KernelCache& cache, const std::string& templat
     GcStats counted;
     counted.bytes_before = *before;
     auto deleted = db.transaction([&]() -> Expected<void> {
-      const std::string_view rev(template_revision);
-      auto b = change(db, "DELETE FROM binaries WHERE template_revision != ?1", rev);
+      if (auto r = db.exec("CREATE TEMP TABLE IF NOT EXISTS current_revisions (revision TEXT); "
+                           "DELETE FROM current_revisions",
+                           "listing the current template revisions");
+          !r)
+        return r;
+      for (const std::string& revision : current_revisions) {
+        auto added =
+            change(db, "INSERT INTO current_revisions VALUES (?1)", std::string_view(revision));
+        if (!added) return added.error();
+      }
+      constexpr std::string_view kStale =
+          " WHERE template_revision NOT IN (SELECT revision FROM current_revisions)";
+      auto b = change(db, std::string("DELETE FROM binaries").append(kStale));
       if (!b) return b.error();
-      auto t = change(db, "DELETE FROM timings WHERE template_revision != ?1", rev);
+      auto t = change(db, std::string("DELETE FROM timings").append(kStale));
       if (!t) return t.error();
-      auto w = change(db, "DELETE FROM winners WHERE template_revision != ?1", rev);
+      auto w = change(db, std::string("DELETE FROM winners").append(kStale));
       if (!w) return w.error();
       auto l = change(db,
                       "DELETE FROM workloads WHERE workload_hash NOT IN (SELECT workload_hash "

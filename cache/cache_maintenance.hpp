@@ -32,23 +32,25 @@ Expected<MergeStats> merge_into(KernelCache& destination, const std::filesystem:
 struct VerifyReport {
   std::int64_t binaries = 0, binaries_damaged = 0;
   std::int64_t winners = 0, winners_damaged = 0;
-  std::int64_t winners_stale = 0;  ///< of another template revision than `template_revision`
+  std::int64_t winners_stale = 0;  ///< of a template revision that is not current
   std::int64_t binaries_stale = 0;
   std::vector<std::string> problems;    ///< one line per damaged record
   std::vector<std::string> provenance;  ///< "qk 0.1.0, clang 19.1.7, templates 1a2b…" per row
 };
 
 /// Checks every binary's and winner's checksum (reporting, not deleting) and counts the records
-/// made with another template revision than `template_revision` (unusable by this qk).
-Expected<VerifyReport> verify(KernelCache& cache, const std::string& template_revision);
+/// made with a template revision not in `current_revisions` (unusable by this qk).
+Expected<VerifyReport> verify(KernelCache& cache,
+                              const std::vector<std::string>& current_revisions);
 
 struct GcStats {
   std::int64_t binaries = 0, timings = 0, winners = 0, workloads = 0;
   std::int64_t bytes_before = 0, bytes_after = 0;
 };
 
-/// Deletes the binaries, measurements and winners of other template revisions than
-/// `template_revision`, and workloads left without records, then compacts the file (VACUUM).
-Expected<GcStats> collect_garbage(KernelCache& cache, const std::string& template_revision);
+/// Deletes the binaries, measurements and winners of template revisions not in
+/// `current_revisions`, and workloads left without records, then compacts the file (VACUUM).
+Expected<GcStats> collect_garbage(KernelCache& cache,
+                                  const std::vector<std::string>& current_revisions);
 
 }  // namespace qk::cache

@@ -55,7 +55,7 @@ Expected<CpuBackend*> CpuBackend::get(const std::string& cpu_level) {
 cache::BinaryKey CpuBackend::binary_key(const codegen::CpuKernelSpec& spec) const {
   return {codegen::canonical_name(spec),
           codegen::spec_hash(spec),
-          std::string(templates::revision()),
+          std::string(templates::revision("cpu")),
           target_.key(),
           compiler_->version(),
           compiler_->flags_key()};

@@ -14,7 +14,8 @@ namespace qk::runtime {
 
 TuningKeys tuning_keys(const LayerConfig& layer, const CpuBackend& backend, int threads) {
   return {codegen::workload_of(layer, "cpu").hash,
-          cpu_device_fingerprint(backend.target(), threads), std::string(templates::revision())};
+          cpu_device_fingerprint(backend.target(), threads),
+          std::string(templates::revision("cpu"))};
 }
 
 int call_threads(const CompileOptions& options) {

@@ -14,7 +14,18 @@ struct TemplateFile {
 /// Every template file, sorted by path.
 const std::vector<TemplateFile>& files();
 
-/// First 16 hex digits of a SHA-256 over all template paths and texts.
-std::string_view revision();
+/// The revision of the templates of one top-level folder.
+struct FolderRevision {
+  std::string_view folder;    ///< "cpu", "cuda", ...
+  std::string_view revision;  ///< first 16 hex digits of a SHA-256 over its paths and texts
+};
+
+/// Every folder's revision, sorted by folder.
+const std::vector<FolderRevision>& revisions();
+
+/// The revision of `folder` ("cpu" for the cpu target's kernels): part of the cache keys of
+/// everything built from it, so that editing the templates of one target leaves the binaries
+/// and tuning records of the others valid. Empty for a folder without templates.
+std::string_view revision(std::string_view folder);
 
 }  // namespace qk::templates

@@ -34,6 +34,13 @@ int fail(const qk::Error& error) {
   return 1;
 }
 
+/// The template revisions of this qk, one per template folder (target).
+std::vector<std::string> current_revisions() {
+  std::vector<std::string> out;
+  for (const auto& r : qk::templates::revisions()) out.emplace_back(r.revision);
+  return out;
+}
+
 std::filesystem::path cache_path(const std::string& option) {
   return option.empty() ? qk::cache::KernelCache::default_path() : std::filesystem::path(option);
 }
@@ -61,7 +68,10 @@ int list(const std::string& cache_option) {
   if (!cache) return fail(cache.error());
   auto binaries = (*cache)->list_binaries();
   if (!binaries) return fail(binaries.error());
-  const std::string revision(qk::templates::revision());
+  const std::vector<std::string> revisions = current_revisions();
+  auto current = [&](const std::string& revision) {
+    return std::find(revisions.begin(), revisions.end(), revision) != revisions.end();
+  };
   fmt::print("{}: {} binaries\n", (*cache)->path().string(), binaries->size());
   std::vector<std::vector<std::string>> rows{
       {"kernel", "target", "compiler", "KiB", "compile ms", "templates"}};
@@ -69,7 +79,7 @@ int list(const std::string& cache_option) {
     const std::string target = b.key.target.substr(0, b.key.target.find(';'));
     rows.push_back({b.key.kernel, target, b.key.compiler, fmt::format("{:.1f}", b.size / 1024.0),
                     fmt::format("{:.0f}", b.compile_ms),
-                    b.key.template_revision == revision ? "current" : "stale"});
+                    current(b.key.template_revision) ? "current" : "stale"});
   }
   fmt::print("{}", qk::tools::format_table(rows, {3, 4}));
   auto winners = (*cache)->list_winners();
@@ -82,9 +92,9 @@ int list(const std::string& cache_option) {
                     fmt::format("{:.3f}", r.median_ns * 1e-6),
                     fmt::format("{:.3f}", r.default_median_ns * 1e-6),
                     escape(r.device_fingerprint, EscapeMode::ascii),
-                    !w.checksum_ok                    ? "DAMAGED"
-                    : r.template_revision != revision ? "stale"
-                                                      : "ok"});
+                    !w.checksum_ok                  ? "DAMAGED"
+                    : !current(r.template_revision) ? "stale"
+                                                    : "ok"});
   }
   fmt::print("{}", qk::tools::format_table(rows, {1, 3, 4}));
   return 0;
@@ -146,7 +156,7 @@ int retime(const std::string& cache_option, std::size_t top_k, const std::string
 int verify(const std::string& cache_option) {
   auto cache = qk::cache::KernelCache::open(cache_path(cache_option));
   if (!cache) return fail(cache.error());
-  auto report = qk::cache::verify(**cache, std::string(qk::templates::revision()));
+  auto report = qk::cache::verify(**cache, current_revisions());
   if (!report) return fail(report.error());
   fmt::print("{}\n", (*cache)->path().string());
   for (const std::string& p : report->provenance) fmt::print("  made by {}\n", p);
@@ -165,7 +175,7 @@ int verify(const std::string& cache_option) {
 int gc(const std::string& cache_option) {
   auto cache = qk::cache::KernelCache::open(cache_path(cache_option));
   if (!cache) return fail(cache.error());
-  auto stats = qk::cache::collect_garbage(**cache, std::string(qk::templates::revision()));
+  auto stats = qk::cache::collect_garbage(**cache, current_revisions());
   if (!stats) return fail(stats.error());
   fmt::print(
       "{}: removed {} binaries, {} measurements, {} winners, {} workloads of other "

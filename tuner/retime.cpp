@@ -69,7 +69,7 @@ Expected<std::vector<RetimeResult>> retime_winners(const TuneSettings& settings,
   if (!cache) return cache.error();
   const std::string device = runtime::cpu_device_fingerprint(
       (*backend)->target(), runtime::call_threads({.threads = settings.threads}));
-  const std::string revision(templates::revision());
+  const std::string revision(templates::revision("cpu"));
   auto listed = (*cache)->list_winners();
   if (!listed) return listed.error();
 

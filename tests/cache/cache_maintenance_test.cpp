@@ -131,10 +131,10 @@ TEST(CacheMerge, DamagedRecordsAreNotCopiedAndTargetFilterApplies) {
   EXPECT_EQ(stats->winners_damaged, 1);
   EXPECT_EQ(stats->winners, 1);
 
-  auto report = qk::cache::verify(**out, "rev-a");
+  auto report = qk::cache::verify(**out, {"rev-a"});
   ASSERT_TRUE(report.has_value());
   EXPECT_EQ(report->binaries_damaged + report->winners_damaged, 0);
-  auto source_report = qk::cache::verify(**KernelCache::open(dir.path() / "a.db"), "rev-a");
+  auto source_report = qk::cache::verify(**KernelCache::open(dir.path() / "a.db"), {"rev-a"});
   ASSERT_TRUE(source_report.has_value());
   EXPECT_EQ(source_report->binaries_damaged, 1);
   EXPECT_EQ(source_report->winners_damaged, 1);
@@ -158,7 +158,7 @@ TEST(CacheGc, RemovesOtherTemplateRevisionsOnly) {
   ASSERT_TRUE(
       cache->store_binary(key("k_old", "cpu=x", "rev-old"), std::vector<std::uint8_t>{7}, 1.0));
   ASSERT_TRUE(cache->store_winner(winner(8, "mr1", 100, "rev-old")));
-  auto stats = qk::cache::collect_garbage(*cache, "rev-a");
+  auto stats = qk::cache::collect_garbage(*cache, {"rev-a", "rev-b"});
   ASSERT_TRUE(stats.has_value()) << stats.error().str();
   EXPECT_EQ(stats->binaries, 1);
   EXPECT_EQ(stats->winners, 1);

@@ -104,9 +104,8 @@ TEST(CacheSchema, TablesHaveTheDocumentedColumns) {
         "spread_ns", "repeats", "status", "reason", "measured_unix", "template_revision",
         "fidelity"}},
       {"winners",
-       {"workload_hash", "bucket", "device_fingerprint", "config_name", "median_ns",
-        "decided_unix", "template_revision", "spread_ns", "default_config", "default_median_ns",
-        "checksum"}},
+       {"workload_hash", "bucket", "device_fingerprint", "config_name", "median_ns", "decided_unix",
+        "template_revision", "spread_ns", "default_config", "default_median_ns", "checksum"}},
   };
   TempDir dir;
   const fs::path file = dir.path() / "kernels.db";

@@ -24,7 +24,7 @@ std::string make_cache(const qk::test::TempDir& dir, const std::string& name) {
   const auto file = dir.path() / name;
   auto cache = qk::cache::KernelCache::open(file);
   EXPECT_TRUE(cache.has_value());
-  const std::string revision(qk::templates::revision());
+  const std::string revision(qk::templates::revision("cpu"));
   const std::vector<std::uint8_t> blob{1, 2, 3};
   EXPECT_TRUE(
       (*cache)->store_binary({"qk_w8a8_cpu_test", "s", revision, "cpu=x", "clang", ""}, blob, 1.0));
