@@ -188,12 +188,15 @@ int run(const Args& args) {
   options.shard_index = shard->first;
   options.shard_count = shard->second;
   const bool tty = isatty(STDERR_FILENO) != 0;
+  const auto started = std::chrono::steady_clock::now();
   if (!args.quiet)
     options.progress = [&](std::string_view layer, std::size_t item, std::size_t items,
                            const qk::tuner::Progress& p) {
-      const std::string line = fmt::format("[{}/{}] {} M<={}: {} {} ({}/{})", item + 1, items,
-                                           escape(layer, EscapeMode::ascii), p.bucket, p.stage,
-                                           p.candidate, p.done, p.total);
+      const double elapsed =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      const std::string line = fmt::format("[{}/{} {:.0f} s] {} M<={}: {} {} ({}/{})", item + 1,
+                                           items, elapsed, escape(layer, EscapeMode::ascii),
+                                           p.bucket, p.stage, p.candidate, p.done, p.total);
       if (tty)
         fmt::print(stderr, "\r\033[K{}", line);
       else if (p.stage == "compiling" && p.done == 0)
