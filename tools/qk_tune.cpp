@@ -86,11 +86,13 @@ void print_table(const qk::tuner::PlanReport& report) {
     const std::string layer =
         escape(r.layer, EscapeMode::ascii) +
         (r.shares_with.empty() ? "" : " (=" + escape(r.shares_with, EscapeMode::ascii) + ")");
-    rows.push_back(
-        {layer, std::to_string(b.bucket), b.default_config, ms(b.default_ns),
-         b.complete ? (b.replaced_default ? b.chosen_config : "= default") : "(budget ran out)",
-         ms(b.chosen_ns), speedup(b), std::to_string(b.space), std::to_string(b.measured),
-         std::to_string(b.reused), std::to_string(b.failed)});
+    rows.push_back({layer, std::to_string(b.bucket), b.default_config, ms(b.default_ns),
+                    !b.unsupported.empty() ? "(not implemented for this target)"
+                    : b.complete           ? (b.replaced_default ? b.chosen_config : "= default")
+                                           : "(budget ran out)",
+                    ms(b.chosen_ns), speedup(b), std::to_string(b.space),
+                    std::to_string(b.measured), std::to_string(b.reused),
+                    std::to_string(b.failed)});
   }
   fmt::print("{}", qk::tools::format_table(rows, {1, 3, 5, 6, 7, 8, 9, 10}));
 }
@@ -130,6 +132,7 @@ nlohmann::json report_json(const qk::tuner::PlanReport& report, const Args& args
                     {"chosen_ns", ns(b.chosen_ns)},
                     {"replaced_default", b.replaced_default},
                     {"complete", b.complete},
+                    {"unsupported", b.unsupported},
                     {"space", b.space},
                     {"measured", b.measured},
                     {"reused", b.reused},
@@ -214,7 +217,7 @@ int run(const Args& args) {
   for (const auto& r : report->rows) {
     if (!r.shares_with.empty()) continue;
     changed += r.bucket.replaced_default;
-    incomplete += !r.bucket.complete;
+    incomplete += !r.bucket.complete && r.bucket.unsupported.empty();
   }
   fmt::print("\n{} work item(s) in {:.1f} s; the tuned tile replaced the default in {}",
              report->items, report->seconds, changed);

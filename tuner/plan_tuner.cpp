@@ -57,6 +57,17 @@ Expected<PlanReport> tune_plan(const Plan& plan, const PlanTuneOptions& options)
         options.progress(layer.name, item, work.size(), p);
       };
     auto tuned = tune_workload(layer, buckets, settings);
+    if (!tuned && tuned.error().code == Errc::unsupported) {
+      // A family the target does not implement yet: said in the summary, the rest is tuned.
+      for (std::size_t i = first; i < last; ++i) {
+        BucketReport skipped;
+        skipped.bucket = work[i].bucket;
+        skipped.unsupported = tuned.error().message;
+        report.rows.push_back({layer.name, "", skipped});
+      }
+      first = last;
+      continue;
+    }
     if (!tuned) return Error{tuned.error().code, layer.name, tuned.error().str()};
     for (const BucketReport& b : *tuned) {
       report.rows.push_back({layer.name, "", b});

@@ -97,7 +97,18 @@ class BucketTuner {
     report_.compile_seconds += seconds_since(start);
   }
 
+  /// One evaluation for search(); counted as done for the progress display when it returns.
   Score evaluate(std::size_t i, Fidelity fidelity, TuningProblem& problem) {
+    const Score score = evaluate_uncounted(i, fidelity, problem);
+    ++done_;
+    return score;
+  }
+
+  bool over_budget() const { return over_budget_; }
+  void set_total(std::size_t total) { total_ = total; }
+
+ private:
+  Score evaluate_uncounted(std::size_t i, Fidelity fidelity, TuningProblem& problem) {
     const auto key = std::make_pair(names_[i], fidelity_name(fidelity));
     if (auto it = earlier_.find(key); it != earlier_.end()) {
       ++report_.reused;
@@ -120,10 +131,6 @@ class BucketTuner {
     return score;
   }
 
-  bool over_budget() const { return over_budget_; }
-  void set_total(std::size_t total) { total_ = total; }
-
- private:
   Score measure_candidate(std::size_t i, Fidelity fidelity, TuningProblem& problem) {
     cache::TimingRecord record;
     record.workload_hash = keys_.workload_hash;
@@ -176,7 +183,6 @@ class BucketTuner {
   }
 
   void progress(std::string_view stage, std::size_t i) {
-    if (stage != "compiling") ++done_;
     if (settings_.progress)
       settings_.progress({bucket_, std::string(stage), names_[i], done_, total_});
   }

@@ -52,7 +52,8 @@ struct BucketReport {
   std::string chosen_config;  ///< the winner stored (the default when nothing beat it)
   std::optional<double> default_ns, chosen_ns;
   bool replaced_default = false;
-  bool complete = false;       ///< false: the budget ran out; no winner stored
+  bool complete = false;       ///< false: the budget ran out (or unsupported); no winner stored
+  std::string unsupported;     ///< why the target cannot run this layer (tune_plan skips it)
   std::size_t space = 0;       ///< candidates in the search space
   std::size_t measured = 0;    ///< distinct candidates measured in this run
   std::size_t reused = 0;      ///< measurements taken from earlier runs (resuming)
