@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "../common/temp_dir.hpp"
+
 namespace {
 
 qk::LayerConfig layer(std::string name, std::int64_t n, std::int64_t m_max) {
@@ -56,6 +58,32 @@ TEST(PlanWork, ShardsPartitionTheWork) {
     std::multiset<std::pair<std::size_t, std::int64_t>> all;
     for (const auto& item : work) all.insert({item.layer, item.bucket});
     EXPECT_EQ(seen, all) << count << " shards";
+  }
+}
+
+}  // namespace
+
+namespace {
+
+TEST(TunePlan, LayerOfAnUnimplementedFamilyIsReportedNotFatal) {
+  qk::test::TempDir dir;
+  qk::Plan p;
+  qk::LayerConfig fp8 = layer("fp8", 64, 2);
+  fp8.k = 64;
+  fp8.weight_quant = qk::QuantType::fp8_e4m3;
+  fp8.activation_quant = qk::QuantType::fp8_e4m3;
+  fp8.input_dtype = qk::QuantType::fp16;
+  ASSERT_TRUE(qk::validate_layer(fp8, "fp8").empty());
+  p.layers = {fp8};
+  qk::tuner::PlanTuneOptions options;
+  options.settings.cache = dir.path() / "kernels.db";
+  auto report = qk::tuner::tune_plan(p, options);
+  ASSERT_TRUE(report.has_value()) << report.error().str();
+  ASSERT_EQ(report->rows.size(), 2u) << "buckets 1 and 2";
+  for (const auto& row : report->rows) {
+    EXPECT_FALSE(row.bucket.complete);
+    EXPECT_NE(row.bucket.unsupported.find("not implemented"), std::string::npos)
+        << row.bucket.unsupported;
   }
 }
 
