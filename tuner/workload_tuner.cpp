@@ -69,7 +69,8 @@ class BucketTuner {
   }
 
   /// Compiles (or loads from the cache) the candidates `indices`, as many at once as the
-  /// machine has cores. Those with a usable earlier measurement at every fidelity are skipped.
+  /// machine has cores. Those an earlier run measured are skipped: evaluate() compiles them
+  /// only if the search measures them anew.
   void compile(const std::vector<std::size_t>& indices) {
     const auto start = Clock::now();
     const std::size_t parallel = std::max(1u, std::thread::hardware_concurrency());
