@@ -85,6 +85,42 @@ struct W4A16Config {
   int nc = 768;
 };
 
+/// WFP8A16: fp8 weights (E4M3 or E5M2, per-tensor or per-channel scales; docs/numerics.md §6.3)
+/// x fp16 or bf16 activations; otherwise as W8A16, with the same kernel template. Each code is
+/// decoded in registers to its exact value (weight_decode.hpp), then scaled and rounded as W8A16.
+struct WFp8A16Config {
+  WeightType weight = WeightType::fp8_e4m3;  ///< fp8_e4m3 or fp8_e5m2 (quant::pack_cpu_fp8)
+
+  InputType input = InputType::bf16;
+  Scaling scaling = Scaling::none;
+  bool bias = false;
+  Act act = Act::none;
+  OutputType output = OutputType::fp32;
+
+  int mr = 8;
+  int nv = 2;
+  int mc = 96;
+  int nc = 768;
+};
+
+/// The float baselines fp16, bf16 and fp32 (docs/numerics.md §6.5): weights and activations both
+/// in `weight`'s type, products summed in fp32. The weight-only kernel template with a decoder
+/// that only widens the stored value (quant::pack_cpu_float).
+struct FloatConfig {
+  WeightType weight = WeightType::bf16;  ///< fp16, bf16 or fp32; input is the same type
+
+  InputType input = InputType::bf16;
+  Scaling scaling = Scaling::none;
+  bool bias = false;
+  Act act = Act::none;
+  OutputType output = OutputType::fp32;
+
+  int mr = 8;
+  int nv = 2;
+  int mc = 96;
+  int nc = 768;
+};
+
 /// Registers the weight-only micro-tile needs: mr x nv fp32 accumulators; per weight vector its
 /// packed bytes, its dequantized value, its scale and its zero point; a broadcast, the nibble
 /// mask and a rounding constant.

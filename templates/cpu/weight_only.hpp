@@ -1,18 +1,23 @@
-// The weight-only CPU kernels, W8A16 and W4A16 (docs/numerics.md §6.3): int8 or int4 weights x
-// fp16 or bf16 activations, multiplied as given. One template serves both families; the config's
-// `weight` picks the decoder (weight_decode.hpp), which knows the packed layout and turns 16
-// stored weights into the values the kernel multiplies.
+// The weight-only CPU kernels (docs/numerics.md §6.3) and the float baselines (§6.5): W8A16,
+// W4A16 and WFP8A16 (int8, int4 or fp8 weights x fp16 or bf16 activations, multiplied as given),
+// and fp16, bf16, fp32 (weights and activations in one float type). One template serves all six;
+// the config's `weight` picks the decoder (weight_decode.hpp), which knows the packed layout and
+// turns 16 stored weights into the values the kernel multiplies.
 //
-// Each weight is dequantized in registers exactly as the contract defines it,
-//   w16 = round_to(activation type, float(code - zero) * scale)      (one fp32 multiply)
+// Each quantized weight is dequantized in registers exactly as the contract defines it,
+//   w16 = round_to(activation type, value * scale)      (one fp32 multiply; value = code - zero,
+//                                                        or the fp8 code's decoded value)
 // and multiplied with the activation in fp32 by an FMA: both factors have at most 11 significant
-// bits, so the product is exact (short of fp32 underflow) and only the fp32 sum rounds. This needs
-// AVX-512F/BW only (no avx512bf16, no F16C beyond AVX-512F's vcvtph2ps), so the family runs on
+// bits, so the product is exact (short of fp32 underflow) and only the fp32 sum rounds. A float
+// baseline's weights are already in the activation type and are only widened (fp32 x fp32 rounds
+// once more, in the FMA, within §8's bound). This needs
+// AVX-512F/BW only (no avx512bf16, no F16C beyond AVX-512F's vcvtph2ps), so the families run on
 // every level the cpu target accepts; vdpbf16ps would double the multiply rate for bf16 but flushes
 // subnormals.
 //
-// The weights stay 8- or 4-bit in memory, so decode (M = 1) reads 1 or 1/2 byte per weight; today
-// it is bound by the dequantization's vector operations rather than by those bytes (docs/cpu.md).
+// The weights stay in their stored width in memory (int8 and fp8 1 byte, int4 1/2, fp16 and bf16
+// 2, fp32 4), so decode (M = 1) reads that many bytes per weight; for the quantized types it is
+// bound by the dequantization's vector operations rather than by those bytes (docs/cpu.md).
 //
 // Two paths per column tile (column()): a cache block of rows that fits one register tile
 // (decode) dequantizes each weight in registers where it is used; a taller block dequantizes one
@@ -22,8 +27,8 @@
 //
 // The `quantize` entry converts the activations to fp32 rows of k_padded elements in the
 // workspace (a_codes, 4 bytes per element), zero-padded so that the padded K of the panels (whose
-// int4 codes dequantize to -zero * scale, finite) multiplies zeros, and sets every a_scale to 1 so
-// that the shared epilogue applies.
+// int4 codes dequantize to -zero * scale, finite; every other type pads with zeros) multiplies
+// zeros, and sets every a_scale to 1 so that the shared epilogue applies.
 #pragma once
 
 #include <immintrin.h>
@@ -245,10 +250,14 @@ struct WeightOnlyKernel {
   }
 };
 
-/// W8A16 and W4A16: the weight-only kernel over each family's config (codegen names these).
+/// Each family's name for the kernel over its config (codegen names these).
 template <W8A16Config C>
 using W8A16Kernel = WeightOnlyKernel<C>;
 template <W4A16Config C>
 using W4A16Kernel = WeightOnlyKernel<C>;
+template <WFp8A16Config C>
+using WFp8A16Kernel = WeightOnlyKernel<C>;
+template <FloatConfig C>
+using FloatKernel = WeightOnlyKernel<C>;
 
 }  // namespace qk::cpu
