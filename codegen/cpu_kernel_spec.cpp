@@ -24,8 +24,9 @@ std::string_view scaling_tag(ActivationScaling s) {
 }
 
 // Families the cpu target implements so far.
-constexpr std::array<GemmFamily, 4> kCpuFamilies{GemmFamily::w8a8, GemmFamily::w4a8,
-                                                 GemmFamily::w8a16, GemmFamily::w4a16};
+constexpr std::array<GemmFamily, 8> kCpuFamilies{
+    GemmFamily::w8a8,    GemmFamily::w4a8, GemmFamily::w8a16, GemmFamily::w4a16,
+    GemmFamily::wfp8a16, GemmFamily::fp16, GemmFamily::bf16,  GemmFamily::fp32};
 
 }  // namespace
 
@@ -46,6 +47,7 @@ Expected<CpuKernelSpec> cpu_kernel_spec(const LayerConfig& layer, const CpuTile&
                              to_string(layer.activation_quant), implemented_names)};
   if (auto ok = validate(tile, family); !ok) return ok.error();
   return CpuKernelSpec{family,
+                       layer.weight_quant,
                        layer.input_dtype,
                        layer.activation_scaling,
                        layer.epilogue.bias,
@@ -55,7 +57,11 @@ Expected<CpuKernelSpec> cpu_kernel_spec(const LayerConfig& layer, const CpuTile&
 }
 
 std::string canonical_name(const CpuKernelSpec& s) {
-  return fmt::format("qk_{}_cpu_{}_{}_{}_{}_{}_{}", to_string(s.family), to_string(s.input),
+  // wfp8a16 is the one implemented family with two weight types (fp8_e4m3, fp8_e5m2).
+  const std::string family = s.family == GemmFamily::wfp8a16
+                                 ? fmt::format("{}_{}", to_string(s.family), to_string(s.weight))
+                                 : std::string(to_string(s.family));
+  return fmt::format("qk_{}_cpu_{}_{}_{}_{}_{}_{}", family, to_string(s.input),
                      scaling_tag(s.scaling), s.bias ? "bias" : "nobias", to_string(s.activation),
                      to_string(s.output), canonical_name(s.tile));
 }

@@ -13,7 +13,8 @@ namespace qk::codegen {
 
 struct CpuKernelSpec {
   GemmFamily family = GemmFamily::w8a8;
-  QuantType input = QuantType::fp32;  ///< activations as received
+  QuantType weight = QuantType::int8;  ///< weights as stored (in the name where the family has two)
+  QuantType input = QuantType::fp32;   ///< activations as received
   ActivationScaling scaling = ActivationScaling::dynamic_per_token;
   bool bias = false;
   Activation activation = Activation::none;
@@ -29,7 +30,8 @@ struct CpuKernelSpec {
 Expected<CpuKernelSpec> cpu_kernel_spec(const LayerConfig& layer, const CpuTile& tile);
 
 /// "qk_w8a8_cpu_fp32_tok_bias_gelu_fp16_mr8_nv3_kc512_mc96_nc768": a C identifier, unique per
-/// spec (every field appears in it).
+/// spec (every field appears in it; the weight type after the family, "qk_wfp8a16_fp8_e5m2_cpu_…",
+/// only when the family does not imply it).
 std::string canonical_name(const CpuKernelSpec& spec);
 
 /// 16 hex digits (XXH3-64) of the canonical name: the spec part of a binary's cache key.

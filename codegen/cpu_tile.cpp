@@ -20,7 +20,8 @@ Expected<void> validate(const CpuTile& t, GemmFamily family) {
   const bool blocks_k = family == GemmFamily::w8a8;
   // w8a8: mr x nv accumulators + nv weight vectors + 1 broadcast. w4a8: int32 and fp32
   // accumulators, two nibble halves per weight vector, 2 broadcasts and the nibble mask.
-  // w8a16/w4a16: fp32 accumulators, 4 registers per weight vector and 3 more (config.hpp).
+  // The weight-only and float families: fp32 accumulators, 4 registers per weight vector and 3
+  // more (config.hpp).
   const int registers = family == GemmFamily::w4a8   ? 2 * t.mr * t.nv + 2 * t.nv + 3
                         : family == GemmFamily::w8a8 ? t.mr * t.nv + t.nv + 1
                                                      : t.mr * t.nv + 4 * t.nv + 3;
@@ -45,7 +46,7 @@ std::vector<CpuTileBucket> default_cpu_tiles(GemmFamily family) {
   constexpr std::int64_t kAnyM = std::numeric_limits<std::int64_t>::max();
   if (family == GemmFamily::w4a8)
     return {{4, CpuTile{1, 6, 0, 96, 768}}, {kAnyM, CpuTile{3, 3, 0, 96, 768}}};
-  if (family == GemmFamily::w8a16 || family == GemmFamily::w4a16)
+  if (family != GemmFamily::w8a8)  // w8a16, w4a16, wfp8a16 and the float baselines
     return {{4, CpuTile{1, 4, 0, 96, 768}}, {kAnyM, CpuTile{8, 2, 0, 96, 768}}};
   return {{4, CpuTile{4, 5, 16384, 96, 960}}, {kAnyM, CpuTile{5, 5, 16384, 100, 960}}};
 }

@@ -45,8 +45,9 @@ struct CpuTileBucket {
 /// w4a8 needs twice the accumulators (int32 per group, fp32 across groups). Its decode reads half
 /// the bytes, so wasted multiplies show: M <= 4 runs 1 x 96 tiles (one row, six concurrent weight
 /// streams; a 4-row tile was 1.4x slower at M = 1), larger M 3 x 48.
-/// w8a16/w4a16 dequantize each weight vector once per register tile, so a tile's rows share
-/// that cost: M <= 4 runs 1 x 64 (no wasted rows at M = 1), larger M 8 x 32.
+/// w8a16/w4a16/wfp8a16 dequantize each weight vector once per register tile, so a tile's rows
+/// share that cost: M <= 4 runs 1 x 64 (no wasted rows at M = 1), larger M 8 x 32. The float
+/// baselines run the same template and tiles.
 std::vector<CpuTileBucket> default_cpu_tiles(GemmFamily family);
 
 }  // namespace qk::codegen

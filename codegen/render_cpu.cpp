@@ -14,12 +14,17 @@ struct FamilyTemplate {
   std::string_view config;  ///< its config struct (templates/cpu/config.hpp)
   std::string_view kernel;  ///< its kernel class template
   bool blocks_k;            ///< whether the config has a kc field
+  bool names_weight;        ///< whether the config has a weight field (the stored weight type)
 };
-constexpr std::array<FamilyTemplate, 4> kFamilies{{
-    {GemmFamily::w8a8, "cpu/w8a8.hpp", "W8A8Config", "W8A8Kernel", true},
-    {GemmFamily::w4a8, "cpu/w4a8.hpp", "W4A8Config", "W4A8Kernel", false},
-    {GemmFamily::w8a16, "cpu/weight_only.hpp", "W8A16Config", "W8A16Kernel", false},
-    {GemmFamily::w4a16, "cpu/weight_only.hpp", "W4A16Config", "W4A16Kernel", false},
+constexpr std::array<FamilyTemplate, 8> kFamilies{{
+    {GemmFamily::w8a8, "cpu/w8a8.hpp", "W8A8Config", "W8A8Kernel", true, false},
+    {GemmFamily::w4a8, "cpu/w4a8.hpp", "W4A8Config", "W4A8Kernel", false, false},
+    {GemmFamily::w8a16, "cpu/weight_only.hpp", "W8A16Config", "W8A16Kernel", false, false},
+    {GemmFamily::w4a16, "cpu/weight_only.hpp", "W4A16Config", "W4A16Kernel", false, false},
+    {GemmFamily::wfp8a16, "cpu/weight_only.hpp", "WFp8A16Config", "WFp8A16Kernel", false, true},
+    {GemmFamily::fp16, "cpu/weight_only.hpp", "FloatConfig", "FloatKernel", false, true},
+    {GemmFamily::bf16, "cpu/weight_only.hpp", "FloatConfig", "FloatKernel", false, true},
+    {GemmFamily::fp32, "cpu/weight_only.hpp", "FloatConfig", "FloatKernel", false, true},
 }};
 
 const FamilyTemplate& family_template(GemmFamily family) {
@@ -49,7 +54,7 @@ RenderedKernel render_cpu(const CpuKernelSpec& spec) {
 
 namespace {{
 constexpr qk::cpu::{config} kConfig{{
-    .input = qk::cpu::InputType::{input},
+{weight}    .input = qk::cpu::InputType::{input},
     .scaling = qk::cpu::Scaling::{scaling},
     .bias = {bias},
     .act = qk::cpu::Act::{act},
@@ -72,10 +77,14 @@ extern "C" void {gemm}(const QkCpuGemmArgs* args, int64_t n_begin, int64_t n_end
 }}
 )",
       fmt::arg("name", k.name), fmt::arg("header", t.header), fmt::arg("config", t.config),
-      fmt::arg("kernel", t.kernel), fmt::arg("input", to_string(spec.input)),
-      fmt::arg("scaling", to_string(spec.scaling)), fmt::arg("bias", spec.bias ? "true" : "false"),
-      fmt::arg("act", to_string(spec.activation)), fmt::arg("output", to_string(spec.output)),
-      fmt::arg("mr", spec.tile.mr), fmt::arg("nv", spec.tile.nv),
+      fmt::arg("kernel", t.kernel),
+      fmt::arg("weight", t.names_weight ? fmt::format("    .weight = qk::cpu::WeightType::{},\n",
+                                                      to_string(spec.weight))
+                                        : std::string()),
+      fmt::arg("input", to_string(spec.input)), fmt::arg("scaling", to_string(spec.scaling)),
+      fmt::arg("bias", spec.bias ? "true" : "false"), fmt::arg("act", to_string(spec.activation)),
+      fmt::arg("output", to_string(spec.output)), fmt::arg("mr", spec.tile.mr),
+      fmt::arg("nv", spec.tile.nv),
       fmt::arg("kc", t.blocks_k ? fmt::format("    .kc = {},\n", spec.tile.kc) : std::string()),
       fmt::arg("mc", spec.tile.mc), fmt::arg("nc", spec.tile.nc),
       fmt::arg("quantize", k.quantize_symbol), fmt::arg("gemm", k.gemm_symbol));

@@ -131,8 +131,7 @@ Expected<PackedWeights> Kernel::pack(const quant::QuantizedWeights& weights) con
         fmt::format("[{}, {}] {} {} do not match the layer: [{}, {}] {} {}", weights.n, weights.k,
                     to_string(weights.format.type), to_string(weights.format.granularity), l.n, l.k,
                     to_string(expected.type), to_string(expected.granularity)));
-  auto packed = weights.format.type == QuantType::int4 ? quant::pack_cpu_int4(weights)
-                                                       : quant::pack_cpu_int8(weights);
+  auto packed = quant::pack_cpu(weights);
   if (!packed) return packed.error();
   auto impl = std::make_shared<PackedWeights::Impl>();
   impl->cpu = std::move(*packed);
@@ -178,7 +177,7 @@ Expected<void> Kernel::operator()(ConstMatrix a, const PackedWeights& weights, M
   runtime::ThreadPool& pool = runtime::default_thread_pool();
   const codegen::CpuTile& tile = kernel.spec.tile;
   CallWorkspace& ws = call_workspace();
-  // int8 codes, or fp32 activations for the weight-only families (templates/cpu/weight_only.hpp).
+  // int8 codes, or fp32 activations for the weight-only and float families (weight_only.hpp).
   const bool weight_only = !accumulates_in_int32(*family_of(l.weight_quant, l.activation_quant));
   ws.a_codes.resize(static_cast<std::size_t>(a.rows * w.k_padded * (weight_only ? 4 : 1)));
   ws.a_scales.resize(static_cast<std::size_t>(a.rows));

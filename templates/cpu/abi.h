@@ -24,13 +24,13 @@ typedef struct QkCpuGemmArgs {
   void* out;  // [m, n] in the layer's output dtype, row stride ldo elements
   int64_t ldo;
 
-  // Packed weights (quant/pack_cpu.hpp): 16-column panels; 4 k per 64 bytes for int8, 8 k per
-  // 64 bytes for int4 (low nibbles k0..3, high nibbles k4..7).
+  // Packed weights (quant/pack_cpu.hpp): 16-column panels; 4 k per 64 bytes for int8 and fp8, 8 k
+  // per 64 bytes for int4 (low nibbles k0..3, high nibbles k4..7), 2 for fp16/bf16, 1 for fp32.
   const void* packed_w;
-  int64_t k_padded;               // K rounded up to the packing's K step (4 for int8, 8 for int4)
+  int64_t k_padded;               // K rounded up to the packing's K step (see the line above)
   int64_t group_k;                // K of one scale group (k_padded when there is one group)
   int64_t groups;                 // scale groups along K (1 unless per-group: w4a8, w8a16, w4a16)
-  const float* w_scales;          // [groups][n_padded] (per-tensor scales are broadcast)
+  const float* w_scales;          // [groups][n_padded] (per-tensor broadcast); float: none
   const int32_t* w_compensation;  // int8: [n_padded] 128 * sum_k w[n, k], for the u8 offset
   const int32_t* w_zero_points;   // int4: [groups][n_padded] zero points (8 when symmetric)
   const float* bias;              // [n] or null
@@ -40,7 +40,8 @@ typedef struct QkCpuGemmArgs {
 
   // Workspace written by _quantize and read by _gemm.
   uint8_t* a_codes;  // [m, k_padded] quantized activations: u8 = s8 + 128 (w8a8), s8 (w4a8);
-                     // w8a16, w4a16: the activations as fp32 (4 bytes each), zero-padded
+                     // weight-only and float families: the activations as fp32 (4 bytes
+                     // each), zero-padded
   float* a_scales;   // [m] activation scales (one per row even when per-tensor); 1 if weight-only
   int32_t* a_group_sums;  // w4a8: [m][groups] sums of each row's s8 codes per scale group
 } QkCpuGemmArgs;

@@ -12,6 +12,9 @@ enum class OutputType : uint8_t { fp32, fp16, bf16, int8 };
 /// `none`: the activations are not quantized (the weight-only families multiply them as given).
 enum class Scaling : uint8_t { static_per_tensor, dynamic_per_token, dynamic_per_tensor, none };
 enum class Act : uint8_t { none, relu, gelu, gelu_tanh, silu };
+/// How the weight-only kernel's weights are stored (templates/cpu/weight_decode.hpp); the names
+/// are qk's QuantType names, so that codegen renders them from the same table.
+enum class WeightType : uint8_t { int8, int4, fp8_e4m3, fp8_e5m2, fp16, bf16, fp32 };
 
 /// W8A8: int8 weights (per-channel scales; per-tensor is broadcast by the packing) x int8
 /// activations quantized in the kernel, int32 accumulation with AVX-512 VNNI (vpdpbusd).
@@ -50,7 +53,7 @@ struct W4A8Config {
 /// contract says (one fp32 multiply, rounded to the activation type); products summed in fp32 over
 /// all of K, which is not blocked. The kernel is templates/cpu/weight_only.hpp.
 struct W8A16Config {
-  static constexpr int weight_bits = 8;  ///< bits per weight in memory (quant::pack_cpu_int8)
+  static constexpr WeightType weight = WeightType::int8;  ///< in memory: quant::pack_cpu_int8
 
   InputType input = InputType::bf16;  ///< fp16 or bf16: the layer's activation_quant
   Scaling scaling = Scaling::none;    ///< always none: the activations are not quantized
@@ -68,7 +71,43 @@ struct W8A16Config {
 /// bf16 activations; otherwise as W8A16, with the same kernel template. The weights stay 4-bit in
 /// memory (quant::pack_cpu_int4): decode is bound by the bytes of weights it reads.
 struct W4A16Config {
-  static constexpr int weight_bits = 4;  ///< bits per weight in memory (quant::pack_cpu_int4)
+  static constexpr WeightType weight = WeightType::int4;  ///< in memory: quant::pack_cpu_int4
+
+  InputType input = InputType::bf16;
+  Scaling scaling = Scaling::none;
+  bool bias = false;
+  Act act = Act::none;
+  OutputType output = OutputType::fp32;
+
+  int mr = 8;
+  int nv = 2;
+  int mc = 96;
+  int nc = 768;
+};
+
+/// WFP8A16: fp8 weights (E4M3 or E5M2, per-tensor or per-channel scales; docs/numerics.md §6.3)
+/// x fp16 or bf16 activations; otherwise as W8A16, with the same kernel template. Each code is
+/// decoded in registers to its exact value (weight_decode.hpp), then scaled and rounded as W8A16.
+struct WFp8A16Config {
+  WeightType weight = WeightType::fp8_e4m3;  ///< fp8_e4m3 or fp8_e5m2 (quant::pack_cpu_fp8)
+
+  InputType input = InputType::bf16;
+  Scaling scaling = Scaling::none;
+  bool bias = false;
+  Act act = Act::none;
+  OutputType output = OutputType::fp32;
+
+  int mr = 8;
+  int nv = 2;
+  int mc = 96;
+  int nc = 768;
+};
+
+/// The float baselines fp16, bf16 and fp32 (docs/numerics.md §6.5): weights and activations both
+/// in `weight`'s type, products summed in fp32. The weight-only kernel template with a decoder
+/// that only widens the stored value (quant::pack_cpu_float).
+struct FloatConfig {
+  WeightType weight = WeightType::bf16;  ///< fp16, bf16 or fp32; input is the same type
 
   InputType input = InputType::bf16;
   Scaling scaling = Scaling::none;

@@ -1,23 +1,23 @@
-// The weight-only CPU kernels, W8A16 and W4A16 (docs/numerics.md §6.3): int8 or int4 weights x
-// fp16 or bf16 activations, multiplied as given. One template serves both families; the config
-// type says how many bits a weight has in memory.
+// The weight-only CPU kernels (docs/numerics.md §6.3) and the float baselines (§6.5): W8A16,
+// W4A16 and WFP8A16 (int8, int4 or fp8 weights x fp16 or bf16 activations, multiplied as given),
+// and fp16, bf16, fp32 (weights and activations in one float type). One template serves all six;
+// the config's `weight` picks the decoder (weight_decode.hpp), which knows the packed layout and
+// turns 16 stored weights into the values the kernel multiplies.
 //
-// Each weight is dequantized in registers exactly as the contract defines it,
-//   w16 = round_to(activation type, float(code - zero) * scale)      (one fp32 multiply)
+// Each quantized weight is dequantized in registers exactly as the contract defines it,
+//   w16 = round_to(activation type, value * scale)      (one fp32 multiply; value = code - zero,
+//                                                        or the fp8 code's decoded value)
 // and multiplied with the activation in fp32 by an FMA: both factors have at most 11 significant
-// bits, so the product is exact (short of fp32 underflow) and only the fp32 sum rounds. This needs
-// AVX-512F/BW only (no avx512bf16, no F16C beyond AVX-512F's vcvtph2ps), so the family runs on
+// bits, so the product is exact (short of fp32 underflow) and only the fp32 sum rounds. A float
+// baseline's weights are already in the activation type and are only widened (fp32 x fp32 rounds
+// once more, in the FMA, within §8's bound). This needs
+// AVX-512F/BW only (no avx512bf16, no F16C beyond AVX-512F's vcvtph2ps), so the families run on
 // every level the cpu target accepts; vdpbf16ps would double the multiply rate for bf16 but flushes
 // subnormals.
 //
-// Packed layouts (quant/pack_cpu.hpp), both unchanged from the integer families and both 16-column
-// panels, so one 64-byte load feeds 16 columns:
-//   int8 (W8A16): 4 k per 64 bytes, byte j * 4 + t of block q is w(16p + j, 4q + t). Lane j's
-//     int32 holds 4 consecutive k; shifting byte t to the top and back (arithmetic) extracts it.
-//   int4 (W4A16): 8 k per 64 bytes, byte j * 4 + t of block q holds code(16p + j, 8q + t) in its
-//     low nibble and code(16p + j, 8q + 4 + t) in its high nibble: a shift and a mask per k.
-// The weights stay 8- or 4-bit in memory, so decode (M = 1) reads 1 or 1/2 byte per weight; today
-// it is bound by the dequantization's vector operations rather than by those bytes (docs/cpu.md).
+// The weights stay in their stored width in memory (int8 and fp8 1 byte, int4 1/2, fp16 and bf16
+// 2, fp32 4), so decode (M = 1) reads that many bytes per weight; for the quantized types it is
+// bound by the dequantization's vector operations rather than by those bytes (docs/cpu.md).
 //
 // Two paths per column tile (column()): a cache block of rows that fits one register tile
 // (decode) dequantizes each weight in registers where it is used; a taller block dequantizes one
@@ -27,8 +27,8 @@
 //
 // The `quantize` entry converts the activations to fp32 rows of k_padded elements in the
 // workspace (a_codes, 4 bytes per element), zero-padded so that the padded K of the panels (whose
-// int4 codes dequantize to -zero * scale, finite) multiplies zeros, and sets every a_scale to 1 so
-// that the shared epilogue applies.
+// int4 codes dequantize to -zero * scale, finite; every other type pads with zeros) multiplies
+// zeros, and sets every a_scale to 1 so that the shared epilogue applies.
 #pragma once
 
 #include <immintrin.h>
@@ -39,23 +39,22 @@
 #include "cpu/epilogue.hpp"
 #include "cpu/quantize_rows.hpp"
 #include "cpu/vec.hpp"
+#include "cpu/weight_decode.hpp"
 
 namespace qk::cpu {
 
 template <auto C>
 struct WeightOnlyKernel {
-  static constexpr int BITS = decltype(C)::weight_bits;  ///< 8 (W8A16) or 4 (W4A16)
-  static constexpr int K_STEP = BITS == 8 ? 4 : 8;       ///< k per 64-byte block of a panel
-  static constexpr int64_t PANEL_BYTES_PER_K = 16 * BITS / 8;
+  using Decoder = WeightDecoder<C.weight, C.input>;
+  static constexpr int K_STEP = Decoder::K_STEP;  ///< k per 64-byte block of a panel
+  static constexpr int64_t PANEL_BYTES_PER_K = Decoder::PANEL_BYTES_PER_K;
   /// K of one block of dequantized weights (see column()): what fits in the workspace after the
-  /// partial sums (mc x 16 nv floats), a multiple of 8 (both packings' K step). 0: the tile is
-  /// too small to buffer, and every row tile dequantizes its own weights.
+  /// partial sums (mc x 16 nv floats), a multiple of 8 (so of every decoder's K step). 0: the
+  /// tile is too small to buffer, and every row tile dequantizes its own weights.
   static constexpr int64_t BUFFER_K =
       (int64_t{C.mc} * C.nc - int64_t{C.mc} * 16 * C.nv) / (16 * C.nv) / 8 * 8;
 
-  static_assert(BITS == 8 || BITS == 4, "Weight-only kernels read int8 or int4 weights.");
-  static_assert(C.input != InputType::fp32,
-                "Weight-only activations are fp16 or bf16 (input_dtype = activation_quant).");
+  static_assert(8 % K_STEP == 0, "A K block (a multiple of 8) must hold whole K steps.");
   static_assert(C.scaling == Scaling::none, "Weight-only activations are not quantized.");
   static_assert(weight_only_tile_registers(C.mr, C.nv) <= 32,
                 "The weight-only micro-tile needs mr * nv fp32 accumulators, four registers per "
@@ -138,23 +137,6 @@ struct WeightOnlyKernel {
     bool first_k, last_k;
   };
 
-  /// Weight k0 + t of each of the 16 columns of a 64-byte block, as the contract's w16 in fp32.
-  /// t is a constant once the caller's loop is unrolled, so every shift is an immediate.
-  __attribute__((always_inline)) static __m512 dequantize(__m512i packed, __m512i zero,
-                                                          __m512 scale, int t) {
-    __m512i value;
-    if constexpr (BITS == 8) {
-      // Byte t of each lane to the top, then an arithmetic shift back: the signed int8.
-      value = _mm512_srai_epi32(_mm512_slli_epi32(packed, 24 - 8 * t), 24);
-    } else {
-      // Low nibbles hold k0..k0+3, high nibbles k0+4..k0+7 (byte t % 4 of the lane).
-      value = _mm512_and_si512(_mm512_srli_epi32(packed, 8 * (t % 4) + 4 * (t / 4)),
-                               _mm512_set1_epi32(0x0F));
-      value = _mm512_sub_epi32(value, zero);  // code - zero: exact
-    }
-    return round_through<C.input>(_mm512_mul_ps(_mm512_cvtepi32_ps(value), scale));
-  }
-
   /// The tile of `rows` (1..MR) rows from m and NV panels from n, over all of K. As in the other
   /// kernels, every loop over the tile is fully unrolled and nothing takes the accumulators'
   /// address, so they stay in registers; a partial tile repeats its last row and stores only the
@@ -162,7 +144,6 @@ struct WeightOnlyKernel {
   template <int MR, int NV>
   static void tile(const QkCpuGemmArgs* args, int64_t m, int64_t rows, int64_t n, int64_t n_end) {
     const int64_t panel_stride = PANEL_BYTES_PER_K * args->k_padded;  // bytes of one panel
-    const int64_t scale_stride = (args->n + 15) / 16 * 16;            // n_padded
     const uint8_t* panels = static_cast<const uint8_t*>(args->packed_w) + (n / 16) * panel_stride;
     const float* a[MR];
     QK_UNROLL for (int r = 0; r < MR; ++r) {
@@ -175,14 +156,8 @@ struct WeightOnlyKernel {
       QK_UNROLL for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
     }
     for (int64_t g = 0; g < args->groups; ++g) {
-      __m512 scale[NV];
-      __m512i zero[NV];
-      QK_UNROLL for (int v = 0; v < NV; ++v) {
-        const int64_t col = n + 16 * v;
-        scale[v] = _mm512_loadu_ps(args->w_scales + g * scale_stride + col);
-        zero[v] = BITS == 4 ? _mm512_loadu_si512(args->w_zero_points + g * scale_stride + col)
-                            : _mm512_setzero_si512();
-      }
+      typename Decoder::Params params[NV];  // the group's scales (and zero points), if any
+      QK_UNROLL for (int v = 0; v < NV; ++v) params[v] = Decoder::load(args, g, n + 16 * v);
       const int64_t k_begin = g * args->group_k;
       for (int64_t k0 = k_begin; k0 < k_begin + args->group_k; k0 += K_STEP) {
         __m512i packed[NV];
@@ -191,7 +166,7 @@ struct WeightOnlyKernel {
         // K_STEP values of k per block, each dequantized once and multiplied into every row.
         QK_UNROLL for (int t = 0; t < K_STEP; ++t) {
           __m512 w[NV];
-          QK_UNROLL for (int v = 0; v < NV; ++v) w[v] = dequantize(packed[v], zero[v], scale[v], t);
+          QK_UNROLL for (int v = 0; v < NV; ++v) w[v] = Decoder::decode(packed[v], params[v], t);
           QK_UNROLL for (int r = 0; r < MR; ++r) {
             const __m512 x = _mm512_set1_ps(a[r][k0 + t]);
             QK_UNROLL for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(x, w[v], acc[r][v]);
@@ -209,20 +184,15 @@ struct WeightOnlyKernel {
   static void dequantize_block(const QkCpuGemmArgs* args, int64_t n, int64_t kb0, int64_t kb1,
                                float* block) {
     const int64_t panel_stride = PANEL_BYTES_PER_K * args->k_padded;
-    const int64_t scale_stride = (args->n + 15) / 16 * 16;
     const uint8_t* panels = static_cast<const uint8_t*>(args->packed_w) + (n / 16) * panel_stride;
     for (int64_t k0 = kb0; k0 < kb1; k0 += K_STEP) {
       const int64_t g = k0 / args->group_k;  // a group holds whole K steps
       QK_UNROLL for (int v = 0; v < NV; ++v) {
-        const int64_t col = n + 16 * v;
-        const __m512 scale = _mm512_loadu_ps(args->w_scales + g * scale_stride + col);
-        const __m512i zero = BITS == 4
-                                 ? _mm512_loadu_si512(args->w_zero_points + g * scale_stride + col)
-                                 : _mm512_setzero_si512();
+        const typename Decoder::Params params = Decoder::load(args, g, n + 16 * v);
         const __m512i packed =
             _mm512_loadu_si512(panels + v * panel_stride + k0 * PANEL_BYTES_PER_K);
         QK_UNROLL for (int t = 0; t < K_STEP; ++t) _mm512_storeu_ps(
-            block + (k0 - kb0 + t) * 16 * NV + 16 * v, dequantize(packed, zero, scale, t));
+            block + (k0 - kb0 + t) * 16 * NV + 16 * v, Decoder::decode(packed, params, t));
       }
     }
   }
@@ -280,10 +250,14 @@ struct WeightOnlyKernel {
   }
 };
 
-/// W8A16 and W4A16: the weight-only kernel over each family's config (codegen names these).
+/// Each family's name for the kernel over its config (codegen names these).
 template <W8A16Config C>
 using W8A16Kernel = WeightOnlyKernel<C>;
 template <W4A16Config C>
 using W4A16Kernel = WeightOnlyKernel<C>;
+template <WFp8A16Config C>
+using WFp8A16Kernel = WeightOnlyKernel<C>;
+template <FloatConfig C>
+using FloatKernel = WeightOnlyKernel<C>;
 
 }  // namespace qk::cpu

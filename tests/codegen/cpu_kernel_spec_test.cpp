@@ -62,15 +62,12 @@ TEST(CpuKernelSpec, DistinctSpecsHaveDistinctNames) {
 
 TEST(CpuKernelSpec, UnimplementedFamilyIsAClearError) {
   LayerConfig l = w8a8_layer();
-  l.weight_quant = QuantType::fp8_e4m3;
-  l.activation_quant = QuantType::fp16;
-  l.input_dtype = QuantType::fp16;
-  l.activation_scaling = ActivationScaling::none;
+  l.weight_quant = l.activation_quant = QuantType::fp8_e4m3;  // fp8 x fp8
   auto spec = cpu_kernel_spec(l, CpuTile{});
   ASSERT_FALSE(spec);
   EXPECT_EQ(spec.error().code, Errc::unsupported);
-  EXPECT_NE(spec.error().message.find("wfp8a16"), std::string::npos) << spec.error().message;
-  for (const char* family : {"w8a8", "w4a8", "w8a16", "w4a16"})
+  EXPECT_NE(spec.error().message.find("family fp8"), std::string::npos) << spec.error().message;
+  for (const char* family : {"w8a8", "w4a8", "w8a16", "w4a16", "wfp8a16", "fp16", "bf16", "fp32"})
     EXPECT_NE(spec.error().message.find(family), std::string::npos) << spec.error().message;
 }
 
@@ -83,7 +80,8 @@ TEST(CpuKernelSpec, InvalidLayerIsRejected) {
 }
 
 TEST(CpuTile, ValidationRules) {
-  for (GemmFamily f : {GemmFamily::w8a8, GemmFamily::w4a8, GemmFamily::w8a16, GemmFamily::w4a16})
+  for (GemmFamily f : {GemmFamily::w8a8, GemmFamily::w4a8, GemmFamily::w8a16, GemmFamily::w4a16,
+                       GemmFamily::wfp8a16, GemmFamily::fp16, GemmFamily::bf16, GemmFamily::fp32})
     for (const CpuTileBucket& bucket : default_cpu_tiles(f)) EXPECT_TRUE(validate(bucket.tile, f));
   EXPECT_TRUE(
       validate(CpuTile{14, 2, 256, 28, 64}, GemmFamily::w8a8));  // 28 + 2 + 1 = 31 registers
@@ -102,7 +100,8 @@ TEST(CpuTile, ValidationRules) {
   EXPECT_FALSE(validate(CpuTile{4, 3, 0, 96, 768}, GemmFamily::w4a8));
   EXPECT_FALSE(validate(CpuTile{4, 2, 512, 96, 768}, GemmFamily::w4a8)) << "w4a8 does not block K";
   // The weight-only tile: mr * nv + 4 * nv + 3 registers (8 * 2 + 8 + 3 = 27; 4 * 4 + 16 + 3 = 35).
-  for (GemmFamily f : {GemmFamily::w8a16, GemmFamily::w4a16}) {
+  for (GemmFamily f : {GemmFamily::w8a16, GemmFamily::w4a16, GemmFamily::wfp8a16, GemmFamily::fp16,
+                       GemmFamily::bf16, GemmFamily::fp32}) {
     EXPECT_TRUE(validate(CpuTile{8, 2, 0, 96, 768}, f));
     auto wide = validate(CpuTile{4, 4, 0, 96, 768}, f);
     ASSERT_FALSE(wide);
@@ -151,6 +150,44 @@ TEST(RenderCpu, WeightOnlyFamiliesShareOneTemplate) {
   auto w8 = cpu_kernel_spec(l, CpuTile{8, 2, 0, 96, 768});
   ASSERT_TRUE(w8) << w8.error().str();
   EXPECT_NE(render_cpu(*w8).source.find("qk::cpu::W8A16Kernel<kConfig>"), std::string::npos);
+}
+
+// WFP8A16 and the float baselines render the weight-only template with the stored weight type in
+// the config; the two fp8 formats are distinct kernels (the name says which).
+TEST(RenderCpu, Fp8AndFloatFamiliesNameTheirWeightType) {
+  LayerConfig l = w8a8_layer();
+  l.weight_quant = QuantType::fp8_e5m2;
+  l.activation_quant = l.input_dtype = QuantType::fp16;
+  l.activation_scaling = ActivationScaling::none;
+  auto e5m2 = cpu_kernel_spec(l, CpuTile{8, 2, 0, 96, 768});
+  ASSERT_TRUE(e5m2) << e5m2.error().str();
+  EXPECT_EQ(canonical_name(*e5m2),
+            "qk_wfp8a16_fp8_e5m2_cpu_fp16_none_nobias_none_fp16_mr8_nv2_kc0_mc96_nc768");
+  const RenderedKernel k = render_cpu(*e5m2);
+  for (const char* part :
+       {"#include \"cpu/weight_only.hpp\"", "qk::cpu::WFp8A16Config kConfig",
+        ".weight = qk::cpu::WeightType::fp8_e5m2", "qk::cpu::WFp8A16Kernel<kConfig>"})
+    EXPECT_NE(k.source.find(part), std::string::npos) << part << "\n" << k.source;
+  l.weight_quant = QuantType::fp8_e4m3;
+  auto e4m3 = cpu_kernel_spec(l, CpuTile{8, 2, 0, 96, 768});
+  ASSERT_TRUE(e4m3) << e4m3.error().str();
+  EXPECT_NE(canonical_name(*e4m3), canonical_name(*e5m2));
+  EXPECT_NE(render_cpu(*e4m3).source.find(".weight = qk::cpu::WeightType::fp8_e4m3"),
+            std::string::npos);
+
+  for (QuantType t : {QuantType::fp16, QuantType::bf16, QuantType::fp32}) {
+    l.weight_quant = l.activation_quant = l.input_dtype = t;
+    auto spec = cpu_kernel_spec(l, CpuTile{1, 4, 0, 96, 768});
+    ASSERT_TRUE(spec) << spec.error().str();
+    const std::string type(to_string(t));
+    EXPECT_EQ(canonical_name(*spec),
+              "qk_" + type + "_cpu_" + type + "_none_nobias_none_fp16_mr1_nv4_kc0_mc96_nc768");
+    const std::string source = render_cpu(*spec).source;
+    for (const std::string& part :
+         {std::string("qk::cpu::FloatConfig kConfig"), ".weight = qk::cpu::WeightType::" + type,
+          ".input = qk::cpu::InputType::" + type, std::string("qk::cpu::FloatKernel<kConfig>")})
+      EXPECT_NE(source.find(part), std::string::npos) << part << "\n" << source;
+  }
 }
 
 }  // namespace

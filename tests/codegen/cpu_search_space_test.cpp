@@ -41,7 +41,9 @@ TEST(MBuckets, ParseNamesTheBadItem) {
 }
 
 TEST(CpuSearchSpace, EveryTileIsValidUniqueAndFitsTheBucket) {
-  for (GemmFamily family : {GemmFamily::w8a8, GemmFamily::w4a8}) {
+  for (GemmFamily family :
+       {GemmFamily::w8a8, GemmFamily::w4a8, GemmFamily::w8a16, GemmFamily::w4a16,
+        GemmFamily::wfp8a16, GemmFamily::fp16, GemmFamily::bf16, GemmFamily::fp32}) {
     for (std::int64_t m : {1, 4, 16, 128, 2048}) {
       const auto space = qk::codegen::cpu_search_space(family, m, 4096, 11008);
       ASSERT_FALSE(space.empty());

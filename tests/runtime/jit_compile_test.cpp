@@ -203,6 +203,49 @@ TEST(JitCompile, W4A16MatchesTheReferenceOnAwkwardShapes) {
   }
 }
 
+// WFP8A16 (both fp8 formats) and the float baselines fp16, bf16, fp32 (docs/numerics.md §6.3,
+// §6.5) through qk::jit::compile, both buckets of each layer, with epilogues.
+TEST(JitCompile, Wfp8a16MatchesTheReferenceOnAwkwardShapes) {
+  const fs::path cache = fresh_cache("wfp8a16");
+  std::vector<LayerConfig> layers{weight_only_layer(33, 200, QuantType::fp8_e4m3, QuantType::bf16,
+                                                    WeightGranularity::per_channel, 0, true),
+                                  weight_only_layer(130, 101, QuantType::fp8_e5m2, QuantType::fp16,
+                                                    WeightGranularity::per_channel, 0, true),
+                                  weight_only_layer(40, 37, QuantType::fp8_e4m3, QuantType::fp16,
+                                                    WeightGranularity::per_tensor, 0, true)};
+  layers[1].epilogue = {true, Activation::gelu, QuantType::fp16};
+  layers[2].epilogue = {true, Activation::relu, QuantType::int8};
+  for (const LayerConfig& l : layers) {
+    auto kernel = jit::compile(l, {.cache = cache});
+    ASSERT_TRUE(kernel) << kernel.error().str();
+    const std::string prefix = "qk_wfp8a16_" + std::string(to_string(l.weight_quant)) + "_cpu_";
+    EXPECT_NE(kernel->name().find(prefix), std::string::npos) << kernel->name();
+    unsigned seed = 90;
+    for (std::int64_t m : {1, 3, 17, 129}) check_against_reference(*kernel, m, seed++);
+  }
+}
+
+TEST(JitCompile, FloatBaselinesMatchTheReferenceOnAwkwardShapes) {
+  const fs::path cache = fresh_cache("float");
+  std::vector<LayerConfig> layers;
+  for (QuantType t : {QuantType::fp16, QuantType::bf16, QuantType::fp32})
+    layers.push_back(weight_only_layer(33, 201, t, t, WeightGranularity::per_channel, 0, true));
+  layers.push_back(layers[0]);
+  layers.back().n = 130;
+  layers.back().k = 64;
+  layers.back().epilogue = {true, Activation::silu, QuantType::bf16};
+  layers.push_back(layers[2]);
+  layers.back().epilogue = {true, Activation::relu, QuantType::int8};
+  for (const LayerConfig& l : layers) {
+    auto kernel = jit::compile(l, {.cache = cache});
+    ASSERT_TRUE(kernel) << kernel.error().str();
+    const std::string prefix = "qk_" + std::string(to_string(l.weight_quant)) + "_cpu_";
+    EXPECT_EQ(kernel->name().rfind(prefix, 0), 0u) << kernel->name();
+    unsigned seed = 110;
+    for (std::int64_t m : {1, 3, 17, 129}) check_against_reference(*kernel, m, seed++);
+  }
+}
+
 // docs/cpu.md, "Tiles": a call runs the instance of the smallest bucket holding its M; a layer
 // compiles only the buckets its m_range reaches, and a call beyond that range still works.
 TEST(JitCompile, DispatchesByMBucket) {
@@ -319,10 +362,8 @@ TEST(JitCompile, BadLayersAndCallsAreClearErrors) {
   ASSERT_FALSE(invalid);
   EXPECT_EQ(invalid.error().where, "layer.k");
 
-  LayerConfig fp8 = layer(64, 128);
-  fp8.weight_quant = QuantType::fp8_e4m3;
-  fp8.activation_quant = fp8.input_dtype = QuantType::fp16;
-  fp8.activation_scaling = ActivationScaling::none;
+  LayerConfig fp8 = layer(64, 128);  // fp8 x fp8: not implemented on the cpu target
+  fp8.weight_quant = fp8.activation_quant = QuantType::fp8_e4m3;
   auto unsupported = jit::compile(fp8, {.cache = cache});
   ASSERT_FALSE(unsupported);
   EXPECT_EQ(unsupported.error().code, Errc::unsupported);

@@ -23,7 +23,7 @@ struct Weights {
 
 template <auto C>
 void check(std::int64_t m, std::int64_t n, std::int64_t k, Weights w, unsigned seed) {
-  constexpr bool int4 = decltype(C)::weight_bits == 4;
+  constexpr bool int4 = C.weight == cpu::WeightType::int4;
   LayerConfig layer = test::layer_for(C);
   layer.weight_quant = int4 ? QuantType::int4 : QuantType::int8;
   layer.n = n;
