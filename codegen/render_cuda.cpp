@@ -4,10 +4,6 @@
 
 namespace qk::codegen {
 
-std::vector<std::string> cuda_template_headers() {
-  return {"cuda/abi.h", "cuda/ptx.cuh", "cuda/w8a8.cuh"};
-}
-
 RenderedCudaKernel render_cuda(const CudaKernelSpec& spec) {
   RenderedCudaKernel k;
   k.name = canonical_name(spec);

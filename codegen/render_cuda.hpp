@@ -5,7 +5,6 @@
 #pragma once
 
 #include <string>
-#include <vector>
 
 #include "codegen/cuda_kernel_spec.hpp"
 
@@ -22,9 +21,5 @@ struct RenderedCudaKernel {
 
 /// Example: render_cuda(spec).name_expression == "qk::cuda::w8a8_gemm<qk_gen::qk_w8a8_…_config>".
 RenderedCudaKernel render_cuda(const CudaKernelSpec& spec);
-
-/// The template files (paths under templates/) the rendered sources include, directly or not:
-/// what the compiler serves as NVRTC headers.
-std::vector<std::string> cuda_template_headers();
 
 }  // namespace qk::codegen

@@ -22,52 +22,9 @@
 
 #include "cuda/abi.h"
 #include "cuda/ptx.cuh"
+#include "cuda/w8a8_layout.cuh"
 
 namespace qk::cuda {
-
-enum class InputType : int { fp16, bf16 };
-enum class OutputType : int { fp16, bf16 };
-enum class Scaling : int { static_per_tensor, dynamic_per_token };
-
-/// Where everything sits in shared memory, in bytes. Every row of a tile is padded by 16 bytes:
-/// the row stride in 16-byte units is then odd (BLOCK_K is a multiple of 32), so the 8 rows one
-/// ldmatrix phase (or 8 lanes' cp.async) touches fall in 8 distinct 16-byte bank groups: no bank
-/// conflicts, without the index arithmetic of an XOR swizzle.
-template <class C>
-struct W8A8Layout {
-  static constexpr int THREADS = 32 * C::WARPS_M * C::WARPS_N;
-  static constexpr int WARP_M = C::BLOCK_M / C::WARPS_M;  ///< rows of Y per warp
-  static constexpr int WARP_N = C::BLOCK_N / C::WARPS_N;  ///< columns of Y per warp
-  static constexpr int MMA_M = WARP_M / 16;               ///< m16 tiles per warp
-  static constexpr int MMA_N = WARP_N / 8;                ///< n8 tiles per warp
-  static constexpr int A16_STRIDE = 2 * C::BLOCK_K + 16;  ///< bytes per row, fp16/bf16 A tile
-  static constexpr int I8_STRIDE = C::BLOCK_K + 16;       ///< bytes per row, int8 A and W tiles
-  static constexpr int A16_STAGE = C::BLOCK_M * A16_STRIDE;
-  static constexpr int W_STAGE = C::BLOCK_N * I8_STRIDE;
-  static constexpr int A8_OFFSET = C::STAGES * (A16_STAGE + W_STAGE);  ///< the quantized A tile
-  static constexpr int SCALE_OFFSET = A8_OFFSET + C::BLOCK_M * I8_STRIDE;
-  /// Dynamic per-token: each row's scale and inverse scale (fp32).
-  static constexpr int SCALE_BYTES = C::SCALING == Scaling::dynamic_per_token ? 8 * C::BLOCK_M : 0;
-  static constexpr int SMEM_BYTES = SCALE_OFFSET + SCALE_BYTES;
-  static constexpr int A_CHUNKS = C::BLOCK_M * C::BLOCK_K / 8;   ///< 16-byte pieces of the A tile
-  static constexpr int W_CHUNKS = C::BLOCK_N * C::BLOCK_K / 16;  ///< 16-byte pieces of the W tile
-
-  static_assert(C::BLOCK_K % 32 == 0, "BLOCK_K must be a multiple of 32, the k of one mma.");
-  static_assert(C::BLOCK_M % (16 * C::WARPS_M) == 0,
-                "BLOCK_M must split into WARPS_M warps of whole m16 mma tiles.");
-  static_assert(C::BLOCK_N % (16 * C::WARPS_N) == 0,
-                "BLOCK_N must split into WARPS_N warps of whole pairs of n8 mma tiles (one "
-                "ldmatrix.x4 loads two).");
-  static_assert(C::STAGES >= 2, "The pipeline needs at least two stages to overlap anything.");
-  static_assert(A_CHUNKS % THREADS == 0 && W_CHUNKS % THREADS == 0,
-                "Every thread must copy the same number of 16-byte pieces per stage.");
-};
-
-/// Dynamic shared memory of w8a8_gemm<C>, in bytes (codegen checks its own figure against it).
-template <class C>
-__host__ __device__ constexpr int w8a8_smem_bytes() {
-  return W8A8Layout<C>::SMEM_BYTES;
-}
 
 namespace detail {
 
@@ -126,8 +83,8 @@ __global__ void __launch_bounds__(W8A8Layout<C>::THREADS, C::MIN_BLOCKS)
   const int tid = threadIdx.x;
   const int lane = tid % 32;
   const int warp = tid / 32;
-  const int warp_m = (warp / C::WARPS_N) * L::WARP_M;  // the warp's first row within the tile
-  const int warp_n = (warp % C::WARPS_N) * L::WARP_N;  // its first column
+  const int warp_m = L::warp_row0(warp);  // the warp's first row within the tile
+  const int warp_n = L::warp_col0(warp);  // its first column
   const int m0 = blockIdx.y * C::BLOCK_M;
   const int n0 = blockIdx.x * C::BLOCK_N;
   const int M = args.m, N = args.n, K = args.k;
@@ -145,20 +102,20 @@ __global__ void __launch_bounds__(W8A8Layout<C>::THREADS, C::MIN_BLOCKS)
 #pragma unroll
     for (int i = 0; i < L::A_CHUNKS / L::THREADS; ++i) {
       const int chunk = tid + i * L::THREADS;
-      const int r = chunk / (C::BLOCK_K / 8), c = chunk % (C::BLOCK_K / 8);
-      const int gm = m0 + r, gk = k0 + 8 * c;
+      const int r = L::a_chunk_row(chunk), c = L::a_chunk_k(chunk);
+      const int gm = m0 + r, gk = k0 + c;
       const bool in = gm < M && gk < K;  // K % 16 == 0, so gk < K means all 8 halves are in
       const void* src = in ? a_bytes + 2 * (static_cast<long long>(gm) * K + gk) : args.a;
-      ptx::cp_async_16(a_dst + r * L::A16_STRIDE + 16 * c, src, in ? 16 : 0);
+      ptx::cp_async_16(a_dst + r * L::A16_STRIDE + 2 * c, src, in ? 16 : 0);
     }
 #pragma unroll
     for (int i = 0; i < L::W_CHUNKS / L::THREADS; ++i) {
       const int chunk = tid + i * L::THREADS;
-      const int r = chunk / (C::BLOCK_K / 16), c = chunk % (C::BLOCK_K / 16);
-      const int gn = n0 + r, gk = k0 + 16 * c;
+      const int r = L::w_chunk_row(chunk), c = L::w_chunk_k(chunk);
+      const int gn = n0 + r, gk = k0 + c;
       const bool in = gn < N && gk < K;
       const void* src = in ? args.w + static_cast<long long>(gn) * K + gk : args.w;
-      ptx::cp_async_16(w_dst + r * L::I8_STRIDE + 16 * c, src, in ? 16 : 0);
+      ptx::cp_async_16(w_dst + r * L::I8_STRIDE + c, src, in ? 16 : 0);
     }
   };
 
@@ -225,8 +182,8 @@ __global__ void __launch_bounds__(W8A8Layout<C>::THREADS, C::MIN_BLOCKS)
 #pragma unroll
     for (int i = 0; i < L::A_CHUNKS / L::THREADS; ++i) {
       const int chunk = tid + i * L::THREADS;
-      const int r = chunk / (C::BLOCK_K / 8), c = chunk % (C::BLOCK_K / 8);
-      const uint4 v = *reinterpret_cast<const uint4*>(a16 + r * L::A16_STRIDE + 16 * c);
+      const int r = L::a_chunk_row(chunk), c = L::a_chunk_k(chunk);
+      const uint4 v = *reinterpret_cast<const uint4*>(a16 + r * L::A16_STRIDE + 2 * c);
       float inv;
       if constexpr (C::SCALING == Scaling::static_per_tensor)
         inv = static_inv;
@@ -239,7 +196,7 @@ __global__ void __launch_bounds__(W8A8Layout<C>::THREADS, C::MIN_BLOCKS)
         q[2 * j] = detail::quantize_s8(detail::to_f32<C::INPUT>(words[j] & 0xffff), inv);
         q[2 * j + 1] = detail::quantize_s8(detail::to_f32<C::INPUT>(words[j] >> 16), inv);
       }
-      *reinterpret_cast<uint2*>(a8 + r * L::I8_STRIDE + 8 * c) = make_uint2(
+      *reinterpret_cast<uint2*>(a8 + r * L::I8_STRIDE + c) = make_uint2(
           detail::pack_s8x4(q[0], q[1], q[2], q[3]), detail::pack_s8x4(q[4], q[5], q[6], q[7]));
     }
     __syncthreads();
@@ -250,23 +207,20 @@ __global__ void __launch_bounds__(W8A8Layout<C>::THREADS, C::MIN_BLOCKS)
     ptx::cp_async_commit();
 
     const unsigned w_base = smem_base + stage * (L::A16_STAGE + L::W_STAGE) + L::A16_STAGE;
-    const int j = lane / 8;  // the ldmatrix.x4 matrix whose row address this lane gives
 #pragma unroll
     for (int kk = 0; kk < C::BLOCK_K; kk += 32) {
       unsigned a_frag[L::MMA_M][4];
       unsigned b_frag[L::MMA_N][2];
 #pragma unroll
       for (int i = 0; i < L::MMA_M; ++i) {
-        // Matrices: rows 0-7 k 0-15, rows 8-15 k 0-15, rows 0-7 k 16-31, rows 8-15 k 16-31.
-        const int row = warp_m + 16 * i + 8 * (j & 1) + lane % 8;
-        ptx::ldmatrix_x4(a_frag[i], a8_base + row * L::I8_STRIDE + kk + 16 * (j >> 1));
+        ptx::ldmatrix_x4(a_frag[i], a8_base + L::a_frag_row(warp_m, i, lane) * L::I8_STRIDE +
+                                        L::a_frag_k(kk, lane));
       }
 #pragma unroll
       for (int p = 0; p < L::MMA_N / 2; ++p) {
-        // Matrices: n 0-7 k 0-15, n 0-7 k 16-31, n 8-15 k 0-15, n 8-15 k 16-31.
-        const int row = warp_n + 16 * p + 8 * (j >> 1) + lane % 8;
         unsigned r[4];
-        ptx::ldmatrix_x4(r, w_base + row * L::I8_STRIDE + kk + 16 * (j & 1));
+        ptx::ldmatrix_x4(
+            r, w_base + L::w_frag_row(warp_n, p, lane) * L::I8_STRIDE + L::w_frag_k(kk, lane));
         b_frag[2 * p][0] = r[0];
         b_frag[2 * p][1] = r[1];
         b_frag[2 * p + 1][0] = r[2];
@@ -283,10 +237,9 @@ __global__ void __launch_bounds__(W8A8Layout<C>::THREADS, C::MIN_BLOCKS)
   // Epilogue, numerics §6.2 and §7: y = convert((float(acc) · w_scale[n]) · a_scale[m] + bias[n]),
   // each operation rounded on its own (__fmul_rn/__fadd_rn are never contracted into an FMA).
   unsigned short* y = static_cast<unsigned short*>(args.y);
-  const int g = lane / 4, t = lane % 4;
 #pragma unroll
   for (int n = 0; n < L::MMA_N; ++n) {
-    const int col = n0 + warp_n + 8 * n + 2 * t;
+    const int col = n0 + warp_n + 8 * n + L::acc_col(0, lane);  // and col + 1: elements 2h + e
     float ws[2], bias[2];
 #pragma unroll
     for (int e = 0; e < 2; ++e) {
@@ -298,7 +251,7 @@ __global__ void __launch_bounds__(W8A8Layout<C>::THREADS, C::MIN_BLOCKS)
     for (int i = 0; i < L::MMA_M; ++i) {
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
-        const int r = warp_m + 16 * i + g + 8 * h;
+        const int r = warp_m + 16 * i + L::acc_row(2 * h, lane);
         const int row = m0 + r;
         if (row >= M) continue;
         float as;
