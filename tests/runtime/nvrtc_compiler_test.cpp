@@ -70,6 +70,36 @@ TEST(NvrtcCompiler, VersionAndKeyNameWhatChangesTheCubin) {
   EXPECT_NE((*other)->flags_key(), key);
 }
 
+// The template's static_asserts are sentences, and they reach the caller through the error: a
+// tile the template rejects, and a shared-memory figure codegen and the template disagree on.
+TEST(NvrtcCompiler, TemplateRulesReachTheErrorAsSentences) {
+  LayerConfig layer;
+  layer.n = 256;
+  layer.k = 256;
+  layer.input_dtype = QuantType::fp16;
+  layer.activation_scaling = ActivationScaling::static_per_tensor;
+  layer.epilogue = {false, Activation::none, QuantType::fp16};
+  auto spec = codegen::cuda_kernel_spec(layer, {64, 64, 64, 2, 2, 3}, CudaArch::sm_80);
+  ASSERT_TRUE(spec) << spec.error().str();
+  const codegen::RenderedCudaKernel k = codegen::render_cuda(*spec);
+  auto replaced = [&](std::string from, std::string to) {
+    std::string s = k.source;
+    const std::size_t at = s.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    return at == std::string::npos ? s : s.replace(at, from.size(), to);
+  };
+  auto bad_k = compiler().compile(replaced("BLOCK_K = 64", "BLOCK_K = 48"), k.name, CudaArch::sm_80,
+                                  k.name_expression);
+  ASSERT_FALSE(bad_k);
+  EXPECT_NE(bad_k.error().message.find("BLOCK_K must be a multiple of 32"), std::string::npos)
+      << bad_k.error().message;
+  auto bad_smem = compiler().compile(replaced(fmt::format("== {}", k.smem_bytes), "== 1"), k.name,
+                                     CudaArch::sm_80, k.name_expression);
+  ASSERT_FALSE(bad_smem);
+  EXPECT_NE(bad_smem.error().message.find("shared-memory figure"), std::string::npos)
+      << bad_smem.error().message;
+}
+
 // One compile of the matrix: a layer variant, a tile, an arch.
 struct Variant {
   QuantType input;
