@@ -1,27 +1,14 @@
 #include "codegen/cpu_kernel_spec.hpp"
 
 #include <array>
-#include <utility>
 
 #include <fmt/format.h>
 #include <xxhash.h>
 
+#include "codegen/name_tags.hpp"
+
 namespace qk::codegen {
 namespace {
-
-// Short tags of the activation scaling in kernel names (one table, as for every enum name).
-constexpr std::array<std::pair<ActivationScaling, std::string_view>, 4> kScalingTags{{
-    {ActivationScaling::none, "none"},
-    {ActivationScaling::static_per_tensor, "st"},
-    {ActivationScaling::dynamic_per_token, "tok"},
-    {ActivationScaling::dynamic_per_tensor, "ten"},
-}};
-
-std::string_view scaling_tag(ActivationScaling s) {
-  for (const auto& [value, tag] : kScalingTags)
-    if (value == s) return tag;
-  return "?";
-}
 
 // Families the cpu target implements so far.
 constexpr std::array<GemmFamily, 8> kCpuFamilies{

@@ -19,6 +19,7 @@ packages=(
   # oneDNN's CMake package requires OpenCL (headers and the ICD loader's libOpenCL.so), which
   # libdnnl-dev only recommends.
   libdnnl-dev libopenblas-dev opencl-c-headers ocl-icd-opencl-dev
+  python3-pip                    # installs cuobjdump from PyPI (below)
 )
 
 missing=()
@@ -40,4 +41,16 @@ cuda_root="${CUDA_HOME:-/usr/local/cuda}"
 if [ ! -f "$cuda_root/include/cuda_fp8.h" ]; then
   echo "qk: CUDA toolkit headers not found at $cuda_root/include (set CUDA_HOME)" >&2
   exit 1
+fi
+
+# nvdisasm (the SASS) and cuobjdump (the resource usage) read the cubins NVRTC produces (the cuda
+# target's tests, docs/cuda.md). The toolkit image lacks both; NVIDIA publishes them on PyPI.
+# Installed into a folder of their own (no environment is changed); tests/CMakeLists.txt looks
+# for them there.
+cuda_tools="${XDG_CACHE_HOME:-$HOME/.cache}/qk/cuda-tools"
+if [ ! -x "$cuda_tools/nvidia/cu13/bin/cuobjdump" ] || [ ! -x "$cuda_tools/nvidia/cu13/bin/nvdisasm" ]; then
+  echo "qk: installing nvdisasm and cuobjdump (PyPI) into $cuda_tools"
+  PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+    --upgrade --target "$cuda_tools" "nvidia-cuda-nvdisasm==13.5.37" \
+    "nvidia-cuda-cuobjdump==13.5.37" >/dev/null
 fi

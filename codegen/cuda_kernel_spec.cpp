@@ -1,0 +1,53 @@
+#include "codegen/cuda_kernel_spec.hpp"
+
+#include <fmt/format.h>
+#include <xxhash.h>
+
+#include "codegen/name_tags.hpp"
+
+namespace qk::codegen {
+
+Expected<CudaKernelSpec> cuda_kernel_spec(const LayerConfig& layer, const CudaTile& tile,
+                                          CudaArch arch) {
+  if (auto errors = validate_layer(layer, "layer"); !errors.empty()) return errors.front();
+  const GemmFamily family = *family_of(layer.weight_quant, layer.activation_quant);
+  auto unsupported = [](std::string field, std::string_view value, std::string_view implemented) {
+    return Error{Errc::unsupported, "target cuda",
+                 fmt::format("{} {} is not implemented for the "
+                             "cuda target yet; it implements {}",
+                             field, value, implemented)};
+  };
+  if (family != GemmFamily::w8a8) return unsupported("family", to_string(family), "w8a8");
+  if (layer.input_dtype != QuantType::fp16 && layer.input_dtype != QuantType::bf16)
+    return unsupported("input_dtype", to_string(layer.input_dtype), "fp16, bf16");
+  if (layer.activation_scaling != ActivationScaling::static_per_tensor &&
+      layer.activation_scaling != ActivationScaling::dynamic_per_token)
+    return unsupported("activation_scaling", to_string(layer.activation_scaling),
+                       "static_per_tensor, dynamic_per_token");
+  if (layer.epilogue.activation != Activation::none)
+    return unsupported("epilogue.activation", to_string(layer.epilogue.activation), "none");
+  if (layer.epilogue.output != QuantType::fp16 && layer.epilogue.output != QuantType::bf16)
+    return unsupported("epilogue.output", to_string(layer.epilogue.output), "fp16, bf16");
+  if (auto ok = validate(tile, layer.activation_scaling, arch); !ok) return ok.error();
+  return CudaKernelSpec{family,
+                        arch,
+                        layer.input_dtype,
+                        layer.activation_scaling,
+                        layer.epilogue.bias,
+                        layer.epilogue.activation,
+                        layer.epilogue.output,
+                        tile};
+}
+
+std::string canonical_name(const CudaKernelSpec& s) {
+  return fmt::format("qk_{}_{}_{}_{}_{}_{}_{}_{}", to_string(s.family), to_string(s.arch),
+                     to_string(s.input), scaling_tag(s.scaling), s.bias ? "bias" : "nobias",
+                     to_string(s.activation), to_string(s.output), canonical_name(s.tile));
+}
+
+std::string spec_hash(const CudaKernelSpec& spec) {
+  const std::string name = canonical_name(spec);
+  return fmt::format("{:016x}", XXH3_64bits(name.data(), name.size()));
+}
+
+}  // namespace qk::codegen

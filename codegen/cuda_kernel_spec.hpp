@@ -1,0 +1,42 @@
+// A CUDA kernel instance as a typed value (LayerConfig x CudaTile x CudaArch -> CudaKernelSpec)
+// with one canonical name, used in logs, cache keys and as the name of its config type. Like the
+// CPU spec it holds only what changes generated code: the shape and the layer's name are
+// run-time arguments.
+#pragma once
+
+#include <string>
+
+#include "codegen/cuda_tile.hpp"
+#include "qk/error.hpp"
+#include "qk/layer_config.hpp"
+
+namespace qk::codegen {
+
+struct CudaKernelSpec {
+  GemmFamily family = GemmFamily::w8a8;
+  CudaArch arch = CudaArch::sm_80;
+  QuantType input = QuantType::fp16;  ///< activations as received: fp16 or bf16
+  ActivationScaling scaling = ActivationScaling::static_per_tensor;
+  bool bias = false;
+  Activation activation = Activation::none;
+  QuantType output = QuantType::fp16;  ///< fp16 or bf16
+  CudaTile tile;
+
+  bool operator==(const CudaKernelSpec&) const = default;
+};
+
+/// The spec of `layer` with `tile` on `arch`. Errors: the layer is invalid (validate_layer's first
+/// error); the cuda target does not implement it yet (Errc::unsupported, naming the field, its
+/// value and what is implemented: family w8a8, fp16/bf16 input, static per-tensor or dynamic
+/// per-token scaling, no activation function, fp16/bf16 output); the tile is invalid on `arch`.
+Expected<CudaKernelSpec> cuda_kernel_spec(const LayerConfig& layer, const CudaTile& tile,
+                                          CudaArch arch);
+
+/// "qk_w8a8_sm_80_fp16_st_bias_none_fp16_128x128x64_w2x2_s3": a C identifier, unique per spec
+/// (every field appears in it).
+std::string canonical_name(const CudaKernelSpec& spec);
+
+/// 16 hex digits (XXH3-64) of the canonical name: the spec part of a binary's cache key.
+std::string spec_hash(const CudaKernelSpec& spec);
+
+}  // namespace qk::codegen

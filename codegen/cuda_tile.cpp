@@ -1,0 +1,103 @@
+#include "codegen/cuda_tile.hpp"
+
+#include <algorithm>
+#include <utility>
+
+#include <fmt/format.h>
+
+namespace qk::codegen {
+namespace {
+
+struct ArchRow {
+  CudaArch arch;
+  CudaArchLimits limits;
+};
+// CUDA C++ Programming Guide, "Technical Specifications per Compute Capability":
+// shared memory per SM 164 / 100 / 100 / 228 KB, per block 163 / 99 / 99 / 227 KB; 64 K
+// registers per SM; 2048 / 1536 / 1536 / 2048 threads and 32 / 16 / 24 / 32 blocks per SM.
+constexpr std::array<ArchRow, 4> kArchs{{
+    {CudaArch::sm_80, {164 * 1024, 163 * 1024, 65536, 2048, 32}},
+    {CudaArch::sm_86, {100 * 1024, 99 * 1024, 65536, 1536, 16}},
+    {CudaArch::sm_89, {100 * 1024, 99 * 1024, 65536, 1536, 24}},
+    {CudaArch::sm_90a, {228 * 1024, 227 * 1024, 65536, 2048, 32}},
+}};
+
+const ArchRow& row(CudaArch arch) {
+  for (const ArchRow& r : kArchs)
+    if (r.arch == arch) return r;
+  return kArchs[0];
+}
+
+}  // namespace
+
+CudaArchLimits limits(CudaArch arch) {
+  return row(arch).limits;
+}
+
+std::string canonical_name(const CudaTile& t) {
+  return fmt::format("{}x{}x{}_w{}x{}_s{}", t.block_m, t.block_n, t.block_k, t.warps_m, t.warps_n,
+                     t.stages);
+}
+
+std::vector<CudaTile> w8a8_cuda_tiles() {
+  return {{128, 128, 64, 2, 2, 3}, {64, 64, 64, 2, 2, 3}, {16, 128, 128, 1, 4, 4}};
+}
+
+int w8a8_smem_bytes(const CudaTile& t, ActivationScaling scaling) {
+  // Rows padded by 16 bytes (w8a8.cuh, W8A8Layout): fp16/bf16 A stages, int8 W stages, one
+  // int8 A tile, and the per-token scales and inverses.
+  const int a16_stage = t.block_m * (2 * t.block_k + 16);
+  const int w_stage = t.block_n * (t.block_k + 16);
+  const int a8 = t.block_m * (t.block_k + 16);
+  const int scales = scaling == ActivationScaling::dynamic_per_token ? 8 * t.block_m : 0;
+  return t.stages * (a16_stage + w_stage) + a8 + scales;
+}
+
+int intended_blocks_per_sm(const CudaTile& t, ActivationScaling scaling, CudaArch arch) {
+  const CudaArchLimits l = limits(arch);
+  const int by_smem = l.smem_per_sm / (w8a8_smem_bytes(t, scaling) + kSmemReservedPerBlock);
+  const int by_threads = l.max_threads_per_sm / t.threads();
+  return std::min({by_smem, by_threads, l.max_blocks_per_sm});
+}
+
+Expected<void> validate(const CudaTile& t, ActivationScaling scaling, CudaArch arch) {
+  auto fail = [&](std::string field, std::string rule) {
+    return Error{Errc::invalid_argument,
+                 fmt::format("tile {} ({}).{}", canonical_name(t), to_string(arch), field),
+                 std::move(rule)};
+  };
+  if (t.warps_m < 1 || t.warps_n < 1)
+    return fail("warps_m",
+                fmt::format("warps_m {} and warps_n {} must be >= 1", t.warps_m, t.warps_n));
+  if (t.threads() > 1024)
+    return fail("warps_m", fmt::format("{} warps make {} threads, more than 1024 per block",
+                                       t.warps_m * t.warps_n, t.threads()));
+  if (t.block_m < 16 * t.warps_m || t.block_m % (16 * t.warps_m) != 0)
+    return fail("block_m", fmt::format("block_m {} must be a positive multiple of 16 * warps_m = "
+                                       "{} (whole m16 mma tiles per warp)",
+                                       t.block_m, 16 * t.warps_m));
+  if (t.block_n < 16 * t.warps_n || t.block_n % (16 * t.warps_n) != 0)
+    return fail("block_n", fmt::format("block_n {} must be a positive multiple of 16 * warps_n = "
+                                       "{} (whole pairs of n8 mma tiles per warp)",
+                                       t.block_n, 16 * t.warps_n));
+  if (t.block_k < 32 || t.block_k % 32 != 0)
+    return fail("block_k", fmt::format("block_k {} must be a positive multiple of 32 (the k of "
+                                       "one m16n8k32 mma)",
+                                       t.block_k));
+  if (t.stages < 2)
+    return fail("stages",
+                fmt::format("stages {} must be >= 2 to overlap copies with mma", t.stages));
+  const int a_chunks = t.block_m * t.block_k / 8, w_chunks = t.block_n * t.block_k / 16;
+  if (a_chunks % t.threads() != 0 || w_chunks % t.threads() != 0)
+    return fail("block_k", fmt::format("the {} (A) and {} (W) 16-byte copies per stage must split "
+                                       "evenly over {} threads",
+                                       a_chunks, w_chunks, t.threads()));
+  const int smem = w8a8_smem_bytes(t, scaling);
+  if (smem > limits(arch).smem_per_block)
+    return fail("stages", fmt::format("{} bytes of shared memory exceed the {} bytes a block may "
+                                      "use on {}",
+                                      smem, limits(arch).smem_per_block, to_string(arch)));
+  return {};
+}
+
+}  // namespace qk::codegen

@@ -1,0 +1,91 @@
+// The tile of a CUDA W8A8 kernel (what the autotuner will search and what a kernel's canonical
+// name records), the architectures qk compiles for, and each one's resource limits. See
+// templates/cuda/w8a8.cuh for the meaning of each parameter.
+#pragma once
+
+#include <array>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "qk/error.hpp"
+#include "qk/layer_config.hpp"
+
+namespace qk::codegen {
+
+enum class CudaArch : std::uint8_t { sm_80, sm_86, sm_89, sm_90a };
+
+/// Every architecture, in order.
+inline constexpr std::array<CudaArch, 4> kCudaArchs{CudaArch::sm_80, CudaArch::sm_86,
+                                                    CudaArch::sm_89, CudaArch::sm_90a};
+
+/// Per-architecture limits, from the CUDA C++ Programming Guide, "Compute Capabilities",
+/// table "Technical Specifications per Compute Capability" (CC 8.0, 8.6, 8.9, 9.0). Shared
+/// memory per block is the opt-in maximum for dynamic shared memory; the system reserves 1 KB
+/// per resident block on top of what the block uses (same guide, "Shared Memory" of CC 8.x/9.0).
+struct CudaArchLimits {
+  int smem_per_sm;         ///< bytes of shared memory per SM
+  int smem_per_block;      ///< bytes one block may use (opt-in above 48 KB)
+  int registers_per_sm;    ///< 32-bit registers per SM
+  int max_threads_per_sm;  ///< resident threads per SM
+  int max_blocks_per_sm;   ///< resident blocks per SM
+};
+inline constexpr int kSmemReservedPerBlock = 1024;  ///< bytes the system keeps per block
+inline constexpr int kMaxRegistersPerThread = 255;
+inline constexpr int kRegisterAllocationUnit = 256;  ///< registers are allocated per warp in 256s
+
+CudaArchLimits limits(CudaArch arch);
+
+/// No defaults: codegen never guesses a tile.
+struct CudaTile {
+  int block_m = 0;  ///< rows of Y per CTA
+  int block_n = 0;  ///< columns of Y per CTA
+  int block_k = 0;  ///< K per pipeline stage, a multiple of 32
+  int warps_m = 0;  ///< warps along M
+  int warps_n = 0;  ///< warps along N
+  int stages = 0;   ///< cp.async pipeline depth
+
+  bool operator==(const CudaTile&) const = default;
+  int threads() const { return 32 * warps_m * warps_n; }
+};
+
+/// "128x128x64_w2x2_s3": the tile's part of kernel names, logs and keys.
+std::string canonical_name(const CudaTile& tile);
+
+/// The tiles qk ships for W8A8 (every one is compiled for every arch by the tests):
+/// - 128x128x64_w2x2_s3, prefill: 64 x 64 warp tiles (128 int32 accumulators a thread), the
+///   largest tile whose 3 stages fit the 99 KB a block may use on sm_86/sm_89;
+/// - 64x64x64_w2x2_s3, mid-size M: 2 to 4 CTAs per SM hide each other's barriers;
+/// - 16x128x128_w1x4_s4, decode (M <= 16): no wasted m16 rows, four warps split N, long K
+///   stages and a deep pipeline keep enough weight bytes in flight.
+std::vector<CudaTile> w8a8_cuda_tiles();
+
+/// Dynamic shared memory of the W8A8 kernel with `tile`, in bytes: the same figure as
+/// w8a8_smem_bytes<Config>() in templates/cuda/w8a8.cuh (the rendered source static_asserts it).
+int w8a8_smem_bytes(const CudaTile& tile, ActivationScaling scaling);
+
+/// CTAs of `tile` one SM of `arch` can hold, as far as shared memory and threads allow: the
+/// occupancy the kernel is compiled for (its registers are bounded to allow it, __launch_bounds__).
+int intended_blocks_per_sm(const CudaTile& tile, ActivationScaling scaling, CudaArch arch);
+
+/// The rules a W8A8 tile must satisfy on `arch`: warp tiles of whole m16 x n16 mma pairs,
+/// BLOCK_K a multiple of 32, at least 2 stages, copies that split evenly over the threads, at most
+/// 1024 threads, and shared memory within the arch's per-block limit. The error names the
+/// parameter, its value and the rule.
+Expected<void> validate(const CudaTile& tile, ActivationScaling scaling, CudaArch arch);
+
+}  // namespace qk::codegen
+
+namespace qk {
+/// "sm_80", …, "sm_90a": NVRTC's --gpu-architecture value and the arch's part of kernel names.
+template <>
+struct EnumNames<codegen::CudaArch> {
+  static constexpr std::array<std::pair<codegen::CudaArch, std::string_view>, 4> table{{
+      {codegen::CudaArch::sm_80, "sm_80"},
+      {codegen::CudaArch::sm_86, "sm_86"},
+      {codegen::CudaArch::sm_89, "sm_89"},
+      {codegen::CudaArch::sm_90a, "sm_90a"},
+  }};
+};
+}  // namespace qk

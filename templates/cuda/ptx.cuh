@@ -1,0 +1,94 @@
+// The PTX instructions the CUDA kernels use, one inline-asm wrapper each, with the hardware
+// reason for using it. sm_80 or newer. No CUDA headers: NVRTC compiles this with its built-ins.
+#pragma once
+
+namespace qk::cuda::ptx {
+
+/// The 32-bit shared-state-space address of a generic pointer into shared memory (what
+/// ldmatrix and cp.async take: a 32-bit operand saves registers over a 64-bit generic address).
+__device__ __forceinline__ unsigned smem_addr(const void* p) {
+  unsigned a;
+  asm("{ .reg .u64 g; cvta.to.shared.u64 g, %1; cvt.u32.u64 %0, g; }" : "=r"(a) : "l"(p));
+  return a;
+}
+
+/// Copies 16 bytes global -> shared without passing through registers (LDGSTS), bypassing L1
+/// (.cg: each tile is read once per CTA). `src_bytes` 0 reads nothing and fills zeros: how a
+/// tile's rows and columns past the matrix are predicated without reading past a buffer.
+__device__ __forceinline__ void cp_async_16(unsigned dst, const void* src, int src_bytes) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
+               "r"(src_bytes));
+}
+
+/// Closes the group of cp.async issued since the last commit.
+__device__ __forceinline__ void cp_async_commit() {
+  asm volatile("cp.async.commit_group;\n");
+}
+
+/// Waits until at most N committed groups are still in flight.
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
+/// Four 8x8 b16 matrices from shared memory into the mma fragment layout: lane l gives the row
+/// address of matrix l / 8 and receives 4 bytes of each matrix (row l / 4, bytes 4 (l % 4)..+3),
+/// one instruction instead of 16 scalar loads per lane. For int8 an 8x8 b16 matrix is 8 rows of
+/// 16 int8, exactly an m16n8k32 operand quarter.
+__device__ __forceinline__ void ldmatrix_x4(unsigned (&r)[4], unsigned addr) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
+
+/// D = A · B + D on the tensor cores (IMMA): A 16x32 s8 (row), B 32x8 s8 (col), D 16x8 s32.
+/// Fragments (PTX ISA, "mma.m16n8k32"), g = lane / 4, t = lane % 4:
+///   a[0] row g, k 4t..4t+3; a[1] row g+8, k 4t..; a[2] row g, k 16+4t..; a[3] row g+8, k 16+4t..
+///   b[0] col g, k 4t..4t+3; b[1] col g, k 16+4t..
+///   d[0], d[1] row g, cols 2t, 2t+1; d[2], d[3] row g+8, cols 2t, 2t+1.
+__device__ __forceinline__ void mma_s8_16832(int (&d)[4], const unsigned (&a)[4],
+                                             const unsigned (&b)[2]) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+      "{%8, %9}, {%0, %1, %2, %3};\n"
+      : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+/// 16 bytes from global memory through the non-coherent path (LDG.E.128.CONSTANT): one
+/// instruction per 8 halves, and A is read-only for the kernel's lifetime.
+__device__ __forceinline__ uint4 ldg_128(const void* p) {
+  uint4 v;
+  asm volatile("ld.global.nc.v4.u32 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "l"(p));
+  return v;
+}
+
+/// fp16 bits -> fp32 (exact).
+__device__ __forceinline__ float f16_to_f32(unsigned short h) {
+  float f;
+  asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
+  return f;
+}
+
+/// bf16 bits -> fp32 (exact: bf16 is the upper half of an fp32).
+__device__ __forceinline__ float bf16_to_f32(unsigned short h) {
+  return __uint_as_float(static_cast<unsigned>(h) << 16);
+}
+
+/// fp32 -> fp16 bits, round to nearest even (overflow to ±Inf, as IEEE; numerics §7.3).
+__device__ __forceinline__ unsigned short f32_to_f16(float f) {
+  unsigned short h;
+  asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
+  return h;
+}
+
+/// fp32 -> bf16 bits, round to nearest even (sm_80+: one cvt instead of integer bit tricks).
+__device__ __forceinline__ unsigned short f32_to_bf16(float f) {
+  unsigned short h;
+  asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(h) : "f"(f));
+  return h;
+}
+
+}  // namespace qk::cuda::ptx

@@ -1,0 +1,162 @@
+// Kernel specs, canonical names, tile validation and rendering for the cuda target (no GPU, no
+// compiler: tests/runtime/nvrtc_compiler_test.cpp compiles what is rendered here).
+#include "codegen/cuda_kernel_spec.hpp"
+
+#include <cctype>
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include "codegen/render_cuda.hpp"
+
+namespace qk::codegen {
+namespace {
+
+LayerConfig w8a8_layer() {
+  LayerConfig l;
+  l.name = "fc";
+  l.n = 4096;
+  l.k = 4096;
+  l.input_dtype = QuantType::fp16;
+  l.activation_scaling = ActivationScaling::static_per_tensor;
+  l.epilogue = {true, Activation::none, QuantType::fp16};
+  return l;
+}
+
+const CudaTile kBig{128, 128, 64, 2, 2, 3};
+
+TEST(CudaKernelSpec, NameHasEveryFieldAndIsAnIdentifier) {
+  auto spec = cuda_kernel_spec(w8a8_layer(), kBig, CudaArch::sm_80);
+  ASSERT_TRUE(spec) << spec.error().str();
+  const std::string name = canonical_name(*spec);
+  EXPECT_EQ(name, "qk_w8a8_sm_80_fp16_st_bias_none_fp16_128x128x64_w2x2_s3");
+  for (char c : name) EXPECT_TRUE(std::isalnum(static_cast<unsigned char>(c)) || c == '_') << c;
+  EXPECT_EQ(spec_hash(*spec).size(), 16u);
+}
+
+// Each field that changes generated code changes the name; the layer's name and shape do not.
+TEST(CudaKernelSpec, DistinctSpecsHaveDistinctNames) {
+  std::vector<LayerConfig> layers(5, w8a8_layer());
+  layers[1].input_dtype = QuantType::bf16;
+  layers[2].activation_scaling = ActivationScaling::dynamic_per_token;
+  layers[3].epilogue.bias = false;
+  layers[4].epilogue.output = QuantType::bf16;
+  std::set<std::string> names;
+  for (const LayerConfig& l : layers)
+    for (CudaArch arch : kCudaArchs)
+      for (const CudaTile& tile : w8a8_cuda_tiles()) {
+        auto spec = cuda_kernel_spec(l, tile, arch);
+        ASSERT_TRUE(spec) << spec.error().str();
+        names.insert(canonical_name(*spec));
+      }
+  EXPECT_EQ(names.size(), layers.size() * kCudaArchs.size() * w8a8_cuda_tiles().size());
+
+  LayerConfig renamed = w8a8_layer();
+  renamed.name = "other";
+  renamed.n = 11008;
+  renamed.k = 512;
+  EXPECT_EQ(canonical_name(*cuda_kernel_spec(renamed, kBig, CudaArch::sm_80)),
+            canonical_name(*cuda_kernel_spec(w8a8_layer(), kBig, CudaArch::sm_80)));
+}
+
+TEST(CudaKernelSpec, WhatIsNotImplementedIsUnsupportedAndSaysWhat) {
+  struct Case {
+    LayerConfig layer;
+    std::string field;
+  };
+  std::vector<Case> cases;
+  LayerConfig l = w8a8_layer();
+  l.input_dtype = QuantType::fp32;
+  cases.push_back({l, "input_dtype fp32"});
+  l = w8a8_layer();
+  l.activation_scaling = ActivationScaling::dynamic_per_tensor;
+  cases.push_back({l, "activation_scaling dynamic_per_tensor"});
+  l = w8a8_layer();
+  l.epilogue.activation = Activation::silu;
+  cases.push_back({l, "epilogue.activation silu"});
+  l = w8a8_layer();
+  l.epilogue.output = QuantType::int8;
+  cases.push_back({l, "epilogue.output int8"});
+  for (const Case& c : cases) {
+    auto spec = cuda_kernel_spec(c.layer, kBig, CudaArch::sm_80);
+    ASSERT_FALSE(spec) << c.field;
+    EXPECT_EQ(spec.error().code, Errc::unsupported);
+    EXPECT_NE(spec.error().message.find(c.field), std::string::npos) << spec.error().str();
+  }
+}
+
+TEST(CudaTile, ShippedTilesAreValidOnEveryArch) {
+  for (CudaArch arch : kCudaArchs)
+    for (const CudaTile& tile : w8a8_cuda_tiles())
+      for (ActivationScaling s :
+           {ActivationScaling::static_per_tensor, ActivationScaling::dynamic_per_token}) {
+        auto ok = validate(tile, s, arch);
+        EXPECT_TRUE(ok) << ok.error().str();
+        EXPECT_GE(intended_blocks_per_sm(tile, s, arch), 1);
+      }
+}
+
+// Each rule, broken once; the error names the field.
+TEST(CudaTile, ValidationNamesTheBrokenRule) {
+  struct Case {
+    CudaTile tile;
+    std::string field;
+  };
+  const std::vector<Case> cases{
+      {{128, 128, 64, 0, 2, 3}, ".warps_m"}, {{128, 128, 64, 8, 8, 3}, ".warps_m"},  // 2048 threads
+      {{120, 128, 64, 2, 2, 3}, ".block_m"},  // not whole m16 tiles per warp
+      {{128, 136, 64, 2, 2, 3}, ".block_n"},  // not whole n16 pairs per warp
+      {{128, 128, 48, 2, 2, 3}, ".block_k"},  // not a multiple of 32
+      {{128, 128, 64, 2, 2, 1}, ".stages"},   // no overlap
+      {{32, 32, 32, 2, 2, 2}, ".block_k"},    // 128 A copies over 128 threads, 64 W copies: uneven
+      {{128, 128, 64, 2, 2, 4}, ".stages"},   // 124 KB > 99 KB on sm_86
+  };
+  for (const Case& c : cases) {
+    auto ok = validate(c.tile, ActivationScaling::static_per_tensor, CudaArch::sm_86);
+    ASSERT_FALSE(ok) << canonical_name(c.tile);
+    EXPECT_NE(ok.error().where.find(c.field), std::string::npos) << ok.error().str();
+  }
+}
+
+// The limits differ per arch: a 4-stage 128x128x64 tile fits sm_80 and sm_90a, not sm_86/89.
+TEST(CudaTile, SharedMemoryLimitIsPerArch) {
+  const CudaTile deep{128, 128, 64, 2, 2, 4};
+  EXPECT_EQ(w8a8_smem_bytes(deep, ActivationScaling::static_per_tensor),
+            4 * (128 * 144 + 128 * 80) + 128 * 80);
+  EXPECT_TRUE(validate(deep, ActivationScaling::static_per_tensor, CudaArch::sm_80));
+  EXPECT_TRUE(validate(deep, ActivationScaling::static_per_tensor, CudaArch::sm_90a));
+  EXPECT_FALSE(validate(deep, ActivationScaling::static_per_tensor, CudaArch::sm_86));
+  EXPECT_FALSE(validate(deep, ActivationScaling::static_per_tensor, CudaArch::sm_89));
+  EXPECT_EQ(limits(CudaArch::sm_80).smem_per_block, 163 * 1024);
+  EXPECT_EQ(limits(CudaArch::sm_90a).smem_per_block, 227 * 1024);
+}
+
+// Occupancy follows shared memory: one 94 KB CTA per sm_86 SM, three 47 KB CTAs per sm_80 SM.
+TEST(CudaTile, IntendedOccupancyComesFromSharedMemory) {
+  EXPECT_EQ(intended_blocks_per_sm(kBig, ActivationScaling::static_per_tensor, CudaArch::sm_86), 1);
+  const CudaTile mid{64, 64, 64, 2, 2, 3};
+  EXPECT_EQ(intended_blocks_per_sm(mid, ActivationScaling::static_per_tensor, CudaArch::sm_86), 2);
+  EXPECT_EQ(intended_blocks_per_sm(mid, ActivationScaling::static_per_tensor, CudaArch::sm_80), 3);
+}
+
+TEST(RenderCuda, SourceHoldsTheConfigAndTheNameExpressionNamesIt) {
+  LayerConfig l = w8a8_layer();
+  l.input_dtype = QuantType::bf16;
+  l.activation_scaling = ActivationScaling::dynamic_per_token;
+  auto spec = cuda_kernel_spec(l, kBig, CudaArch::sm_89);
+  ASSERT_TRUE(spec) << spec.error().str();
+  const RenderedCudaKernel k = render_cuda(*spec);
+  EXPECT_EQ(k.name, canonical_name(*spec));
+  EXPECT_EQ(k.name_expression, "qk::cuda::w8a8_gemm<qk_gen::" + k.name + "_config>");
+  EXPECT_EQ(k.threads, 128);
+  EXPECT_EQ(k.smem_bytes, w8a8_smem_bytes(kBig, ActivationScaling::dynamic_per_token));
+  EXPECT_EQ(k.min_blocks, 1);
+  for (const char* needle :
+       {"#include \"cuda/w8a8.cuh\"", "InputType::bf16", "Scaling::dynamic_per_token",
+        "BIAS = true", "OutputType::fp16", "BLOCK_M = 128", "BLOCK_K = 64", "WARPS_N = 2",
+        "STAGES = 3", "MIN_BLOCKS = 1"})
+    EXPECT_NE(k.source.find(needle), std::string::npos) << needle << "\n" << k.source;
+}
+
+}  // namespace
+}  // namespace qk::codegen

@@ -1,0 +1,229 @@
+// The cuda target's compiler, with no GPU: every shipped W8A8 tile compiles with NVRTC for every
+// arch, within its resource budget, and its SASS holds what the kernel was written for.
+#include "runtime/nvrtc_compiler.hpp"
+
+#include <fstream>
+#include <regex>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "../common/run_command.hpp"
+#include "../common/temp_dir.hpp"
+#include "codegen/render_cuda.hpp"
+
+namespace qk::runtime {
+namespace {
+
+using codegen::CudaArch;
+using codegen::CudaTile;
+
+const NvrtcCompiler& compiler() {
+  static const auto nvrtc = NvrtcCompiler::create(cuda_template_config());
+  return **nvrtc;
+}
+
+TEST(ParsePtxasInfo, ReadsTheKernelsEntry) {
+  const std::string log =
+      "ptxas info    : 101 bytes gmem\n"
+      "ptxas info    : Compiling entry function '_Z5otherv' for 'sm_80'\n"
+      "ptxas info    : Function properties for _Z5otherv\n"
+      "ptxas         .     8 bytes stack frame, 4 bytes spill stores, 4 bytes spill loads\n"
+      "ptxas info    : Used 12 registers, used 0 barriers\n"
+      "ptxas info    : Compiling entry function '_Z1kv' for 'sm_80'\n"
+      "ptxas info    : Function properties for _Z1kv\n"
+      "ptxas         .     0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads\n"
+      "ptxas info    : Used 218 registers, used 1 barriers, 512 bytes smem, 416 bytes cmem[0]\n";
+  auto r = parse_ptxas_info(log, "_Z1kv");
+  ASSERT_TRUE(r) << r.error().str();
+  EXPECT_EQ(r->registers, 218);
+  EXPECT_EQ(r->spill_store_bytes, 0);
+  EXPECT_EQ(r->stack_bytes, 0);
+  EXPECT_EQ(r->static_smem_bytes, 512);
+  EXPECT_EQ(r->barriers, 1);
+  auto other = parse_ptxas_info(log, "_Z5otherv");
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->spill_store_bytes, 4);
+  EXPECT_EQ(other->registers, 12);
+  EXPECT_EQ(parse_ptxas_info(log, "_Z7missingv").error().code, Errc::parse_error);
+}
+
+TEST(NvrtcCompiler, ErrorCarriesTheLogAndTheOptions) {
+  auto bin =
+      compiler().compile("__global__ void k() { undeclared(); }", "broken", CudaArch::sm_86, "k");
+  ASSERT_FALSE(bin);
+  EXPECT_EQ(bin.error().code, Errc::compile_error);
+  EXPECT_EQ(bin.error().where, "broken");
+  EXPECT_NE(bin.error().message.find("broken.cu("), std::string::npos) << bin.error().message;
+  EXPECT_NE(bin.error().message.find("undeclared"), std::string::npos);
+  EXPECT_NE(bin.error().message.find("--gpu-architecture=sm_86"), std::string::npos);
+  EXPECT_NE(bin.error().message.find(compiler().version()), std::string::npos);
+}
+
+TEST(NvrtcCompiler, VersionAndKeyNameWhatChangesTheCubin) {
+  EXPECT_TRUE(compiler().version().starts_with("nvrtc 1")) << compiler().version();
+  const std::string key = compiler().flags_key();
+  EXPECT_NE(key.find("-std=c++17"), std::string::npos) << key;
+  EXPECT_EQ(key.find("sm_80"), std::string::npos) << "the arch is a key field of its own";
+  auto other = NvrtcCompiler::create({.headers = {{"cuda/w8a8.cuh", "// edited"}}});
+  ASSERT_TRUE(other);
+  EXPECT_NE((*other)->flags_key(), key);
+}
+
+// The template's static_asserts are sentences, and they reach the caller through the error: a
+// tile the template rejects, and a shared-memory figure codegen and the template disagree on.
+TEST(NvrtcCompiler, TemplateRulesReachTheErrorAsSentences) {
+  LayerConfig layer;
+  layer.n = 256;
+  layer.k = 256;
+  layer.input_dtype = QuantType::fp16;
+  layer.activation_scaling = ActivationScaling::static_per_tensor;
+  layer.epilogue = {false, Activation::none, QuantType::fp16};
+  auto spec = codegen::cuda_kernel_spec(layer, {64, 64, 64, 2, 2, 3}, CudaArch::sm_80);
+  ASSERT_TRUE(spec) << spec.error().str();
+  const codegen::RenderedCudaKernel k = codegen::render_cuda(*spec);
+  auto replaced = [&](std::string from, std::string to) {
+    std::string s = k.source;
+    const std::size_t at = s.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    return at == std::string::npos ? s : s.replace(at, from.size(), to);
+  };
+  auto bad_k = compiler().compile(replaced("BLOCK_K = 64", "BLOCK_K = 48"), k.name, CudaArch::sm_80,
+                                  k.name_expression);
+  ASSERT_FALSE(bad_k);
+  EXPECT_NE(bad_k.error().message.find("BLOCK_K must be a multiple of 32"), std::string::npos)
+      << bad_k.error().message;
+  auto bad_smem = compiler().compile(replaced(fmt::format("== {}", k.smem_bytes), "== 1"), k.name,
+                                     CudaArch::sm_80, k.name_expression);
+  ASSERT_FALSE(bad_smem);
+  EXPECT_NE(bad_smem.error().message.find("shared-memory figure"), std::string::npos)
+      << bad_smem.error().message;
+}
+
+// One compile of the matrix: a layer variant, a tile, an arch.
+struct Variant {
+  QuantType input;
+  ActivationScaling scaling;
+  bool bias;
+  QuantType output;
+  CudaTile tile;
+  CudaArch arch;
+};
+
+std::string variant_name(const testing::TestParamInfo<Variant>& info);
+
+// gtest prints a parameter with this instead of its bytes.
+void PrintTo(const Variant& v, std::ostream* os) {
+  *os << variant_name(testing::TestParamInfo<Variant>(v, 0));
+}
+
+std::string variant_name(const testing::TestParamInfo<Variant>& info) {
+  const Variant& v = info.param;
+  return fmt::format("{}_{}_{}_{}_{}_{}", to_string(v.arch), to_string(v.input),
+                     v.scaling == ActivationScaling::static_per_tensor ? "st" : "tok",
+                     v.bias ? "bias" : "nobias", to_string(v.output),
+                     codegen::canonical_name(v.tile));
+}
+
+// Every shipped tile on every arch with one layer variant, and the other layer variants once
+// each (the code they change is the prologue and the epilogue, not the tile's loop): 15 compiles,
+// ~4 s each on one core.
+std::vector<Variant> variants() {
+  std::vector<Variant> out;
+  for (CudaArch arch : codegen::kCudaArchs)
+    for (const CudaTile& tile : codegen::w8a8_cuda_tiles())
+      out.push_back({QuantType::fp16, ActivationScaling::static_per_tensor, true, QuantType::fp16,
+                     tile, arch});
+  const CudaTile big = codegen::w8a8_cuda_tiles().front();
+  out.push_back({QuantType::bf16, ActivationScaling::dynamic_per_token, false, QuantType::bf16, big,
+                 CudaArch::sm_80});
+  out.push_back({QuantType::fp16, ActivationScaling::dynamic_per_token, true, QuantType::bf16, big,
+                 CudaArch::sm_89});
+  out.push_back({QuantType::bf16, ActivationScaling::static_per_tensor, false, QuantType::fp16,
+                 codegen::w8a8_cuda_tiles().back(), CudaArch::sm_90a});
+  return out;
+}
+
+class W8A8Nvrtc : public testing::TestWithParam<Variant> {};
+
+TEST_P(W8A8Nvrtc, CompilesWithinBudgetAndSassHasTensorCoresAndNoLocalMemory) {
+  const Variant& v = GetParam();
+  LayerConfig layer;
+  layer.n = 4096;
+  layer.k = 4096;
+  layer.input_dtype = v.input;
+  layer.activation_scaling = v.scaling;
+  layer.epilogue = {v.bias, Activation::none, v.output};
+  auto spec = codegen::cuda_kernel_spec(layer, v.tile, v.arch);
+  ASSERT_TRUE(spec) << spec.error().str();
+  const codegen::RenderedCudaKernel k = codegen::render_cuda(*spec);
+  auto bin = compiler().compile(k.source, k.name, v.arch, k.name_expression);
+  ASSERT_TRUE(bin) << bin.error().str();
+  ASSERT_FALSE(bin->cubin.empty());
+  EXPECT_NE(bin->lowered_name.find("w8a8_gemm"), std::string::npos) << bin->lowered_name;
+
+  // Resources: no spills, no stack, and registers and shared memory that let min_blocks CTAs
+  // share an SM (registers are allocated per warp in units of 256).
+  const CudaResources& r = bin->resources;
+  const codegen::CudaArchLimits lim = codegen::limits(v.arch);
+  EXPECT_EQ(r.spill_store_bytes, 0);
+  EXPECT_EQ(r.spill_load_bytes, 0);
+  EXPECT_EQ(r.stack_bytes, 0);
+  EXPECT_LE(r.registers, codegen::kMaxRegistersPerThread);
+  const int unit = codegen::kRegisterAllocationUnit;
+  const int per_warp = (r.registers * 32 + unit - 1) / unit * unit;
+  EXPECT_LE(per_warp * (k.threads / 32) * k.min_blocks, lim.registers_per_sm)
+      << r.registers << " registers x " << k.threads << " threads x " << k.min_blocks << " CTAs";
+  const int smem = k.smem_bytes + r.static_smem_bytes;
+  EXPECT_LE(smem, lim.smem_per_block);
+  EXPECT_LE((smem + codegen::kSmemReservedPerBlock) * k.min_blocks, lim.smem_per_sm);
+  // One line per variant for docs/cuda.md's table (ctest -V prints it).
+  std::printf("QK_CUDA_RESOURCES | %s | %s | %d | %d | %d | %d | %d | %.0f |\n",
+              std::string(to_string(v.arch)).c_str(), k.name.c_str(), r.registers, smem,
+              r.spill_store_bytes + r.spill_load_bytes, k.threads, k.min_blocks, bin->compile_ms);
+
+  // SASS (nvdisasm and cuobjdump, installed by scripts/install_deps.sh).
+  test::TempDir dir;
+  const std::string cubin_path = (dir.path() / (k.name + ".cubin")).string();
+  std::ofstream(cubin_path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(bin->cubin.data()),
+             static_cast<std::streamsize>(bin->cubin.size()));
+  const std::string nvdisasm = QK_NVDISASM, cuobjdump = QK_CUOBJDUMP;
+  ASSERT_EQ((nvdisasm + cuobjdump).find("NOTFOUND"), std::string::npos)
+      << "nvdisasm or cuobjdump not found: run scripts/install_deps.sh, then reconfigure";
+  const test::Outcome sass =
+      test::run_command(test::shell_quote(nvdisasm) + " " + test::shell_quote(cubin_path));
+  ASSERT_EQ(sass.exit_code, 0) << sass.output;
+  auto count = [&](const std::string& pattern) {
+    const std::regex re(pattern);
+    return std::distance(std::sregex_iterator(sass.output.begin(), sass.output.end(), re),
+                         std::sregex_iterator());
+  };
+  // The main loop is unrolled over BLOCK_K once: exactly one IMMA per m16 x n8 x k32 of a warp
+  // tile, so none was lost and none duplicated.
+  const int warp_m = v.tile.block_m / v.tile.warps_m, warp_n = v.tile.block_n / v.tile.warps_n;
+  const long imma = (warp_m / 16) * (warp_n / 8) * (v.tile.block_k / 32);
+  EXPECT_EQ(count(R"(\bIMMA\.16832\.S8\.S8\b)"), imma) << "IMMA m16n8k32 s8 per k-tile";
+  EXPECT_GT(count(R"(\bLDGSTS\.E\.BYPASS\.128\b)"), 0) << "128-bit cp.async.cg";
+  EXPECT_GT(count(R"(\bLDSM\.16\.M88\.4\b)"), 0) << "ldmatrix.x4";
+  EXPECT_EQ(count(R"(\b(LDL|STL)(\.[A-Z0-9]+)*\b)"), 0) << "local memory traffic";
+  if (v.scaling == ActivationScaling::dynamic_per_token) {
+    EXPECT_GT(count(R"(\bLDG\.E\.128\b)"), 0) << "128-bit loads in the per-token pre-pass";
+  }
+
+  // cuobjdump's own reading of the cubin agrees with ptxas's report. On sm_90a the cubin's
+  // shared memory includes the 1 KB the system reserves per block (ptxas does not count it).
+  const test::Outcome usage = test::run_command(
+      test::shell_quote(cuobjdump) + " --dump-resource-usage " + test::shell_quote(cubin_path));
+  ASSERT_EQ(usage.exit_code, 0) << usage.output;
+  const int reserved = v.arch == CudaArch::sm_90a ? codegen::kSmemReservedPerBlock : 0;
+  EXPECT_NE(usage.output.find(fmt::format("REG:{} STACK:0 SHARED:{} LOCAL:0", r.registers,
+                                          r.static_smem_bytes + reserved)),
+            std::string::npos)
+      << usage.output;
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryTileAndArch, W8A8Nvrtc, testing::ValuesIn(variants()), variant_name);
+
+}  // namespace
+}  // namespace qk::runtime
