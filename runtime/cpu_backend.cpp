@@ -14,8 +14,11 @@ constexpr std::string_view kTemplateRoot = "/qk/templates";
 CompilerConfig compiler_config(const CpuTarget& target) {
   CompilerConfig config;
   config.target = target;
+  // Only the cpu target's templates: their hash is part of every binary's key (flags_key), so
+  // serving the other targets' files too would make editing those recompile every cpu kernel.
   for (const auto& file : templates::files())
-    config.headers.push_back({fmt::format("{}/{}", kTemplateRoot, file.path), file.text});
+    if (file.path.starts_with("cpu/"))
+      config.headers.push_back({fmt::format("{}/{}", kTemplateRoot, file.path), file.text});
   config.include_dirs = {std::string(kTemplateRoot)};
   config.pch_prelude = codegen::cpu_pch_prelude();
   return config;
