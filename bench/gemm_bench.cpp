@@ -56,6 +56,10 @@ std::vector<GemmRow> run_gemm_grid(const std::vector<GemmShape>& shapes,
   std::vector<GemmRow> rows;
   const std::size_t total = shapes.size() * competitors.size();
   for (const GemmShape& shape : shapes) {
+    // Prepared runs of this shape waiting to be timed together (interleave) and their rows.
+    std::vector<std::function<void(std::size_t)>> waiting;
+    std::vector<std::size_t> waiting_rows;
+    const std::size_t first_row = rows.size();
     for (const Competitor& competitor : competitors) {
       GemmRow row;
       row.shape = shape;
@@ -66,6 +70,10 @@ std::vector<GemmRow> run_gemm_grid(const std::vector<GemmShape>& shapes,
       row.prepare_seconds = static_cast<double>(tuner::steady_now_ns() - t0) * 1e-9;
       if (!prepared) {
         row.error = prepared.error();
+      } else if (options.interleave) {
+        waiting.push_back(std::move(prepared->run));
+        waiting_rows.push_back(rows.size());
+        row.info = std::move(*prepared);
       } else {
         std::this_thread::sleep_for(options.settle);
         row.time = tuner::measure(prepared->run, options.measure);
@@ -73,8 +81,18 @@ std::vector<GemmRow> run_gemm_grid(const std::vector<GemmShape>& shapes,
         row.info.run = nullptr;  // releases the competitor's buffers now
       }
       rows.push_back(std::move(row));
-      if (progress) progress(rows.back(), rows.size() - 1, total);
+      if (progress && !options.interleave) progress(rows.back(), rows.size() - 1, total);
     }
+    if (!options.interleave) continue;
+    if (!waiting.empty()) {
+      std::this_thread::sleep_for(options.settle);
+      std::vector<tuner::Measurement> times = tuner::measure_interleaved(waiting, options.measure);
+      for (std::size_t i = 0; i < times.size(); ++i)
+        rows[waiting_rows[i]].time = std::move(times[i]);
+    }
+    waiting.clear();  // releases this shape's buffers
+    for (std::size_t r = first_row; r < rows.size(); ++r)
+      if (progress) progress(rows[r], r, total);
   }
   return rows;
 }

@@ -99,6 +99,11 @@ struct GridOptions {
   /// Idle time before each measurement, so that the previous one's worker threads (OpenBLAS
   /// spins about 0.1 s after a call, OpenMP briefly) have gone to sleep and do not compete.
   std::chrono::milliseconds settle{250};
+  /// Time the competitors of a shape together, alternating within each round
+  /// (tuner::measure_interleaved), instead of one after the other: their ratio then holds even
+  /// when the host's speed changes during the shape. Holds every competitor's data of a shape in
+  /// memory at once.
+  bool interleave = false;
 };
 
 /// One (shape, competitor) cell of the grid.
@@ -121,8 +126,9 @@ struct GemmRow {
 /// Called after each row with (row, index of the row, total rows), e.g. for progress lines.
 using GridProgress = std::function<void(const GemmRow&, std::size_t, std::size_t)>;
 
-/// Runs every competitor on every shape (shape-major), one after the other. The memory of a
-/// prepared run is released before the next one is prepared.
+/// Runs every competitor on every shape (shape-major), one after the other (or alternating, with
+/// options.interleave). The memory of a prepared run is released before the next shape (the next
+/// competitor, unless interleaved) is prepared.
 std::vector<GemmRow> run_gemm_grid(const std::vector<GemmShape>& shapes,
                                    const std::vector<Competitor>& competitors,
                                    const GridOptions& options, const GridProgress& progress = {});

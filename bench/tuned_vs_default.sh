@@ -14,7 +14,7 @@ cache="$out/kernels.db"
 "$build/tools/qk-tune" --cpu examples/plans/qk_bench_grid_w8a8.json --cache "$cache" \
   --buckets 1,16,128,512,2048 --report "$out/tune.json" | tee "$out/tune.txt"
 QK_CACHE="$cache" "$build/tools/qk-bench" gemm --target cpu \
-  --competitors qk-w8a8,qk-w8a8-default --rotate-weights-always --json "$out/bench.json" \
+  --competitors qk-w8a8,qk-w8a8-default --rotate-weights-always --interleave --json "$out/bench.json" \
   | tee "$out/bench.txt"
 
 python3 - "$out/bench.json" <<'PY'

@@ -49,6 +49,7 @@ struct GemmArgs {
   std::string json_file;
   bool quick = false;
   bool rotate_weights_always = false;
+  bool interleave = false;
   std::size_t llc_mib = 0;  // 0: from sysfs
 };
 
@@ -282,6 +283,7 @@ nlohmann::json to_json(const GemmArgs& args, std::size_t llc, const MachineFigur
                   {"openblas", qk::bench::openblas_version()}};
   j["options"] = {{"quick", args.quick},
                   {"rotate_weights_always", args.rotate_weights_always},
+                  {"interleave", args.interleave},
                   {"llc_mib_override", args.llc_mib},
                   {"warmup", measure.warmup},
                   {"min_repeats", measure.min_repeats},
@@ -406,6 +408,7 @@ int run_gemm(const GemmArgs& args) {
   }
 
   qk::bench::GridOptions grid;
+  grid.interleave = args.interleave;
   qk::bench::PeakOptions peak;
   qk::bench::BandwidthOptions dram;
   if (args.quick) {
@@ -545,6 +548,9 @@ int main(int argc, char** argv) {
                    "Size the rotations for a last-level cache of this many MiB instead of the one "
                    "sysfs reports (a VM may report less cache than the host has)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20));
+  gemm->add_flag("--interleave", args.interleave,
+                 "Time the competitors of a shape together, alternating run by run, so that their "
+                 "ratio holds when the host's speed changes (all of a shape's data in memory)");
   gemm->add_flag("--rotate-weights-always", args.rotate_weights_always,
                  "Rotate the weights at every m (default: only at m = 1; at m > 1 weights that fit "
                  "in the LLC stay cached between runs)");

@@ -84,6 +84,51 @@ Measurement measure(const std::function<void(std::size_t)>& run, const MeasureOp
   }
 }
 
+std::vector<Measurement> measure_interleaved(
+    const std::vector<std::function<void(std::size_t)>>& runs, const MeasureOptions& options,
+    const NowNs& now_ns) {
+  const std::size_t n = runs.size();
+  const int max_rounds = std::max(options.max_repeats, 1);
+  const int min_rounds = std::max(options.min_repeats, 0);
+  const double min_ns = options.min_seconds * 1e9;
+  const double max_ns = options.max_seconds * 1e9;
+  std::vector<std::size_t> index(n, 0);
+  for (int w = 0; w < std::max(options.warmup, 0); ++w)
+    for (std::size_t c = 0; c < n; ++c) runs[c](index[c]++);
+
+  std::vector<std::vector<double>> samples(n);
+  const std::int64_t start = now_ns();
+  for (int round = 0;; ++round) {
+    for (std::size_t j = 0; j < n; ++j) {
+      const std::size_t c = (static_cast<std::size_t>(round) + j) % n;
+      const std::int64_t t0 = now_ns();
+      runs[c](index[c]++);
+      samples[c].push_back(static_cast<double>(now_ns() - t0));
+    }
+    const auto elapsed = static_cast<double>(now_ns() - start);
+    const int rounds = round + 1;
+    StopReason stop = StopReason::steady;
+    bool done = false;
+    if (rounds >= min_rounds && elapsed >= min_ns) {
+      done = std::all_of(samples.begin(), samples.end(), [&](const std::vector<double>& s) {
+        return summarize(s).spread() <= options.target_rel_spread;
+      });
+    }
+    if (!done && (rounds >= max_rounds || elapsed >= max_ns)) {
+      done = true;
+      stop = rounds >= max_rounds ? StopReason::max_repeats : StopReason::max_seconds;
+    }
+    if (done) {
+      std::vector<Measurement> out;
+      for (std::vector<double>& s : samples) {
+        out.push_back(summarize(std::move(s)));
+        out.back().stop = stop;
+      }
+      return out;
+    }
+  }
+}
+
 std::optional<std::size_t> parse_cache_size(std::string_view text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
   std::size_t value = 0;

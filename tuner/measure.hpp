@@ -69,6 +69,19 @@ std::int64_t steady_now_ns();
 Measurement measure(const std::function<void(std::size_t)>& run, const MeasureOptions& options = {},
                     const NowNs& now_ns = steady_now_ns);
 
+/// Times several contenders side by side: each round runs every contender once, starting with a
+/// different one each round (round r starts with contender r mod n, so none always runs first),
+/// and times each run. When the host's speed changes during a comparison (these machines
+/// sometimes give two threads one core's throughput for minutes), both sides see the same
+/// regimes, so the ratio of their medians stays meaningful where back-to-back measure() calls
+/// would compare two regimes. Contender c's run receives its own run count 0, 1, 2, ... (warm-up
+/// included), for rotating its inputs. Stops as measure() does, counting rounds: both floors
+/// reached and every contender steady, or a cap (max_seconds bounds the whole comparison).
+/// @pre !runs.empty()  @post result.size() == runs.size()
+std::vector<Measurement> measure_interleaved(
+    const std::vector<std::function<void(std::size_t)>>& runs, const MeasureOptions& options = {},
+    const NowNs& now_ns = steady_now_ns);
+
 /// Summarizes durations (any order); `stop` is left at its default.
 Measurement summarize(std::vector<double> samples_ns);
 

@@ -242,3 +242,50 @@ TEST_F(MeasureSysfs, NothingReadableIsNullopt) {
 
 }  // namespace
 }  // namespace qk::tuner
+
+// measure_interleaved: contenders alternate within each round, so a change of the host's speed
+// hits both; the fake clock advances by each contender's cost times the current regime.
+TEST(MeasureInterleaved, RatioSurvivesARegimeChangeThatBackToBackMeasuresWouldMix) {
+  std::int64_t now = 0;
+  double regime = 1.0;  // the host's slowdown factor
+  int calls = 0;
+  auto contender = [&](double cost) {
+    return [&, cost](std::size_t) {
+      now += static_cast<std::int64_t>(cost * regime);
+      if (++calls == 40) regime = 2.0;  // halfway through, the host halves our speed
+    };
+  };
+  const qk::tuner::MeasureOptions options{0, 40, 40, 0.0, 100.0, 0.0};
+  auto clock = [&] { return now; };
+  const auto m = qk::tuner::measure_interleaved({contender(1000), contender(1500)}, options, clock);
+  ASSERT_EQ(m.size(), 2u);
+  EXPECT_EQ(m[0].repeats, 40);
+  EXPECT_EQ(m[1].repeats, 40);
+  // Each side saw 20 fast and 20 slow runs: the medians are in the same regime mix.
+  EXPECT_NEAR(m[1].median_ns / m[0].median_ns, 1.5, 1e-9);
+
+  // Back to back, the first contender runs fast and the second slow: the ratio is off by 2x.
+  now = 0;
+  regime = 1.0;
+  calls = 0;
+  const auto a = qk::tuner::measure(contender(1000), options, clock);
+  const auto b = qk::tuner::measure(contender(1500), options, clock);
+  EXPECT_NEAR(b.median_ns / a.median_ns, 3.0, 1e-9);
+}
+
+TEST(MeasureInterleaved, RotatesWhoRunsFirstAndCountsEachContendersRuns) {
+  std::vector<std::pair<int, std::size_t>> order;
+  std::int64_t now = 0;
+  auto contender = [&](int id) {
+    return [&, id](std::size_t i) {
+      order.emplace_back(id, i);
+      now += 10;
+    };
+  };
+  const qk::tuner::MeasureOptions options{1, 2, 2, 0.0, 100.0, 0.0};
+  qk::tuner::measure_interleaved({contender(0), contender(1)}, options, [&] { return now; });
+  // Warm-up 0 1; round 0: 0 1; round 1: 1 0. Each contender counts its own runs.
+  const std::vector<std::pair<int, std::size_t>> expected{{0, 0}, {1, 0}, {0, 1},
+                                                          {1, 1}, {1, 2}, {0, 2}};
+  EXPECT_EQ(order, expected);
+}
