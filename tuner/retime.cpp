@@ -45,12 +45,14 @@ Expected<void> retime(RetimeResult& r, const TuneSettings& settings) {
   if (auto ok = problem->check(*winner); !ok) return ok.error();
   if (auto ok = problem->check(*fallback); !ok) return ok.error();
 
+  // Side by side, alternating run by run: a change of the host's speed hits both.
+  const std::vector<Measurement> m =
+      measure_interleaved({[&](std::size_t run) { problem->run(*fallback, run); },
+                           [&](std::size_t run) { problem->run(*winner, run); }},
+                          settings.full);
   SearchResult result;
-  for (const auto& [index, kernel] : {std::pair{0u, &*fallback}, std::pair{1u, &*winner}}) {
-    const Measurement m =
-        measure([&](std::size_t run) { problem->run(*kernel, run); }, settings.full);
-    result.finals.emplace_back(index, Score{m.median_ns, m.p75_ns - m.p25_ns});
-  }
+  for (std::size_t i = 0; i < m.size(); ++i)
+    result.finals.emplace_back(i, Score{m[i].median_ns, m[i].p75_ns - m[i].p25_ns});
   const std::vector<std::string> names{r.stored.default_config, r.stored.config_name};
   const Decision d = decide(result, names, 0);
   r.default_ns = result.finals[0].second.median_ns;

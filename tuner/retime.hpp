@@ -22,7 +22,8 @@ struct RetimeResult {
 
 /// Re-times the `top_k` winners of settings.cache recorded for this device (settings.cpu_level,
 /// settings.threads) and this qk's template revision whose tile differs from their default, the
-/// largest claimed speedups first, each beside its default with the full measurement protocol.
+/// largest claimed speedups first, each beside its default with the full measurement protocol
+/// (interleaved run by run: measure_interleaved).
 /// A winner that is not confirmed is replaced in the cache by its default (with the times just
 /// measured), so compile() runs the default for that bucket from now on.
 Expected<std::vector<RetimeResult>> retime_winners(const TuneSettings& settings, std::size_t top_k);
