@@ -75,7 +75,9 @@ Measurement measure(const std::function<void(std::size_t)>& run, const MeasureOp
 /// sometimes give two threads one core's throughput for minutes), both sides see the same
 /// regimes, so the ratio of their medians stays meaningful where back-to-back measure() calls
 /// would compare two regimes. Contender c's run receives its own run count 0, 1, 2, ... (warm-up
-/// included), for rotating its inputs. Stops as measure() does, counting rounds: both floors
+/// included), for rotating its inputs (contenders sharing one set of copies should offset it, or
+/// each would read the copy the one before it just warmed). Stops as measure() does, counting
+/// rounds: both floors
 /// reached and every contender steady, or a cap (max_seconds bounds the whole comparison).
 /// @pre !runs.empty()  @post result.size() == runs.size()
 std::vector<Measurement> measure_interleaved(

@@ -45,10 +45,11 @@ Expected<void> retime(RetimeResult& r, const TuneSettings& settings) {
   if (auto ok = problem->check(*winner); !ok) return ok.error();
   if (auto ok = problem->check(*fallback); !ok) return ok.error();
 
-  // Side by side, alternating run by run: a change of the host's speed hits both.
+  // Side by side, alternating run by run: a change of the host's speed hits both. They share
+  // the problem's copies: even ones for the default, odd ones for the winner.
   const std::vector<Measurement> m =
-      measure_interleaved({[&](std::size_t run) { problem->run(*fallback, run); },
-                           [&](std::size_t run) { problem->run(*winner, run); }},
+      measure_interleaved({[&](std::size_t run) { problem->run(*fallback, 2 * run); },
+                           [&](std::size_t run) { problem->run(*winner, 2 * run + 1); }},
                           settings.full);
   SearchResult result;
   for (std::size_t i = 0; i < m.size(); ++i)

@@ -41,16 +41,27 @@ std::vector<std::size_t> first_rung(std::size_t size, std::size_t keep,
 }
 
 SearchResult search(std::span<const std::string> names, std::size_t keep, const Evaluate& evaluate,
-                    const SearchOptions& options) {
+                    const SearchOptions& options, const EvaluateFinal& evaluate_final) {
   SearchResult result;
   auto run = [&](std::size_t i, Fidelity f) {
     ++result.evaluations;
     return evaluate(i, f);
   };
+  auto run_final = [&](const std::vector<std::size_t>& indices) {
+    std::vector<Score> scores;
+    if (evaluate_final) {
+      result.evaluations += indices.size();
+      scores = evaluate_final(indices);
+    } else {
+      for (std::size_t i : indices) scores.push_back(run(i, kFullFidelity));
+    }
+    for (std::size_t j = 0; j < indices.size(); ++j)
+      result.finals.emplace_back(indices[j], j < scores.size() ? scores[j] : Score::failed());
+  };
   std::vector<std::size_t> rung = first_rung(names.size(), keep, options);
   result.sampled = rung.size();
   if (names.size() <= options.exhaustive_limit) {
-    for (std::size_t i : rung) result.finals.emplace_back(i, run(i, kFullFidelity));
+    run_final(rung);
     return result;
   }
   const std::size_t eta = std::max<std::size_t>(options.eta, 2);
@@ -67,7 +78,7 @@ SearchResult search(std::span<const std::string> names, std::size_t keep, const 
   }
   if (std::find(rung.begin(), rung.end(), keep) == rung.end()) rung.push_back(keep);
   std::sort(rung.begin(), rung.end());
-  for (std::size_t i : rung) result.finals.emplace_back(i, run(i, kFullFidelity));
+  run_final(rung);
   return result;
 }
 

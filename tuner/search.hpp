@@ -36,6 +36,10 @@ struct Score {
 
 using Evaluate = std::function<Score(std::size_t candidate, Fidelity fidelity)>;
 
+/// Evaluates the final rung's candidates together at full fidelity (so that they can be timed
+/// side by side, interleaved); returns one score per candidate, in order.
+using EvaluateFinal = std::function<std::vector<Score>(const std::vector<std::size_t>&)>;
+
 struct SearchOptions {
   /// Spaces of at most this many candidates are measured exhaustively at full fidelity.
   std::size_t exhaustive_limit = 12;
@@ -63,8 +67,10 @@ struct SearchResult {
 ///   halving: each rung measures its candidates (rung r at fidelity r) and keeps the best
 ///   ceil(size / eta), until `finalists` remain; those (and `keep`) are measured at full fidelity.
 /// @pre keep < names.size()
+/// With `evaluate_final`, the full-fidelity candidates (the finalists and `keep`, or a whole small
+/// space) are evaluated by it in one call instead of one by one by `evaluate`.
 SearchResult search(std::span<const std::string> names, std::size_t keep, const Evaluate& evaluate,
-                    const SearchOptions& options = {});
+                    const SearchOptions& options = {}, const EvaluateFinal& evaluate_final = {});
 
 /// The candidates search() evaluates first, ascending: all of a space of at most
 /// exhaustive_limit, else the seeded sample (always with `keep`). What a caller may prepare

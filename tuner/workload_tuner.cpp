@@ -100,16 +100,70 @@ class BucketTuner {
 
   /// One evaluation for search(); counted as done for the progress display when it returns.
   Score evaluate(std::size_t i, Fidelity fidelity, TuningProblem& problem) {
-    const Score score = evaluate_uncounted(i, fidelity, problem);
+    cache::TimingRecord record;
+    Score score;
+    if (auto known = prepare(i, fidelity, problem, record)) {
+      score = *known;
+    } else {
+      progress("timing", i);
+      const auto start = Clock::now();
+      const Measurement m = measure([&](std::size_t run) { problem.run(**kernels_[i], run); },
+                                    options_for(fidelity, settings_));
+      report_.measure_seconds += seconds_since(start);
+      score = finish(i, std::move(record), &m);
+    }
     ++done_;
     return score;
+  }
+
+  /// The final rung for search(): the candidates that need a full measurement are timed
+  /// together, interleaved run by run, so that the winner and the default it must beat see the
+  /// same host (measure_interleaved). The time cap grows with their number.
+  std::vector<Score> evaluate_final(const std::vector<std::size_t>& indices,
+                                    TuningProblem& problem) {
+    std::vector<Score> scores(indices.size());
+    std::vector<std::size_t> timed;  // positions in indices
+    std::vector<cache::TimingRecord> records;
+    std::vector<std::function<void(std::size_t)>> runs;
+    std::size_t stride = 0;
+    for (std::size_t j = 0; j < indices.size(); ++j) {
+      const std::size_t i = indices[j];
+      cache::TimingRecord record;
+      if (auto known = prepare(i, kFullFidelity, problem, record)) {
+        scores[j] = *known;
+        continue;
+      }
+      timed.push_back(j);
+      records.push_back(std::move(record));
+      // The candidates share the problem's rotating copies: run j of the candidate in `slot`
+      // takes copy j * stride + slot, so no run reads the copy the run before it just warmed.
+      runs.push_back([&problem, &stride, kernel = &**kernels_[i], slot = runs.size()](
+                         std::size_t run) { problem.run(*kernel, run * stride + slot); });
+    }
+    stride = runs.size();
+    if (!runs.empty()) {
+      progress("timing together", indices[timed.front()]);
+      MeasureOptions options = settings_.full;
+      options.max_seconds *= static_cast<double>(runs.size());
+      const auto start = Clock::now();
+      const std::vector<Measurement> m = measure_interleaved(runs, options);
+      report_.measure_seconds += seconds_since(start);
+      for (std::size_t t = 0; t < timed.size(); ++t)
+        scores[timed[t]] = finish(indices[timed[t]], std::move(records[t]), &m[t]);
+    }
+    done_ += indices.size();
+    return scores;
   }
 
   bool over_budget() const { return over_budget_; }
   void set_total(std::size_t total) { total_ = total; }
 
  private:
-  Score evaluate_uncounted(std::size_t i, Fidelity fidelity, TuningProblem& problem) {
+  /// Candidate i at `fidelity`: its Score when no measurement is needed (measured before, over
+  /// budget, failed to compile or its check); otherwise nullopt, with `record` ready for
+  /// finish() and the kernel compiled and checked.
+  std::optional<Score> prepare(std::size_t i, Fidelity fidelity, TuningProblem& problem,
+                               cache::TimingRecord& record) {
     const auto key = std::make_pair(names_[i], fidelity_name(fidelity));
     if (auto it = earlier_.find(key); it != earlier_.end()) {
       ++report_.reused;
@@ -126,14 +180,6 @@ class BucketTuner {
       over_budget_ = true;
       return Score::failed();
     }
-    const auto start = Clock::now();
-    Score score = measure_candidate(i, fidelity, problem);
-    report_.measure_seconds += seconds_since(start);
-    return score;
-  }
-
-  Score measure_candidate(std::size_t i, Fidelity fidelity, TuningProblem& problem) {
-    cache::TimingRecord record;
     record.workload_hash = keys_.workload_hash;
     record.bucket = bucket_;
     record.config_name = names_[i];
@@ -150,21 +196,24 @@ class BucketTuner {
       record.reason = "failed its check earlier in this run";
     } else if (checked_.insert(i).second) {
       progress("checking", i);
+      const auto start = Clock::now();
       if (auto ok = problem.check(*kernel); !ok) {
         wrong_.insert(i);
         record.status = "wrong_result";
         record.reason = ok.error().str();
       }
+      report_.measure_seconds += seconds_since(start);
     }
-    if (record.status == "ok") {
-      progress("timing", i);
-      const Measurement m = measure([&](std::size_t run) { problem.run(*kernel, run); },
-                                    options_for(fidelity, settings_));
-      record.median_ns = m.median_ns;
-      record.spread_ns = m.p75_ns - m.p25_ns;
-      record.repeats = m.repeats;
-    }
-    if (record.status == "ok") {
+    if (record.status != "ok") return finish(i, std::move(record), nullptr);
+    return std::nullopt;
+  }
+
+  /// Stores candidate i's record, with its measurement when it ran, and returns its score.
+  Score finish(std::size_t i, cache::TimingRecord record, const Measurement* m) {
+    if (m) {
+      record.median_ns = m->median_ns;
+      record.spread_ns = m->p75_ns - m->p25_ns;
+      record.repeats = m->repeats;
       measured_.insert(i);
       report_.measured = measured_.size();
     } else if (failed_.insert(i).second) {
@@ -266,7 +315,10 @@ Expected<std::vector<BucketReport>> tune_workload(const LayerConfig& layer,
 
     const SearchResult result = search(
         tuner.names(), keep,
-        [&](std::size_t i, Fidelity f) { return tuner.evaluate(i, f, *problem); }, settings.search);
+        [&](std::size_t i, Fidelity f) { return tuner.evaluate(i, f, *problem); }, settings.search,
+        [&](const std::vector<std::size_t>& indices) {
+          return tuner.evaluate_final(indices, *problem);
+        });
     if (tuner.over_budget()) continue;
     const Decision d = decide(result, tuner.names(), keep);
     report.complete = true;

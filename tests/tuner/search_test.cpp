@@ -143,3 +143,27 @@ TEST(Search, NothingRanKeepsTheDefault) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Search, FinalRungCanBeEvaluatedTogether) {
+  const auto names = names_of(40);
+  std::vector<std::vector<std::size_t>> batches;
+  auto result = qk::tuner::search(
+      names, 5, [&](std::size_t i, Fidelity f) {
+        EXPECT_NE(f, qk::tuner::kFullFidelity) << "full fidelity goes to the batch";
+        return bowl(i, 30);
+      },
+      {.sample = 40, .seed = 3},
+      [&](const std::vector<std::size_t>& indices) {
+        batches.push_back(indices);
+        std::vector<Score> scores;
+        for (std::size_t i : indices) scores.push_back(bowl(i, 30));
+        return scores;
+      });
+  ASSERT_EQ(batches.size(), 1u);
+  EXPECT_EQ(batches[0].size(), 4u) << "3 finalists and the default";
+  EXPECT_EQ(qk::tuner::decide(result, names, 5).chosen, 30u);
+}
+
+}  // namespace
