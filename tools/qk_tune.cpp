@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -77,15 +78,23 @@ std::string speedup(const qk::tuner::BucketReport& b) {
   return fmt::format("{:.2f}x", *b.default_ns / *b.chosen_ns);
 }
 
+/// One row per tuned workload and bucket; layers that share a workload are named under the table
+/// instead of repeating its rows.
 void print_table(const qk::tuner::PlanReport& report) {
+  std::map<std::string, std::vector<std::string>> sharing;  // tuned layer -> the others
+  for (const auto& r : report.rows)
+    if (!r.shares_with.empty() && r.bucket.bucket == report.rows.front().bucket.bucket)
+      sharing[r.shares_with].push_back(r.layer);
   std::vector<std::vector<std::string>> rows{{"layer", "M<=", "default tile", "ms", "tuned tile",
                                               "ms", "speedup", "space", "measured", "reused",
                                               "failed"}};
   for (const auto& r : report.rows) {
+    if (!r.shares_with.empty()) continue;
     const auto& b = r.bucket;
+    const auto others = sharing.find(r.layer);
     const std::string layer =
         escape(r.layer, EscapeMode::ascii) +
-        (r.shares_with.empty() ? "" : " (=" + escape(r.shares_with, EscapeMode::ascii) + ")");
+        (others == sharing.end() ? "" : fmt::format(" (+{})", others->second.size()));
     rows.push_back({layer, std::to_string(b.bucket), b.default_config, ms(b.default_ns),
                     !b.unsupported.empty() ? "(not implemented for this target)"
                     : b.complete           ? (b.replaced_default ? b.chosen_config : "= default")
@@ -95,6 +104,13 @@ void print_table(const qk::tuner::PlanReport& report) {
                     std::to_string(b.failed)});
   }
   fmt::print("{}", qk::tools::format_table(rows, {1, 3, 5, 6, 7, 8, 9, 10}));
+  for (const auto& [tuned, others] : sharing) {
+    std::string names;
+    for (const std::string& o : others)
+      names += (names.empty() ? "" : ", ") + escape(o, EscapeMode::ascii);
+    fmt::print("(+{}) {} share the workload of {}, and its winners\n", others.size(), names,
+               escape(tuned, EscapeMode::ascii));
+  }
 }
 
 /// Writes `text` to `file` through a temporary file renamed into place: a reader never sees a
