@@ -78,6 +78,34 @@ TEST(CpuTileName, ParsesEveryTileOfTheSpaceBack) {
     }
 }
 
+// avx2 (w8a8): every tile fits 16 ymm, the defaults are candidates, names parse back for avx2,
+// and the AVX-512 default tiles (25 accumulators) do not fit.
+TEST(CpuSearchSpace, Avx2TilesFitSixteenYmm) {
+  using qk::codegen::CpuIsa;
+  for (std::int64_t m : {1, 4, 16, 128, 2048}) {
+    const auto space =
+        qk::codegen::cpu_search_space(GemmFamily::w8a8, m, 4096, 11008, CpuIsa::avx2);
+    ASSERT_GT(space.size(), m > 1 ? 1u : 0u) << m;
+    std::set<std::string> names;
+    for (const CpuTile& t : space) {
+      EXPECT_TRUE(qk::codegen::validate(t, GemmFamily::w8a8, CpuIsa::avx2)) << canonical_name(t);
+      EXPECT_LE(2 * t.mr * t.nv + 4 * t.nv + 3, 16) << canonical_name(t);
+      names.insert(canonical_name(t));
+      auto parsed = qk::codegen::parse_cpu_tile(canonical_name(t), GemmFamily::w8a8, CpuIsa::avx2);
+      ASSERT_TRUE(parsed) << parsed.error().str();
+      EXPECT_EQ(*parsed, t);
+    }
+    EXPECT_TRUE(names.count(
+        canonical_name(qk::codegen::default_cpu_tile(GemmFamily::w8a8, m, CpuIsa::avx2))));
+  }
+  const CpuTile avx512_default = qk::codegen::default_cpu_tile(GemmFamily::w8a8, 2048);
+  auto refused = qk::codegen::validate(avx512_default, GemmFamily::w8a8, CpuIsa::avx2);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().str().find("16"), std::string::npos) << refused.error().str();
+  EXPECT_FALSE(
+      qk::codegen::parse_cpu_tile(canonical_name(avx512_default), GemmFamily::w8a8, CpuIsa::avx2));
+}
+
 TEST(CpuTileName, RejectsMalformedAndInvalidNames) {
   for (const char* bad : {"", "mr5", "mr5_nv5_kc16384_mc100", "mr5_nv5_kc16384_mc100_nc960_",
                           "mr5_nv5_kc16384_mc100_ncx", "nv5_mr5_kc16384_mc100_nc960",
