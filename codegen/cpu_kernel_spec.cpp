@@ -27,7 +27,7 @@ std::string_view scaling_tag(ActivationScaling s) {
 constexpr std::array<GemmFamily, 8> kCpuFamilies{
     GemmFamily::w8a8,    GemmFamily::w4a8, GemmFamily::w8a16, GemmFamily::w4a16,
     GemmFamily::wfp8a16, GemmFamily::fp16, GemmFamily::bf16,  GemmFamily::fp32};
-constexpr std::array<GemmFamily, 1> kAvx2Families{GemmFamily::w8a8};
+constexpr std::array<GemmFamily, 2> kAvx2Families{GemmFamily::w8a8, GemmFamily::w4a8};
 
 template <std::size_t N>
 std::string family_names(const std::array<GemmFamily, N>& families) {

@@ -13,7 +13,7 @@
 namespace qk::codegen {
 
 /// The instruction set of a cpu kernel (templates/cpu/config.hpp, Isa; docs/cpu.md, "ISAs"):
-/// avx512 = x86-64-v4 + AVX-512 VNNI, 32 zmm; avx2 = x86-64-v3, 16 ymm (W8A8 only so far).
+/// avx512 = x86-64-v4 + AVX-512 VNNI, 32 zmm; avx2 = x86-64-v3, 16 ymm (W8A8 and W4A8 so far).
 enum class CpuIsa : std::uint8_t { avx512, avx2 };
 
 /// "avx512", "avx2": the enumerator's name (the template's Isa enumerator, a name tag).
@@ -60,8 +60,8 @@ struct CpuTileBucket {
 /// w8a16/w4a16/wfp8a16 dequantize each weight vector once per register tile, so a tile's rows
 /// share that cost: M <= 4 runs 1 x 64 (no wasted rows at M = 1), larger M 8 x 32. The float
 /// baselines run the same template and tiles.
-/// On avx2 (w8a8 only), within 16 ymm: M = 1 runs 1 x 32 (4 accumulators, no wasted rows),
-/// larger M 4 x 16 (8 accumulators); both use 15 registers.
+/// On avx2 (w8a8 and w4a8), within 16 ymm: w8a8 runs 1 x 32 at M = 1 (no wasted rows) and
+/// 4 x 16 above (15 registers each); w4a8 1 x 16 at M = 1 and 2 x 16 above (16 registers).
 std::vector<CpuTileBucket> default_cpu_tiles(GemmFamily family, CpuIsa isa = CpuIsa::avx512);
 
 }  // namespace qk::codegen

@@ -41,6 +41,7 @@ struct W8A8Config {
 /// activations quantized in the kernel. Each group's int32 sums are folded into fp32 accumulators
 /// (docs/numerics.md §6.2), so K is not blocked: the register tile runs over all of it.
 struct W4A8Config {
+  Isa isa = Isa::avx512;  ///< the instruction set of the generated code
   InputType input = InputType::fp32;
   Scaling scaling = Scaling::dynamic_per_token;
   bool bias = false;
@@ -137,6 +138,13 @@ constexpr int weight_only_tile_registers(int mr, int nv) {
 /// high nibbles of nv weight vectors, 2 broadcasts and the nibble mask.
 constexpr int w4a8_tile_registers(int mr, int nv) {
   return 2 * mr * nv + 2 * nv + 3;
+}
+
+/// Registers the AVX2 W4A8 micro-tile needs (two ymm per 16-column vector): 2 mr nv int32 and
+/// 2 mr nv fp32 accumulators, the low and high nibbles of 2 nv weight ymm, 2 broadcasts, the
+/// nibble mask and the int16 ones.
+constexpr int avx2_w4a8_tile_registers(int mr, int nv) {
+  return 4 * mr * nv + 4 * nv + 4;
 }
 
 /// Registers the micro-tile needs: mr x nv int32 accumulators, nv weight vectors, 1 broadcast.

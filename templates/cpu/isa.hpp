@@ -35,6 +35,8 @@ struct Vec<Isa::avx512> {
   static I load_i(const int32_t* p) { return _mm512_loadu_si512(p); }
   static void store_i(int32_t* p, I v) { _mm512_storeu_si512(p, v); }
   static I sub_i(I a, I b) { return _mm512_sub_epi32(a, b); }
+  static I set1_i(int32_t x) { return _mm512_set1_epi32(x); }
+  static I mullo_i(I a, I b) { return _mm512_mullo_epi32(a, b); }
   static F to_float(I v) { return _mm512_cvtepi32_ps(v); }
   /// max(best, |x|) in the lanes where x is finite.
   static F max_finite_abs(F best, F x) {
@@ -76,6 +78,8 @@ struct Vec<Isa::avx2> {
   static I load_i(const int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const I*>(p)); }
   static void store_i(int32_t* p, I v) { _mm256_storeu_si256(reinterpret_cast<I*>(p), v); }
   static I sub_i(I a, I b) { return _mm256_sub_epi32(a, b); }
+  static I set1_i(int32_t x) { return _mm256_set1_epi32(x); }
+  static I mullo_i(I a, I b) { return _mm256_mullo_epi32(a, b); }
   static F to_float(I v) { return _mm256_cvtepi32_ps(v); }
   static F max_finite_abs(F best, F x) {
     x = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x);

@@ -100,10 +100,19 @@ TEST(CpuKernelSpec, Avx2IsInTheNameTheSourceAndTheRules) {
   w4a8.weight_quant = QuantType::int4;
   w4a8.weight_granularity = WeightGranularity::per_group;
   w4a8.block_size = 32;
-  auto refused = cpu_kernel_spec(w4a8, CpuTile{1, 2, 0, 96, 960}, CpuIsa::avx2);
+  auto w4a8_spec = cpu_kernel_spec(w4a8, CpuTile{2, 1, 0, 96, 768}, CpuIsa::avx2);
+  ASSERT_TRUE(w4a8_spec) << w4a8_spec.error().str();
+  EXPECT_EQ(canonical_name(*w4a8_spec).find("qk_w4a8_cpu_avx2_"), 0u);
+  EXPECT_NE(render_cpu(*w4a8_spec).source.find(".isa = qk::cpu::Isa::avx2,"), std::string::npos);
+  EXPECT_FALSE(cpu_kernel_spec(w4a8, CpuTile{3, 1, 0, 96, 768}, CpuIsa::avx2));  // 20 ymm
+
+  LayerConfig w4a16 = w4a8;
+  w4a16.activation_quant = w4a16.input_dtype = QuantType::bf16;
+  w4a16.activation_scaling = ActivationScaling::none;
+  auto refused = cpu_kernel_spec(w4a16, CpuTile{1, 2, 0, 96, 960}, CpuIsa::avx2);
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, Errc::unsupported);
-  EXPECT_NE(refused.error().str().find("w4a8"), std::string::npos) << refused.error().str();
+  EXPECT_NE(refused.error().str().find("w4a16"), std::string::npos) << refused.error().str();
   EXPECT_NE(refused.error().str().find("avx2"), std::string::npos) << refused.error().str();
 }
 

@@ -1,4 +1,5 @@
 // The cpu target's search space, M buckets and tile names (docs/tuning.md, "Search spaces").
+#include <algorithm>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -83,6 +84,13 @@ TEST(CpuTileName, ParsesEveryTileOfTheSpaceBack) {
 TEST(CpuSearchSpace, Avx2TilesFitSixteenYmm) {
   using qk::codegen::CpuIsa;
   for (std::int64_t m : {1, 4, 16, 128, 2048}) {
+    const auto w4a8 = qk::codegen::cpu_search_space(GemmFamily::w4a8, m, 4096, 4096, CpuIsa::avx2);
+    for (const CpuTile& t : w4a8) {
+      EXPECT_TRUE(qk::codegen::validate(t, GemmFamily::w4a8, CpuIsa::avx2)) << canonical_name(t);
+      EXPECT_LE(4 * t.mr * t.nv + 4 * t.nv + 4, 16) << canonical_name(t);
+    }
+    EXPECT_TRUE(std::count(w4a8.begin(), w4a8.end(),
+                           qk::codegen::default_cpu_tile(GemmFamily::w4a8, m, CpuIsa::avx2)));
     const auto space =
         qk::codegen::cpu_search_space(GemmFamily::w8a8, m, 4096, 11008, CpuIsa::avx2);
     ASSERT_GT(space.size(), m > 1 ? 1u : 0u) << m;
