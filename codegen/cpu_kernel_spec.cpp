@@ -10,29 +10,44 @@
 namespace qk::codegen {
 namespace {
 
-// Families the cpu target implements so far.
+// Families the cpu target implements so far, per ISA.
 constexpr std::array<GemmFamily, 8> kCpuFamilies{
     GemmFamily::w8a8,    GemmFamily::w4a8, GemmFamily::w8a16, GemmFamily::w4a16,
     GemmFamily::wfp8a16, GemmFamily::fp16, GemmFamily::bf16,  GemmFamily::fp32};
+constexpr std::array<GemmFamily, 2> kAvx2Families{GemmFamily::w8a8, GemmFamily::w4a8};
+
+template <std::size_t N>
+std::string family_names(const std::array<GemmFamily, N>& families) {
+  std::string names;
+  for (GemmFamily f : families) names += (names.empty() ? "" : ", ") + std::string(to_string(f));
+  return names;
+}
+
+template <std::size_t N>
+bool implements(const std::array<GemmFamily, N>& families, GemmFamily family) {
+  for (GemmFamily f : families)
+    if (f == family) return true;
+  return false;
+}
 
 }  // namespace
 
-Expected<CpuKernelSpec> cpu_kernel_spec(const LayerConfig& layer, const CpuTile& tile) {
+Expected<CpuKernelSpec> cpu_kernel_spec(const LayerConfig& layer, const CpuTile& tile, CpuIsa isa) {
   if (auto errors = validate_layer(layer, "layer"); !errors.empty()) return errors.front();
   const GemmFamily family = *family_of(layer.weight_quant, layer.activation_quant);
-  bool implemented = false;
-  std::string implemented_names;
-  for (GemmFamily f : kCpuFamilies) {
-    implemented |= f == family;
-    implemented_names += (implemented_names.empty() ? "" : ", ") + std::string(to_string(f));
-  }
-  if (!implemented)
+  if (!implements(kCpuFamilies, family))
     return Error{Errc::unsupported, "target cpu",
                  fmt::format("family {} ({} weights, {} activations) is not implemented for the "
                              "cpu target yet; it implements: {}",
                              to_string(family), to_string(layer.weight_quant),
-                             to_string(layer.activation_quant), implemented_names)};
-  if (auto ok = validate(tile, family); !ok) return ok.error();
+                             to_string(layer.activation_quant), family_names(kCpuFamilies))};
+  if (isa == CpuIsa::avx2 && !implements(kAvx2Families, family))
+    return Error{Errc::unsupported, "target cpu, level avx2",
+                 fmt::format("family {} ({} weights, {} activations) is not implemented for "
+                             "avx2 (x86-64-v3) yet, only for avx512; avx2 implements: {}",
+                             to_string(family), to_string(layer.weight_quant),
+                             to_string(layer.activation_quant), family_names(kAvx2Families))};
+  if (auto ok = validate(tile, family, isa); !ok) return ok.error();
   return CpuKernelSpec{family,
                        layer.weight_quant,
                        layer.input_dtype,
@@ -40,7 +55,8 @@ Expected<CpuKernelSpec> cpu_kernel_spec(const LayerConfig& layer, const CpuTile&
                        layer.epilogue.bias,
                        layer.epilogue.activation,
                        layer.epilogue.output,
-                       tile};
+                       tile,
+                       isa};
 }
 
 std::string canonical_name(const CpuKernelSpec& s) {
@@ -48,7 +64,9 @@ std::string canonical_name(const CpuKernelSpec& s) {
   const std::string family = s.family == GemmFamily::wfp8a16
                                  ? fmt::format("{}_{}", to_string(s.family), to_string(s.weight))
                                  : std::string(to_string(s.family));
-  return fmt::format("qk_{}_cpu_{}_{}_{}_{}_{}_{}", family, to_string(s.input),
+  const std::string isa =
+      s.isa == CpuIsa::avx512 ? std::string() : fmt::format("_{}", to_string(s.isa));
+  return fmt::format("qk_{}_cpu{}_{}_{}_{}_{}_{}_{}", family, isa, to_string(s.input),
                      scaling_tag(s.scaling), s.bias ? "bias" : "nobias", to_string(s.activation),
                      to_string(s.output), canonical_name(s.tile));
 }

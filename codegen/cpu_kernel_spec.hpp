@@ -20,18 +20,22 @@ struct CpuKernelSpec {
   Activation activation = Activation::none;
   QuantType output = QuantType::fp32;
   CpuTile tile;
+  CpuIsa isa = CpuIsa::avx512;  ///< the instruction set of the generated code
 
   bool operator==(const CpuKernelSpec&) const = default;
 };
 
-/// The spec of `layer` with `tile`. Errors: the layer is invalid (validate_layer's first error),
-/// the cpu target does not implement the layer's family yet (Errc::unsupported, naming it and the
-/// families it does implement), or the tile is invalid.
-Expected<CpuKernelSpec> cpu_kernel_spec(const LayerConfig& layer, const CpuTile& tile);
+/// The spec of `layer` with `tile` on `isa`. Errors: the layer is invalid (validate_layer's first
+/// error), the cpu target does not implement the layer's family yet, or not on `isa`
+/// (Errc::unsupported, naming the family, the ISA and the families it does implement), or the
+/// tile is invalid for the family on `isa`.
+Expected<CpuKernelSpec> cpu_kernel_spec(const LayerConfig& layer, const CpuTile& tile,
+                                        CpuIsa isa = CpuIsa::avx512);
 
 /// "qk_w8a8_cpu_fp32_tok_bias_gelu_fp16_mr8_nv3_kc512_mc96_nc768": a C identifier, unique per
 /// spec (every field appears in it; the weight type after the family, "qk_wfp8a16_fp8_e5m2_cpu_…",
-/// only when the family does not imply it).
+/// only when the family does not imply it; the ISA after "cpu", "qk_w8a8_cpu_avx2_…", unless it
+/// is avx512, whose names predate the tag).
 std::string canonical_name(const CpuKernelSpec& spec);
 
 /// 16 hex digits (XXH3-64) of the canonical name: the spec part of a binary's cache key.

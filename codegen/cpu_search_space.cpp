@@ -21,25 +21,27 @@ int nearest_multiple(int target, int step) {
 
 }  // namespace
 
-CpuTile default_cpu_tile(GemmFamily family, std::int64_t m) {
-  const std::vector<CpuTileBucket> buckets = default_cpu_tiles(family);
+CpuTile default_cpu_tile(GemmFamily family, std::int64_t m, CpuIsa isa) {
+  const std::vector<CpuTileBucket> buckets = default_cpu_tiles(family, isa);
   for (const CpuTileBucket& b : buckets)
     if (m <= b.max_m) return b.tile;
   return buckets.back().tile;
 }
 
 std::vector<CpuTile> cpu_search_space(GemmFamily family, std::int64_t bucket_m, std::int64_t n,
-                                      std::int64_t k) {
+                                      std::int64_t k, CpuIsa isa) {
   const bool blocks_k = family == GemmFamily::w8a8;
   std::vector<int> k_blocks{0};
   if (blocks_k) {
     k_blocks = {kUnblockedK};
     if (k > 512) k_blocks.push_back(512);
   }
-  std::vector<CpuTile> space{default_cpu_tile(family, bucket_m)};
+  std::vector<CpuTile> space{default_cpu_tile(family, bucket_m, isa)};
   for (int mr = 1; mr <= std::min<std::int64_t>(kMaxRows, bucket_m); ++mr) {
     for (int nv = 1; nv <= kMaxVectors; ++nv) {
-      if (mr * nv < std::min<std::int64_t>(kMinAccumulators, bucket_m * kMaxVectors)) continue;
+      // avx2 holds a 16-column vector in two ymm accumulators.
+      const int accumulators = mr * nv * (isa == CpuIsa::avx2 ? 2 : 1);
+      if (accumulators < std::min<std::int64_t>(kMinAccumulators, bucket_m * kMaxVectors)) continue;
       std::vector<int> row_blocks{nearest_multiple(96, mr)};
       if (bucket_m > 96) {
         row_blocks.push_back(nearest_multiple(48, mr));
@@ -51,7 +53,7 @@ std::vector<CpuTile> cpu_search_space(GemmFamily family, std::int64_t bucket_m, 
           for (int nc_target : {480, 960, 1920}) {
             const int nc = nearest_multiple(std::min(nc_target, n_rounded), 16 * nv);
             const CpuTile tile{mr, nv, kc, mc, nc};
-            if (validate(tile, family)) space.push_back(tile);
+            if (validate(tile, family, isa)) space.push_back(tile);
           }
     }
   }
@@ -62,7 +64,7 @@ std::vector<CpuTile> cpu_search_space(GemmFamily family, std::int64_t bucket_m, 
   return space;
 }
 
-Expected<CpuTile> parse_cpu_tile(std::string_view name, GemmFamily family) {
+Expected<CpuTile> parse_cpu_tile(std::string_view name, GemmFamily family, CpuIsa isa) {
   CpuTile tile;
   const std::array<std::pair<std::string_view, int*>, 5> fields{
       {{"mr", &tile.mr}, {"nv", &tile.nv}, {"kc", &tile.kc}, {"mc", &tile.mc}, {"nc", &tile.nc}}};
@@ -87,7 +89,7 @@ Expected<CpuTile> parse_cpu_tile(std::string_view name, GemmFamily family) {
       return bad();
     }
   }
-  if (auto ok = validate(tile, family); !ok) return ok.error();
+  if (auto ok = validate(tile, family, isa); !ok) return ok.error();
   return tile;
 }
 

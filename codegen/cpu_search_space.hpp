@@ -20,15 +20,17 @@ namespace qk::codegen {
 /// - row blocks mc: the multiple of mr nearest 96, and near 48 and 192 when bucket_m exceeds 96
 ///   (mc does not matter to calls with fewer rows);
 /// - column blocks nc: the multiple of 16 * nv nearest 480, 960 and 1920, at most n rounded up.
+/// On avx2 the register shapes are those within its 16 ymm (validate(tile, family, isa)).
 /// Example: cpu_search_space(GemmFamily::w8a8, 1, 4096, 4096) holds the 1-row and decode tiles.
 std::vector<CpuTile> cpu_search_space(GemmFamily family, std::int64_t bucket_m, std::int64_t n,
-                                      std::int64_t k);
+                                      std::int64_t k, CpuIsa isa = CpuIsa::avx512);
 
 /// The heuristic default tile for calls of `m` rows (default_cpu_tiles' bucket holding m).
-CpuTile default_cpu_tile(GemmFamily family, std::int64_t m);
+CpuTile default_cpu_tile(GemmFamily family, std::int64_t m, CpuIsa isa = CpuIsa::avx512);
 
 /// The tile whose canonical_name is `name` ("mr5_nv5_kc16384_mc100_nc960"), validated for
-/// `family`; the error names the text and what is wrong with it.
-Expected<CpuTile> parse_cpu_tile(std::string_view name, GemmFamily family);
+/// `family` on `isa`; the error names the text and what is wrong with it.
+Expected<CpuTile> parse_cpu_tile(std::string_view name, GemmFamily family,
+                                 CpuIsa isa = CpuIsa::avx512);
 
 }  // namespace qk::codegen

@@ -1,16 +1,42 @@
 #include "codegen/cpu_tile.hpp"
 
+#include <array>
 #include <limits>
 
 #include <fmt/format.h>
 
 namespace qk::codegen {
+namespace {
+
+struct IsaInfo {
+  CpuIsa isa;
+  std::string_view name;
+  int registers;
+};
+constexpr std::array<IsaInfo, 2> kIsas{
+    {{CpuIsa::avx512, "avx512", 32}, {CpuIsa::avx2, "avx2", 16}}};
+
+const IsaInfo& info(CpuIsa isa) {
+  for (const IsaInfo& i : kIsas)
+    if (i.isa == isa) return i;
+  return kIsas[0];
+}
+
+}  // namespace
+
+std::string_view to_string(CpuIsa isa) {
+  return info(isa).name;
+}
+
+int vector_registers(CpuIsa isa) {
+  return info(isa).registers;
+}
 
 std::string canonical_name(const CpuTile& t) {
   return fmt::format("mr{}_nv{}_kc{}_mc{}_nc{}", t.mr, t.nv, t.kc, t.mc, t.nc);
 }
 
-Expected<void> validate(const CpuTile& t, GemmFamily family) {
+Expected<void> validate(const CpuTile& t, GemmFamily family, CpuIsa isa) {
   auto fail = [&](std::string field, std::string rule) {
     return Error{Errc::invalid_argument, "tile " + canonical_name(t) + "." + field,
                  std::move(rule)};
@@ -21,14 +47,20 @@ Expected<void> validate(const CpuTile& t, GemmFamily family) {
   // w8a8: mr x nv accumulators + nv weight vectors + 1 broadcast. w4a8: int32 and fp32
   // accumulators, two nibble halves per weight vector, 2 broadcasts and the nibble mask.
   // The weight-only and float families: fp32 accumulators, 4 registers per weight vector and 3
-  // more (config.hpp).
-  const int registers = family == GemmFamily::w4a8   ? 2 * t.mr * t.nv + 2 * t.nv + 3
-                        : family == GemmFamily::w8a8 ? t.mr * t.nv + t.nv + 1
-                                                     : t.mr * t.nv + 4 * t.nv + 3;
-  if (registers > 32)
-    return fail("mr", fmt::format("mr {} x nv {} needs {} vector registers for {}, more than the "
-                                  "32 of AVX-512",
-                                  t.mr, t.nv, registers, to_string(family)));
+  // more (config.hpp). avx2 holds a 16-column vector in two ymm: w8a8 needs its accumulators,
+  // the weights and their absolute values, a broadcast, a product and the int16 ones; w4a8 its
+  // int32 and fp32 accumulators, two nibble halves, 2 broadcasts, the nibble mask and the ones.
+  const bool avx2 = isa == CpuIsa::avx2;
+  const int registers = family == GemmFamily::w4a8 ? (avx2 ? 4 * t.mr * t.nv + 4 * t.nv + 4
+                                                           : 2 * t.mr * t.nv + 2 * t.nv + 3)
+                        : family == GemmFamily::w8a8
+                            ? (avx2 ? 2 * t.mr * t.nv + 4 * t.nv + 3 : t.mr * t.nv + t.nv + 1)
+                            : t.mr * t.nv + 4 * t.nv + 3;
+  if (registers > vector_registers(isa))
+    return fail("mr", fmt::format("mr {} x nv {} needs {} vector registers for {} on {}, more "
+                                  "than its {}",
+                                  t.mr, t.nv, registers, to_string(family), to_string(isa),
+                                  vector_registers(isa)));
   if (!blocks_k && t.kc != 0)
     return fail("kc", fmt::format("kc {} must be 0 for {}, which does not block K", t.kc,
                                   to_string(family)));
@@ -42,8 +74,12 @@ Expected<void> validate(const CpuTile& t, GemmFamily family) {
   return {};
 }
 
-std::vector<CpuTileBucket> default_cpu_tiles(GemmFamily family) {
+std::vector<CpuTileBucket> default_cpu_tiles(GemmFamily family, CpuIsa isa) {
   constexpr std::int64_t kAnyM = std::numeric_limits<std::int64_t>::max();
+  if (isa == CpuIsa::avx2 && family == GemmFamily::w4a8)
+    return {{1, CpuTile{1, 1, 0, 96, 768}}, {kAnyM, CpuTile{2, 1, 0, 96, 768}}};
+  if (isa == CpuIsa::avx2)  // w8a8; the other families are not implemented on avx2
+    return {{1, CpuTile{1, 2, 16384, 96, 960}}, {kAnyM, CpuTile{4, 1, 16384, 96, 960}}};
   if (family == GemmFamily::w4a8)
     return {{4, CpuTile{1, 6, 0, 96, 768}}, {kAnyM, CpuTile{3, 3, 0, 96, 768}}};
   if (family != GemmFamily::w8a8)  // w8a16, w4a16, wfp8a16 and the float baselines

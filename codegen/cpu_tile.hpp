@@ -4,12 +4,23 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "qk/error.hpp"
 #include "qk/layer_config.hpp"
 
 namespace qk::codegen {
+
+/// The instruction set of a cpu kernel (templates/cpu/config.hpp, Isa; docs/cpu.md, "ISAs"):
+/// avx512 = x86-64-v4 + AVX-512 VNNI, 32 zmm; avx2 = x86-64-v3, 16 ymm (W8A8 and W4A8 so far).
+enum class CpuIsa : std::uint8_t { avx512, avx2 };
+
+/// "avx512", "avx2": the enumerator's name (the template's Isa enumerator, a name tag).
+std::string_view to_string(CpuIsa isa);
+
+/// Vector registers of `isa`: 32 zmm (avx512) or 16 ymm (avx2).
+int vector_registers(CpuIsa isa);
 
 /// No default values: the defaults depend on the family and the M bucket (default_cpu_tiles).
 struct CpuTile {
@@ -25,9 +36,10 @@ struct CpuTile {
 /// "mr8_nv3_kc512_mc96_nc768": the tile's part of kernel names, logs and keys.
 std::string canonical_name(const CpuTile& tile);
 
-/// The rules a tile of `family` must satisfy (its register budget within 32 zmm, divisibility;
-/// w4a8 does not block K, so its kc is 0); the error names the parameter, its value and the rule.
-Expected<void> validate(const CpuTile& tile, GemmFamily family);
+/// The rules a tile of `family` must satisfy on `isa` (its register budget within 32 zmm, or 16
+/// ymm on avx2 where each 16-column vector takes two; divisibility; the families but w8a8 do not
+/// block K, so their kc is 0); the error names the parameter, its value and the rule.
+Expected<void> validate(const CpuTile& tile, GemmFamily family, CpuIsa isa = CpuIsa::avx512);
 
 /// The tile for calls with M up to `max_m`.
 struct CpuTileBucket {
@@ -48,6 +60,8 @@ struct CpuTileBucket {
 /// w8a16/w4a16/wfp8a16 dequantize each weight vector once per register tile, so a tile's rows
 /// share that cost: M <= 4 runs 1 x 64 (no wasted rows at M = 1), larger M 8 x 32. The float
 /// baselines run the same template and tiles.
-std::vector<CpuTileBucket> default_cpu_tiles(GemmFamily family);
+/// On avx2 (w8a8 and w4a8), within 16 ymm: w8a8 runs 1 x 32 at M = 1 (no wasted rows) and
+/// 4 x 16 above (15 registers each); w4a8 1 x 16 at M = 1 and 2 x 16 above (16 registers).
+std::vector<CpuTileBucket> default_cpu_tiles(GemmFamily family, CpuIsa isa = CpuIsa::avx512);
 
 }  // namespace qk::codegen

@@ -54,7 +54,7 @@ RenderedKernel render_cpu(const CpuKernelSpec& spec) {
 
 namespace {{
 constexpr qk::cpu::{config} kConfig{{
-{weight}    .input = qk::cpu::InputType::{input},
+{isa}{weight}    .input = qk::cpu::InputType::{input},
     .scaling = qk::cpu::Scaling::{scaling},
     .bias = {bias},
     .act = qk::cpu::Act::{act},
@@ -78,6 +78,11 @@ extern "C" void {gemm}(const QkCpuGemmArgs* args, int64_t n_begin, int64_t n_end
 )",
       fmt::arg("name", k.name), fmt::arg("header", t.header), fmt::arg("config", t.config),
       fmt::arg("kernel", t.kernel),
+      // Only W8A8Config and W4A8Config have an isa (the others run on avx512 only,
+      // cpu_kernel_spec).
+      fmt::arg("isa", spec.isa == CpuIsa::avx512
+                          ? std::string()
+                          : fmt::format("    .isa = qk::cpu::Isa::{},\n", to_string(spec.isa))),
       fmt::arg("weight", t.names_weight ? fmt::format("    .weight = qk::cpu::WeightType::{},\n",
                                                       to_string(spec.weight))
                                         : std::string()),

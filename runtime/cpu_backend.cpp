@@ -26,9 +26,12 @@ CompilerConfig compiler_config(const CpuTarget& target) {
 
 }  // namespace
 
-CpuBackend::CpuBackend(CpuTarget target, std::unique_ptr<ClangCompiler> compiler,
-                       std::unique_ptr<JitLoader> loader)
-    : target_(std::move(target)), compiler_(std::move(compiler)), loader_(std::move(loader)) {}
+CpuBackend::CpuBackend(CpuTarget target, codegen::CpuIsa isa,
+                       std::unique_ptr<ClangCompiler> compiler, std::unique_ptr<JitLoader> loader)
+    : target_(std::move(target)),
+      isa_(isa),
+      compiler_(std::move(compiler)),
+      loader_(std::move(loader)) {}
 
 Expected<CpuBackend*> CpuBackend::get(const std::string& cpu_level) {
   static std::mutex mutex;
@@ -43,15 +46,21 @@ Expected<CpuBackend*> CpuBackend::get(const std::string& cpu_level) {
     return Error{Errc::unsupported, "cpu_level " + cpu_level,
                  fmt::format("code for {} cannot run on this machine ({})", target->key(),
                              CpuTarget::host().key())};
-  if (!target->has("avx512vnni"))
-    return Error{Errc::unsupported, "cpu_level " + cpu_level,
-                 "the cpu kernels need AVX-512 VNNI, which " + target->cpu + " lacks"};
+  // The AVX-512 kernels need VNNI (vpdpbusd); the AVX2 ones x86-64-v3's AVX2, FMA and F16C.
+  codegen::CpuIsa isa = codegen::CpuIsa::avx512;
+  if (!target->has("avx512vnni")) {
+    if (!target->has("avx2") || !target->has("fma") || !target->has("f16c"))
+      return Error{Errc::unsupported, "cpu_level " + cpu_level,
+                   "the cpu kernels need AVX-512 VNNI or AVX2 with FMA and F16C, which " +
+                       target->cpu + " lacks"};
+    isa = codegen::CpuIsa::avx2;
+  }
   auto compiler = ClangCompiler::create(compiler_config(*target));
   if (!compiler) return compiler.error();
   auto loader = JitLoader::create();
   if (!loader) return loader.error();
   auto& slot = backends[cpu_level];
-  slot.reset(new CpuBackend(std::move(*target), std::move(*compiler), std::move(*loader)));
+  slot.reset(new CpuBackend(std::move(*target), isa, std::move(*compiler), std::move(*loader)));
   return slot.get();
 }
 
@@ -66,6 +75,10 @@ cache::BinaryKey CpuBackend::binary_key(const codegen::CpuKernelSpec& spec) cons
 
 Expected<std::shared_ptr<const CpuKernelModule>> CpuBackend::kernel(
     const codegen::CpuKernelSpec& spec, cache::KernelCache* cache, Supply* supply_out) {
+  if (spec.isa != isa_)
+    return Error{Errc::invalid_argument, codegen::canonical_name(spec),
+                 fmt::format("a kernel for {} cannot be compiled for {} ({}), whose kernels are {}",
+                             to_string(spec.isa), target_.cpu, target_.key(), to_string(isa_))};
   const std::string key = cache::key_hash(binary_key(spec));
   std::promise<Result> promise;
   std::shared_future<Result> future;

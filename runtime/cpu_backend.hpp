@@ -32,11 +32,14 @@ enum class Supply { memory, cache, compiled, recompiled_after_eviction };
 
 class CpuBackend {
  public:
-  /// The process-wide backend of a CPU level ("host", "avx512"); created on first use.
-  /// Errors: an unknown level; a level whose code this machine cannot run.
+  /// The process-wide backend of a CPU level ("host", "avx512", "avx2"); created on first use.
+  /// Its ISA follows the level's features: AVX-512 VNNI -> avx512 kernels, else AVX2 with FMA and
+  /// F16C -> avx2 kernels. Errors: an unknown level; a level whose code this machine cannot run;
+  /// a level with neither (Errc::unsupported).
   static Expected<CpuBackend*> get(const std::string& cpu_level);
 
   /// The module of `spec`, and how it was supplied. `cache` may be null (no persistent cache).
+  /// A spec for another ISA than isa() is Errc::invalid_argument.
   Expected<std::shared_ptr<const CpuKernelModule>> kernel(const codegen::CpuKernelSpec& spec,
                                                           cache::KernelCache* cache,
                                                           Supply* supply);
@@ -44,15 +47,18 @@ class CpuBackend {
   /// The cache key of spec's binary on this backend.
   cache::BinaryKey binary_key(const codegen::CpuKernelSpec& spec) const;
   const CpuTarget& target() const { return target_; }
+  /// The instruction set of this backend's kernels (every spec it compiles has it).
+  codegen::CpuIsa isa() const { return isa_; }
 
  private:
-  CpuBackend(CpuTarget target, std::unique_ptr<ClangCompiler> compiler,
+  CpuBackend(CpuTarget target, codegen::CpuIsa isa, std::unique_ptr<ClangCompiler> compiler,
              std::unique_ptr<JitLoader> loader);
   using Result = Expected<std::shared_ptr<const CpuKernelModule>>;
   Result supply(const codegen::CpuKernelSpec& spec, cache::KernelCache* cache, Supply* supply);
   Result load(const codegen::CpuKernelSpec& spec, std::span<const std::uint8_t> object);
 
   CpuTarget target_;
+  codegen::CpuIsa isa_;
   std::unique_ptr<ClangCompiler> compiler_;
   std::unique_ptr<JitLoader> loader_;
   std::mutex mutex_;

@@ -257,7 +257,7 @@ Expected<Kernel> build(const LayerConfig& layer, const CompileContext& context,
   std::vector<std::future<Expected<Kernel::Impl::Variant>>> supplies;
   for (const codegen::CpuTileBucket& b : tiles) {
     supplies.push_back(std::async(std::launch::async, [&, b]() -> Expected<Kernel::Impl::Variant> {
-      auto spec = codegen::cpu_kernel_spec(layer, b.tile);
+      auto spec = codegen::cpu_kernel_spec(layer, b.tile, context.backend->isa());
       if (!spec) return spec.error();
       Supply supply = Supply::memory;
       auto module = context.backend->kernel(*spec, context.cache, &supply);
@@ -296,8 +296,8 @@ Expected<Kernel> compile(const LayerConfig& layer, const CompileOptions& options
   const runtime::TuningKeys keys = runtime::tuning_keys(layer, *context->backend, context->threads);
   // Adjacent buckets that run the same tile share one variant.
   std::vector<codegen::CpuTileBucket> tiles;
-  for (const runtime::TileChoice& c :
-       runtime::choose_tiles(layer, keys, options.use_tuned ? context->cache : nullptr)) {
+  for (const runtime::TileChoice& c : runtime::choose_tiles(
+           layer, keys, options.use_tuned ? context->cache : nullptr, context->backend->isa())) {
     if (!tiles.empty() && tiles.back().tile == c.tile)
       tiles.back().max_m = c.bucket;
     else

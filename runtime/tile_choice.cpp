@@ -24,7 +24,7 @@ int call_threads(const CompileOptions& options) {
 }
 
 std::vector<TileChoice> choose_tiles(const LayerConfig& layer, const TuningKeys& keys,
-                                     cache::KernelCache* cache) {
+                                     cache::KernelCache* cache, codegen::CpuIsa isa) {
   const GemmFamily family = *family_of(layer.weight_quant, layer.activation_quant);
   std::vector<cache::WinnerRecord> winners;
   if (cache) {
@@ -40,10 +40,10 @@ std::vector<TileChoice> choose_tiles(const LayerConfig& layer, const TuningKeys&
   buckets.erase(std::unique(buckets.begin(), buckets.end()), buckets.end());
   std::vector<TileChoice> choices;
   for (std::int64_t bucket : codegen::buckets_in_range(buckets, layer.m_min, layer.m_max)) {
-    TileChoice choice{bucket, codegen::default_cpu_tile(family, bucket), false};
+    TileChoice choice{bucket, codegen::default_cpu_tile(family, bucket, isa), false};
     for (const cache::WinnerRecord& w : winners) {
       if (w.bucket != bucket) continue;
-      if (auto tile = codegen::parse_cpu_tile(w.config_name, family)) {
+      if (auto tile = codegen::parse_cpu_tile(w.config_name, family, isa)) {
         choice.tile = *tile;
         choice.tuned = true;
       }

@@ -33,9 +33,10 @@ TuningKeys tuning_keys(const LayerConfig& layer, const CpuBackend& backend, int 
 /// codegen::m_buckets(layer.m_max) and those of the recorded winners): the winner recorded in
 /// `cache` for this device and template revision, else the default tile. A winner whose tile name
 /// does not parse or validate is ignored (the default is used). `cache` may be null (defaults
-/// only). @pre validate_layer(layer) is empty
+/// only). The tiles are those of `isa` (the backend's). @pre validate_layer(layer) is empty
 std::vector<TileChoice> choose_tiles(const LayerConfig& layer, const TuningKeys& keys,
-                                     cache::KernelCache* cache);
+                                     cache::KernelCache* cache,
+                                     codegen::CpuIsa isa = codegen::CpuIsa::avx512);
 
 /// The threads a call uses for `options.threads` (0: every core of the pool).
 int call_threads(const CompileOptions& options);

@@ -1,4 +1,4 @@
-// The epilogue's activation functions (docs/numerics.md §7.2) on 16 lanes.
+// The epilogue's activation functions (docs/numerics.md §7.2) on 16 lanes (AVX-512) or 8 (AVX2).
 #pragma once
 
 #include <immintrin.h>
@@ -31,6 +31,20 @@ inline __m512 apply_activation(__m512 x) {
     _mm512_store_ps(lanes, x);
     for (float& v : lanes) v = static_cast<float>(activation_scalar<A>(v));
     return _mm512_load_ps(lanes);
+  }
+}
+
+template <Act A>
+inline __m256 apply_activation(__m256 x) {
+  if constexpr (A == Act::none) {
+    return x;
+  } else if constexpr (A == Act::relu) {
+    return _mm256_max_ps(x, _mm256_setzero_ps());  // NaN -> 0, as above
+  } else {
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, x);
+    for (float& v : lanes) v = static_cast<float>(activation_scalar<A>(v));
+    return _mm256_load_ps(lanes);
   }
 }
 

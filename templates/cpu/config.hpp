@@ -15,10 +15,15 @@ enum class Act : uint8_t { none, relu, gelu, gelu_tanh, silu };
 /// How the weight-only kernel's weights are stored (templates/cpu/weight_decode.hpp); the names
 /// are qk's QuantType names, so that codegen renders them from the same table.
 enum class WeightType : uint8_t { int8, int4, fp8_e4m3, fp8_e5m2, fp16, bf16, fp32 };
+/// The instruction set a kernel is generated for (docs/cpu.md, "ISAs"): `avx512` is x86-64-v4
+/// plus AVX-512 VNNI (32 zmm of 16 lanes), `avx2` is x86-64-v3 (16 ymm of 8 lanes, no VNNI).
+enum class Isa : uint8_t { avx512, avx2 };
 
 /// W8A8: int8 weights (per-channel scales; per-tensor is broadcast by the packing) x int8
-/// activations quantized in the kernel, int32 accumulation with AVX-512 VNNI (vpdpbusd).
+/// activations quantized in the kernel, int32 accumulation with AVX-512 VNNI (vpdpbusd), or on
+/// AVX2 with vpmaddubsw + vpmaddwd (templates/cpu/w8a8.hpp).
 struct W8A8Config {
+  Isa isa = Isa::avx512;              ///< the instruction set of the generated code
   InputType input = InputType::fp32;  ///< dtype of the activations the kernel receives
   Scaling scaling = Scaling::dynamic_per_token;
   bool bias = false;
@@ -36,6 +41,7 @@ struct W8A8Config {
 /// activations quantized in the kernel. Each group's int32 sums are folded into fp32 accumulators
 /// (docs/numerics.md §6.2), so K is not blocked: the register tile runs over all of it.
 struct W4A8Config {
+  Isa isa = Isa::avx512;  ///< the instruction set of the generated code
   InputType input = InputType::fp32;
   Scaling scaling = Scaling::dynamic_per_token;
   bool bias = false;
@@ -134,9 +140,23 @@ constexpr int w4a8_tile_registers(int mr, int nv) {
   return 2 * mr * nv + 2 * nv + 3;
 }
 
+/// Registers the AVX2 W4A8 micro-tile needs (two ymm per 16-column vector): 2 mr nv int32 and
+/// 2 mr nv fp32 accumulators, the low and high nibbles of 2 nv weight ymm, 2 broadcasts, the
+/// nibble mask and the int16 ones.
+constexpr int avx2_w4a8_tile_registers(int mr, int nv) {
+  return 4 * mr * nv + 4 * nv + 4;
+}
+
 /// Registers the micro-tile needs: mr x nv int32 accumulators, nv weight vectors, 1 broadcast.
 constexpr int micro_tile_registers(int mr, int nv) {
   return mr * nv + nv + 1;
+}
+
+/// Registers the AVX2 W8A8 micro-tile needs (ymm, 8 lanes: two per 16-column vector): 2 mr nv
+/// int32 accumulators; per ymm of weights its bytes and their absolute values; the broadcast,
+/// the product and the int16 ones.
+constexpr int avx2_micro_tile_registers(int mr, int nv) {
+  return 2 * mr * nv + 4 * nv + 3;
 }
 
 }  // namespace qk::cpu

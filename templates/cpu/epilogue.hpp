@@ -8,21 +8,25 @@
 #include "cpu/abi.h"
 #include "cpu/activation.hpp"
 #include "cpu/config.hpp"
-#include "cpu/vec.hpp"
+#include "cpu/isa.hpp"
 
 namespace qk::cpu {
 
-/// Row m, columns col..col+15 (masked): y = act(weight_dequantized * a_scale[m] + bias), stored.
-template <bool BIAS, Act ACT, OutputType OUT>
+/// Row m, columns col..col+LANES-1 (masked): y = act(weight_dequantized * a_scale[m] + bias),
+/// stored. ISA is the vector width (templates/cpu/isa.hpp).
+template <bool BIAS, Act ACT, OutputType OUT, Isa ISA = Isa::avx512>
 __attribute__((always_inline)) inline void finish_row(const QkCpuGemmArgs* args, int64_t m,
-                                                      int64_t col, __m512 weight_dequantized,
-                                                      __m512 bias, __mmask16 mask) {
+                                                      int64_t col,
+                                                      typename Vec<ISA>::F weight_dequantized,
+                                                      typename Vec<ISA>::F bias,
+                                                      typename Vec<ISA>::Mask mask) {
+  using V = Vec<ISA>;
   constexpr int64_t out_bytes = OUT == OutputType::fp32 ? 4 : OUT == OutputType::int8 ? 1 : 2;
-  __m512 y = _mm512_mul_ps(weight_dequantized, _mm512_set1_ps(args->a_scales[m]));
-  if constexpr (BIAS) y = _mm512_add_ps(y, bias);
+  typename V::F y = V::mul(weight_dequantized, V::set1(args->a_scales[m]));
+  if constexpr (BIAS) y = V::add(y, bias);
   y = apply_activation<ACT>(y);
   void* out_row = static_cast<char*>(args->out) + m * args->ldo * out_bytes;
-  store_output<OUT>(out_row, col, y, mask, args->out_inv_scale);
+  V::template store_output<OUT>(out_row, col, y, mask, args->out_inv_scale);
 }
 
 }  // namespace qk::cpu

@@ -7,21 +7,18 @@
 
 #include "cpu/abi.h"
 #include "cpu/config.hpp"
-#include "cpu/vec.hpp"
+#include "cpu/isa.hpp"
 
 namespace qk::cpu {
 
 /// Largest |x| over the finite elements of a row of k values (NaN and ±Inf ignored).
-template <InputType T>
+template <InputType T, Isa ISA = Isa::avx512>
 inline float row_finite_absmax(const void* row, int64_t k) {
-  const __m512 inf = _mm512_set1_ps(__builtin_inff());
-  __m512 best = _mm512_setzero_ps();
-  for (int64_t i = 0; i < k; i += 16) {
-    const __m512 x = _mm512_abs_ps(load_input<T>(row, i, first_lanes(k - i)));
-    const __mmask16 finite = _mm512_cmp_ps_mask(x, inf, _CMP_LT_OQ);  // false for NaN and Inf
-    best = _mm512_mask_max_ps(best, finite, best, x);
-  }
-  return _mm512_reduce_max_ps(best);
+  using V = Vec<ISA>;
+  typename V::F best = V::zero();
+  for (int64_t i = 0; i < k; i += V::LANES)
+    best = V::max_finite_abs(best, V::template load_input<T>(row, i, V::first(k - i)));
+  return V::reduce_max(best);
 }
 
 template <InputType T>
@@ -38,15 +35,16 @@ enum class CodeFormat : uint8_t {
 
 /// Quantizes rows [r0, r1) into args->a_codes (in `F`) and their scales into a_scales. The
 /// padding up to k_padded is the code of value 0 (128 for u8_offset, 0 for s8).
-template <InputType T, Scaling S, CodeFormat F>
+template <InputType T, Scaling S, CodeFormat F, Isa ISA = Isa::avx512>
 void quantize_rows(const QkCpuGemmArgs* args, int64_t r0, int64_t r1) {
+  using V = Vec<ISA>;
   const int64_t k = args->k;
   float tensor_amax = 0.0f;
   if constexpr (S == Scaling::dynamic_per_tensor) {
     // Every caller computes the whole input's absmax itself, so rows can be split over threads
     // without a reduction step; it costs one extra read of the input per thread.
     for (int64_t r = 0; r < args->m; ++r) {
-      const float a = row_finite_absmax<T>(input_row<T>(args, r), k);
+      const float a = row_finite_absmax<T, ISA>(input_row<T>(args, r), k);
       tensor_amax = a > tensor_amax ? a : tensor_amax;
     }
   }
@@ -55,18 +53,17 @@ void quantize_rows(const QkCpuGemmArgs* args, int64_t r0, int64_t r1) {
     float scale = args->a_static_scale;
     if constexpr (S != Scaling::static_per_tensor) {
       const float amax =
-          S == Scaling::dynamic_per_token ? row_finite_absmax<T>(row, k) : tensor_amax;
+          S == Scaling::dynamic_per_token ? row_finite_absmax<T, ISA>(row, k) : tensor_amax;
       scale = amax / 127.0f;
       if (scale < __FLT_MIN__) scale = __FLT_MIN__;
     }
     args->a_scales[r] = scale;
-    const __m512 inv = _mm512_set1_ps(1.0f / scale);
+    const typename V::F inv = V::set1(1.0f / scale);
     uint8_t* codes = args->a_codes + r * args->k_padded;
-    const __m512i offset = _mm512_set1_epi32(F == CodeFormat::u8_offset ? 128 : 0);
-    for (int64_t i = 0; i < k; i += 16) {
-      const __mmask16 mask = first_lanes(k - i);
-      const __m512i q = round_clamp_to_int(_mm512_mul_ps(load_input<T>(row, i, mask), inv), 127.0f);
-      _mm_mask_storeu_epi8(codes + i, mask, _mm512_cvtepi32_epi8(_mm512_add_epi32(q, offset)));
+    const int32_t offset = F == CodeFormat::u8_offset ? 128 : 0;
+    for (int64_t i = 0; i < k; i += V::LANES) {
+      const typename V::Mask mask = V::first(k - i);
+      V::store_codes(codes + i, V::mul(V::template load_input<T>(row, i, mask), inv), offset, mask);
     }
     for (int64_t i = k; i < args->k_padded; ++i) codes[i] = F == CodeFormat::u8_offset ? 128 : 0;
     if constexpr (F == CodeFormat::s8_group_sums) {

@@ -10,6 +10,11 @@
 // Packed layout (quant/pack_cpu.hpp): 16-column panels of 8 k per 64 bytes; byte j * 4 + t of
 // the block holds code(16p + j, 8q + t) in its low nibble and code(16p + j, 8q + 4 + t) in its
 // high nibble, so a mask and a shift turn one load into two vpdpbusd operands.
+//
+// AVX2 (no VNNI): vpmaddubsw on the codes (u8, at most 15) and the s8 activations (|a| <= 127)
+// cannot saturate: a pair sums to at most 2 * 15 * 127 = 3810, the low and high nibbles' pairs
+// together to 7620 <= 32767, added in int16 exactly; vpmaddwd with ones widens them to int32.
+// Each 64-byte block is read as two 32-byte halves (columns 0..7 and 8..15 of the panel).
 #pragma once
 
 #include <immintrin.h>
@@ -18,14 +23,80 @@
 #include "cpu/abi.h"
 #include "cpu/config.hpp"
 #include "cpu/epilogue.hpp"
+#include "cpu/isa.hpp"
 #include "cpu/quantize_rows.hpp"
 #include "cpu/vec.hpp"
 
 namespace qk::cpu {
 
+/// One group's int32 sums on AVX-512: acc[r][v] += sum over [k_begin, k_end) of a[r][k] * code
+/// of column 16 v + lane, 8 k per step (two vpdpbusd). Inlined and unrolled as W8A8's.
+template <int MR, int NV>
+__attribute__((always_inline)) inline void w4a8_group(const uint8_t* panels, int64_t panel_stride,
+                                                      const int8_t* const (&a)[MR], int64_t k_begin,
+                                                      int64_t k_end, __m512i (&acc)[MR][NV]) {
+  const __m512i low_nibbles = _mm512_set1_epi8(0x0F);
+  for (int64_t k8 = k_begin; k8 < k_end; k8 += 8) {
+    __m512i lo[NV], hi[NV];
+    QK_UNROLL for (int v = 0; v < NV; ++v) {
+      const __m512i packed = _mm512_loadu_si512(panels + v * panel_stride + k8 * 8);
+      lo[v] = _mm512_and_si512(packed, low_nibbles);
+      hi[v] = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_nibbles);
+    }
+    QK_UNROLL for (int r = 0; r < MR; ++r) {
+      int32_t first, second;  // activations k8..k8+3 and k8+4..k8+7 of row r
+      __builtin_memcpy(&first, a[r] + k8, 4);
+      __builtin_memcpy(&second, a[r] + k8 + 4, 4);
+      const __m512i a_lo = _mm512_set1_epi32(first), a_hi = _mm512_set1_epi32(second);
+      QK_UNROLL for (int v = 0; v < NV; ++v) {
+        acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], lo[v], a_lo);
+        acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], hi[v], a_hi);
+      }
+    }
+  }
+}
+
+/// The same on AVX2 for NY ymm vectors (two per panel); see the file comment for the bound.
+template <int MR, int NY>
+__attribute__((always_inline)) inline void w4a8_group_avx2(const uint8_t* panels,
+                                                           int64_t panel_stride,
+                                                           const int8_t* const (&a)[MR],
+                                                           int64_t k_begin, int64_t k_end,
+                                                           __m256i (&acc)[MR][NY]) {
+  const __m256i low_nibbles = _mm256_set1_epi8(0x0F);
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (int64_t k8 = k_begin; k8 < k_end; k8 += 8) {
+    __m256i lo[NY], hi[NY];
+    QK_UNROLL for (int y = 0; y < NY; ++y) {
+      const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(
+          panels + (y / 2) * panel_stride + k8 * 8 + (y % 2) * 32));
+      lo[y] = _mm256_and_si256(packed, low_nibbles);
+      hi[y] = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles);
+    }
+    QK_UNROLL for (int r = 0; r < MR; ++r) {
+      int32_t first, second;  // activations k8..k8+3 and k8+4..k8+7 of row r
+      __builtin_memcpy(&first, a[r] + k8, 4);
+      __builtin_memcpy(&second, a[r] + k8 + 4, 4);
+      const __m256i a_lo = _mm256_set1_epi32(first), a_hi = _mm256_set1_epi32(second);
+      QK_UNROLL for (int y = 0; y < NY; ++y) {
+        const __m256i pairs =
+            _mm256_add_epi16(_mm256_maddubs_epi16(lo[y], a_lo), _mm256_maddubs_epi16(hi[y], a_hi));
+        acc[r][y] = _mm256_add_epi32(acc[r][y], _mm256_madd_epi16(pairs, ones));
+      }
+    }
+  }
+}
+
 template <W4A8Config C>
 struct W4A8Kernel {
-  static_assert(w4a8_tile_registers(C.mr, C.nv) <= 32,
+  using V = Vec<C.isa>;
+  /// Accumulator vectors per 16-column panel.
+  static constexpr int PER_PANEL = 16 / V::LANES;
+
+  static_assert(C.isa != Isa::avx2 || avx2_w4a8_tile_registers(C.mr, C.nv) <= 16,
+                "The AVX2 W4A8 micro-tile needs 4 * mr * nv accumulators, 4 * nv weight "
+                "registers and 4 more; AVX2 has 16.");
+  static_assert(C.isa != Isa::avx512 || w4a8_tile_registers(C.mr, C.nv) <= 32,
                 "The W4A8 micro-tile needs 2 * mr * nv accumulators (int32 and fp32), the two "
                 "nibble halves of nv weight vectors, 2 broadcasts and a mask; AVX-512 has 32 "
                 "registers.");
@@ -33,7 +104,7 @@ struct W4A8Kernel {
   static_assert(C.nc % (16 * C.nv) == 0, "nc must be a multiple of 16 * nv.");
 
   static void quantize(const QkCpuGemmArgs* args, int64_t r0, int64_t r1) {
-    quantize_rows<C.input, C.scaling, CodeFormat::s8_group_sums>(args, r0, r1);
+    quantize_rows<C.input, C.scaling, CodeFormat::s8_group_sums, C.isa>(args, r0, r1);
   }
 
   static void gemm(const QkCpuGemmArgs* args, int64_t n0, int64_t n1, int64_t m0, int64_t m1,
@@ -58,13 +129,14 @@ struct W4A8Kernel {
     if constexpr (NV > 1) {
       if (nv < NV) return dispatch_nv<NV - 1>(args, m, rows, n, nv, n_end);
     }
-    tile<C.mr, NV>(args, m, rows, n, n_end);
+    tile<C.mr, NV * PER_PANEL>(args, m, rows, n, n_end);
   }
 
-  /// The tile of `rows` (1..MR) rows from m and NV panels from n, over all of K. As in W8A8,
-  /// every loop over the tile is fully unrolled and nothing takes the accumulators' address, so
-  /// they stay in registers; a partial tile repeats its last row and stores only the valid ones.
-  template <int MR, int NV>
+  /// The tile of `rows` (1..MR) rows from m and NY vectors of V::LANES columns from n, over all
+  /// of K. As in W8A8, every loop over the tile is fully unrolled and nothing takes the
+  /// accumulators' address, so they stay in registers; a partial tile repeats its last row and
+  /// stores only the valid ones.
+  template <int MR, int NY>
   static void tile(const QkCpuGemmArgs* args, int64_t m, int64_t rows, int64_t n, int64_t n_end) {
     const int64_t panel_stride = 8 * args->k_padded;        // bytes of one 16-column panel
     const int64_t scale_stride = (args->n + 15) / 16 * 16;  // n_padded: one group's columns
@@ -75,57 +147,44 @@ struct W4A8Kernel {
       row_of[r] = m + (r < rows ? r : rows - 1);
       a[r] = reinterpret_cast<const int8_t*>(args->a_codes) + row_of[r] * args->k_padded;
     }
-    const __m512i low_nibbles = _mm512_set1_epi8(0x0F);
 
-    __m512 sum[MR][NV];
+    typename V::F sum[MR][NY];
     QK_UNROLL for (int r = 0; r < MR; ++r) {
-      QK_UNROLL for (int v = 0; v < NV; ++v) sum[r][v] = _mm512_setzero_ps();
+      QK_UNROLL for (int y = 0; y < NY; ++y) sum[r][y] = V::zero();
     }
     for (int64_t g = 0; g < args->groups; ++g) {
-      __m512i acc[MR][NV];
+      typename V::I acc[MR][NY];
       QK_UNROLL for (int r = 0; r < MR; ++r) {
-        QK_UNROLL for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_si512();
+        QK_UNROLL for (int y = 0; y < NY; ++y) acc[r][y] = V::zero_i();
       }
       const int64_t k_begin = g * args->group_k;
-      for (int64_t k8 = k_begin; k8 < k_begin + args->group_k; k8 += 8) {
-        __m512i lo[NV], hi[NV];
-        QK_UNROLL for (int v = 0; v < NV; ++v) {
-          const __m512i packed = _mm512_loadu_si512(panels + v * panel_stride + k8 * 8);
-          lo[v] = _mm512_and_si512(packed, low_nibbles);
-          hi[v] = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_nibbles);
-        }
-        QK_UNROLL for (int r = 0; r < MR; ++r) {
-          int32_t first, second;  // activations k8..k8+3 and k8+4..k8+7 of row r
-          __builtin_memcpy(&first, a[r] + k8, 4);
-          __builtin_memcpy(&second, a[r] + k8 + 4, 4);
-          const __m512i a_lo = _mm512_set1_epi32(first), a_hi = _mm512_set1_epi32(second);
-          QK_UNROLL for (int v = 0; v < NV; ++v) {
-            acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], lo[v], a_lo);
-            acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], hi[v], a_hi);
-          }
-        }
+      if constexpr (C.isa == Isa::avx512) {
+        w4a8_group<MR, NY>(panels, panel_stride, a, k_begin, k_begin + args->group_k, acc);
+      } else {
+        w4a8_group_avx2<MR, NY>(panels, panel_stride, a, k_begin, k_begin + args->group_k, acc);
       }
       // Fold the group: acc - zero * sum(a), then + float(.) * w_scale, in increasing g.
-      QK_UNROLL for (int v = 0; v < NV; ++v) {
-        const int64_t col = n + 16 * v;
-        const __m512i zero = _mm512_loadu_si512(args->w_zero_points + g * scale_stride + col);
-        const __m512 scale = _mm512_loadu_ps(args->w_scales + g * scale_stride + col);
+      QK_UNROLL for (int y = 0; y < NY; ++y) {
+        const int64_t col = n + V::LANES * y;
+        const typename V::I zero = V::load_i(args->w_zero_points + g * scale_stride + col);
+        const typename V::F scale = V::load(args->w_scales + g * scale_stride + col);
         QK_UNROLL for (int r = 0; r < MR; ++r) {
-          const __m512i a_sum = _mm512_set1_epi32(args->a_group_sums[row_of[r] * args->groups + g]);
-          const __m512i exact = _mm512_sub_epi32(acc[r][v], _mm512_mullo_epi32(zero, a_sum));
-          sum[r][v] = _mm512_add_ps(sum[r][v], _mm512_mul_ps(_mm512_cvtepi32_ps(exact), scale));
+          const typename V::I a_sum = V::set1_i(args->a_group_sums[row_of[r] * args->groups + g]);
+          const typename V::I exact = V::sub_i(acc[r][y], V::mullo_i(zero, a_sum));
+          sum[r][y] = V::add(sum[r][y], V::mul(V::to_float(exact), scale));
         }
       }
     }
 
-    QK_UNROLL for (int v = 0; v < NV; ++v) {
-      const int64_t col = n + 16 * v;
-      const __mmask16 mask = first_lanes(n_end - col);
-      __m512 bias = _mm512_setzero_ps();
-      if constexpr (C.bias) bias = _mm512_maskz_loadu_ps(mask, args->bias + col);
+    QK_UNROLL for (int y = 0; y < NY; ++y) {
+      const int64_t col = n + V::LANES * y;
+      if (col >= n_end) break;  // AVX2: the second half of the last 16-column panel
+      const typename V::Mask mask = V::first(n_end - col);
+      typename V::F bias = V::zero();
+      if constexpr (C.bias) bias = V::load(args->bias + col, mask);
       QK_UNROLL for (int r = 0; r < MR; ++r) {
         if (r >= rows) break;  // the repeated rows of a partial tile
-        finish_row<C.bias, C.act, C.output>(args, m + r, col, sum[r][v], bias, mask);
+        finish_row<C.bias, C.act, C.output, C.isa>(args, m + r, col, sum[r][y], bias, mask);
       }
     }
   }

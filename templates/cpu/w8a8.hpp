@@ -1,10 +1,20 @@
 // The W8A8 CPU kernel (docs/numerics.md §6.2): int8 weights x int8 activations, exact int32
-// accumulation with AVX-512 VNNI, dequantized in the epilogue as (float(acc) * w_scale) * a_scale.
+// accumulation with AVX-512 VNNI or AVX2, dequantized in the epilogue as
+// (float(acc) * w_scale) * a_scale.
 //
-// vpdpbusd multiplies unsigned by signed bytes, so activations are stored as u8 = a + 128 and
-// each column subtracts 128 * sum_k w[n, k] (precomputed at packing). The int32 sums may wrap;
-// the corrected result is exact whenever the true sum fits in int32, which validate_layer
-// guarantees through its K bound.
+// AVX-512: vpdpbusd multiplies unsigned by signed bytes, so activations are stored as
+// u8 = a + 128 and each column subtracts 128 * sum_k w[n, k] (precomputed at packing). The int32
+// sums may wrap; the corrected result is exact whenever the true sum fits in int32, which
+// validate_layer guarantees through its K bound.
+//
+// AVX2 has no vpdpbusd; vpmaddubsw (u8 x s8 -> pairs summed to s16, saturating) on the u8 codes
+// would saturate: 2 * 255 * 127 = 64770 > 32767. It runs instead on |w| (u8, at most 128) and
+// a * sign(w) (s8, |a| <= 127: codes never reach -128, docs/numerics.md §3.1), the vpsignb
+// identity a * w = |w| * (a * sign(w)): a pair sums to at most 2 * 128 * 127 = 32512 <= 32767,
+// exact. vpmaddwd with ones then adds the pairs to int32 exactly. The u8 code is turned back into
+// a = u8 - 128 by flipping its top bit, so the sums are the true ones (no compensation term) and
+// never wrap within the K bound. Same codes and packed layout as AVX-512: 8 columns x 4 k per
+// 32-byte half of each 64-byte group.
 //
 // Weights are packed in 16-column panels (quant/pack_cpu.hpp): panel p holds columns
 // 16p..16p+15, and its bytes [kq * 64 + j * 4 + t] are w[16p + j][4kq + t]. One 64-byte load is
@@ -18,6 +28,7 @@
 #include "cpu/abi.h"
 #include "cpu/config.hpp"
 #include "cpu/epilogue.hpp"
+#include "cpu/isa.hpp"
 #include "cpu/quantize_rows.hpp"
 #include "cpu/vec.hpp"
 
@@ -57,17 +68,51 @@ __attribute__((always_inline)) inline void micro_kernel(const TileRefs<MR>& t,
   }
 }
 
+/// The AVX2 micro-kernel: acc[r][y] += sum over the block's K of a[r, k] * b[8y + lane, k], for
+/// the NY = 2 * (16-column panels) ymm vectors of the tile, 4 k per step (see the file comment
+/// for the exactness bound). Inlined and unrolled as micro_kernel.
+template <int MR, int NY>
+__attribute__((always_inline)) inline void micro_kernel_avx2(const TileRefs<MR>& t,
+                                                             __m256i (&acc)[MR][NY]) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (int64_t kq = 0; kq < t.kc / 4; ++kq) {
+    __m256i w[NY], w_abs[NY];
+    QK_UNROLL for (int y = 0; y < NY; ++y) {
+      // Panel y / 2, its columns 8 (y % 2) .. 8 (y % 2) + 7: the half of the 64-byte group.
+      w[y] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t.b + (y / 2) * t.panel_stride +
+                                                                 kq * 64 + (y % 2) * 32));
+      w_abs[y] = _mm256_sign_epi8(w[y], w[y]);  // |w| as u8 (-128 gives 128)
+    }
+    QK_UNROLL for (int r = 0; r < MR; ++r) {
+      uint32_t four;  // row r's 4 codes u8 = a + 128; flipping bit 7 of each gives a as s8
+      __builtin_memcpy(&four, t.a[r] + kq * 4, 4);
+      const __m256i a = _mm256_set1_epi32(static_cast<int32_t>(four ^ 0x80808080u));
+      QK_UNROLL for (int y = 0; y < NY; ++y) {
+        const __m256i pairs = _mm256_maddubs_epi16(w_abs[y], _mm256_sign_epi8(a, w[y]));
+        acc[r][y] = _mm256_add_epi32(acc[r][y], _mm256_madd_epi16(pairs, ones));
+      }
+    }
+  }
+}
+
 template <W8A8Config C>
 struct W8A8Kernel {
-  static_assert(micro_tile_registers(C.mr, C.nv) <= 32,
+  using V = Vec<C.isa>;
+  /// Accumulator vectors per row of the tile: 16-column panels x vectors per panel.
+  static constexpr int PER_PANEL = 16 / V::LANES;
+
+  static_assert(C.isa != Isa::avx512 || micro_tile_registers(C.mr, C.nv) <= 32,
                 "The micro-tile needs mr * nv accumulators, nv weight vectors and a broadcast "
                 "register; AVX-512 has 32.");
-  static_assert(C.kc % 4 == 0, "kc must be a multiple of 4, the K step of vpdpbusd.");
+  static_assert(C.isa != Isa::avx2 || avx2_micro_tile_registers(C.mr, C.nv) <= 16,
+                "The AVX2 micro-tile needs 2 * mr * nv accumulators, 4 * nv weight registers and "
+                "3 more; AVX2 has 16.");
+  static_assert(C.kc % 4 == 0, "kc must be a multiple of 4, the K step of the int8 dot product.");
   static_assert(C.mc % C.mr == 0, "mc must be a multiple of mr.");
   static_assert(C.nc % (16 * C.nv) == 0, "nc must be a multiple of 16 * nv.");
 
   static void quantize(const QkCpuGemmArgs* args, int64_t r0, int64_t r1) {
-    quantize_rows<C.input, C.scaling, CodeFormat::u8_offset>(args, r0, r1);
+    quantize_rows<C.input, C.scaling, CodeFormat::u8_offset, C.isa>(args, r0, r1);
   }
 
   /// The output block [m0, m1) x [n0, n1), n0 a multiple of 16. `workspace` holds mc x nc int32
@@ -107,18 +152,18 @@ struct W8A8Kernel {
     if constexpr (NV > 1) {
       if (nv < NV) return dispatch_nv<NV - 1>(b, m, rows, n, nv, n_end);
     }
-    tile<C.mr, NV>(b, m, rows, n, n_end);
+    tile<C.mr, NV * PER_PANEL>(b, m, rows, n, n_end);
   }
 
-  /// The tile of `rows` (1..MR) rows from m and NV panels from n.
-  template <int MR, int NV>
+  /// The tile of `rows` (1..MR) rows from m and NY vectors of V::LANES columns from n.
+  template <int MR, int NY>
   static void tile(const Block& b, int64_t m, int64_t rows, int64_t n, int64_t n_end) {
     const QkCpuGemmArgs* args = b.args;
-    __m512i acc[MR][NV];
+    typename V::I acc[MR][NY];
     int32_t* ws = b.workspace + (m - b.mc0) * C.nc + (n - b.nc0);
     QK_UNROLL for (int r = 0; r < MR; ++r) {
-      QK_UNROLL for (int v = 0; v < NV; ++v) {
-        acc[r][v] = b.first_k ? _mm512_setzero_si512() : _mm512_loadu_si512(ws + r * C.nc + 16 * v);
+      QK_UNROLL for (int y = 0; y < NY; ++y) {
+        acc[r][y] = b.first_k ? V::zero_i() : V::load_i(ws + r * C.nc + V::LANES * y);
       }
     }
 
@@ -130,35 +175,41 @@ struct W8A8Kernel {
       const int64_t row = m + (r < rows ? r : rows - 1);
       refs.a[r] = args->a_codes + row * args->k_padded + b.kc0;
     }
-    micro_kernel<MR, NV>(refs, acc);
+    if constexpr (C.isa == Isa::avx512) {
+      micro_kernel<MR, NY>(refs, acc);
+    } else {
+      micro_kernel_avx2<MR, NY>(refs, acc);
+    }
 
     if (!b.last_k) {
       QK_UNROLL for (int r = 0; r < MR; ++r) {
-        QK_UNROLL for (int v = 0; v < NV; ++v)
-            _mm512_storeu_si512(ws + r * C.nc + 16 * v, acc[r][v]);
+        QK_UNROLL for (int y = 0; y < NY; ++y) V::store_i(ws + r * C.nc + V::LANES * y, acc[r][y]);
       }
       return;
     }
-    epilogue<MR, NV>(args, m, rows, n, n_end, acc);
+    epilogue<MR, NY>(args, m, rows, n, n_end, acc);
   }
 
-  /// docs/numerics.md §6.2 and §7: y = act((float(acc - comp) * w_scale) * a_scale + bias).
-  template <int MR, int NV>
+  /// docs/numerics.md §6.2 and §7: y = act((float(acc - comp) * w_scale) * a_scale + bias); the
+  /// AVX2 sums are already the true ones (no u8 offset, no compensation).
+  template <int MR, int NY>
   __attribute__((always_inline)) static void epilogue(const QkCpuGemmArgs* args, int64_t m,
                                                       int64_t rows, int64_t n, int64_t n_end,
-                                                      __m512i (&acc)[MR][NV]) {
-    QK_UNROLL for (int v = 0; v < NV; ++v) {
-      const int64_t col = n + 16 * v;
-      const __mmask16 mask = first_lanes(n_end - col);
-      const __m512i comp = _mm512_loadu_si512(args->w_compensation + col);
-      const __m512 w_scale = _mm512_loadu_ps(args->w_scales + col);
-      __m512 bias = _mm512_setzero_ps();
-      if constexpr (C.bias) bias = _mm512_maskz_loadu_ps(mask, args->bias + col);
+                                                      typename V::I (&acc)[MR][NY]) {
+    QK_UNROLL for (int y = 0; y < NY; ++y) {
+      const int64_t col = n + V::LANES * y;
+      if (col >= n_end) break;  // AVX2: the second half of the last 16-column panel
+      const typename V::Mask mask = V::first(n_end - col);
+      const typename V::F w_scale = V::load(args->w_scales + col);
+      typename V::I comp = V::zero_i();
+      if constexpr (C.isa == Isa::avx512) comp = V::load_i(args->w_compensation + col);
+      typename V::F bias = V::zero();
+      if constexpr (C.bias) bias = V::load(args->bias + col, mask);
       QK_UNROLL for (int r = 0; r < MR; ++r) {
         if (r >= rows) break;  // the repeated rows of a partial tile
-        const __m512i exact = _mm512_sub_epi32(acc[r][v], comp);
-        finish_row<C.bias, C.act, C.output>(
-            args, m + r, col, _mm512_mul_ps(_mm512_cvtepi32_ps(exact), w_scale), bias, mask);
+        const typename V::I exact = C.isa == Isa::avx512 ? V::sub_i(acc[r][y], comp) : acc[r][y];
+        finish_row<C.bias, C.act, C.output, C.isa>(args, m + r, col,
+                                                   V::mul(V::to_float(exact), w_scale), bias, mask);
       }
     }
   }

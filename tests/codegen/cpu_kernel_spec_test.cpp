@@ -71,6 +71,51 @@ TEST(CpuKernelSpec, UnimplementedFamilyIsAClearError) {
     EXPECT_NE(spec.error().message.find(family), std::string::npos) << spec.error().message;
 }
 
+// The ISA is part of the spec: avx2 kernels have their own names and hashes, render their Isa,
+// and the families not implemented on avx2 are refused naming the family and the level.
+TEST(CpuKernelSpec, Avx2IsInTheNameTheSourceAndTheRules) {
+  LayerConfig l = w8a8_layer();
+  l.input_dtype = QuantType::bf16;
+  const CpuTile tile{4, 1, 16384, 96, 960};
+  auto avx2 = cpu_kernel_spec(l, tile, CpuIsa::avx2);
+  ASSERT_TRUE(avx2) << avx2.error().str();
+  EXPECT_EQ(avx2->isa, CpuIsa::avx2);
+  EXPECT_EQ(canonical_name(*avx2),
+            "qk_w8a8_cpu_avx2_bf16_tok_nobias_none_fp16_mr4_nv1_kc16384_mc96_nc960");
+  auto avx512 = cpu_kernel_spec(l, tile);
+  ASSERT_TRUE(avx512);
+  EXPECT_EQ(canonical_name(*avx512),
+            "qk_w8a8_cpu_bf16_tok_nobias_none_fp16_mr4_nv1_kc16384_mc96_nc960");
+  EXPECT_NE(spec_hash(*avx2), spec_hash(*avx512));
+  EXPECT_NE(render_cpu(*avx2).source.find(".isa = qk::cpu::Isa::avx2,"), std::string::npos);
+  EXPECT_EQ(render_cpu(*avx512).source.find(".isa"), std::string::npos);
+
+  // 5 x 5 fits 32 zmm, not 16 ymm.
+  auto too_big = cpu_kernel_spec(l, CpuTile{5, 5, 16384, 100, 960}, CpuIsa::avx2);
+  ASSERT_FALSE(too_big);
+  EXPECT_EQ(too_big.error().code, Errc::invalid_argument);
+  EXPECT_NE(too_big.error().str().find("avx2"), std::string::npos) << too_big.error().str();
+
+  LayerConfig w4a8 = w8a8_layer();
+  w4a8.weight_quant = QuantType::int4;
+  w4a8.weight_granularity = WeightGranularity::per_group;
+  w4a8.block_size = 32;
+  auto w4a8_spec = cpu_kernel_spec(w4a8, CpuTile{2, 1, 0, 96, 768}, CpuIsa::avx2);
+  ASSERT_TRUE(w4a8_spec) << w4a8_spec.error().str();
+  EXPECT_EQ(canonical_name(*w4a8_spec).find("qk_w4a8_cpu_avx2_"), 0u);
+  EXPECT_NE(render_cpu(*w4a8_spec).source.find(".isa = qk::cpu::Isa::avx2,"), std::string::npos);
+  EXPECT_FALSE(cpu_kernel_spec(w4a8, CpuTile{3, 1, 0, 96, 768}, CpuIsa::avx2));  // 20 ymm
+
+  LayerConfig w4a16 = w4a8;
+  w4a16.activation_quant = w4a16.input_dtype = QuantType::bf16;
+  w4a16.activation_scaling = ActivationScaling::none;
+  auto refused = cpu_kernel_spec(w4a16, CpuTile{1, 2, 0, 96, 960}, CpuIsa::avx2);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Errc::unsupported);
+  EXPECT_NE(refused.error().str().find("w4a16"), std::string::npos) << refused.error().str();
+  EXPECT_NE(refused.error().str().find("avx2"), std::string::npos) << refused.error().str();
+}
+
 TEST(CpuKernelSpec, InvalidLayerIsRejected) {
   LayerConfig l = w8a8_layer();
   l.k = 0;

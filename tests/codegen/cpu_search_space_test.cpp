@@ -1,4 +1,5 @@
 // The cpu target's search space, M buckets and tile names (docs/tuning.md, "Search spaces").
+#include <algorithm>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -76,6 +77,41 @@ TEST(CpuTileName, ParsesEveryTileOfTheSpaceBack) {
       ASSERT_TRUE(parsed.has_value()) << parsed.error().str();
       EXPECT_EQ(*parsed, t);
     }
+}
+
+// avx2 (w8a8): every tile fits 16 ymm, the defaults are candidates, names parse back for avx2,
+// and the AVX-512 default tiles (25 accumulators) do not fit.
+TEST(CpuSearchSpace, Avx2TilesFitSixteenYmm) {
+  using qk::codegen::CpuIsa;
+  for (std::int64_t m : {1, 4, 16, 128, 2048}) {
+    const auto w4a8 = qk::codegen::cpu_search_space(GemmFamily::w4a8, m, 4096, 4096, CpuIsa::avx2);
+    for (const CpuTile& t : w4a8) {
+      EXPECT_TRUE(qk::codegen::validate(t, GemmFamily::w4a8, CpuIsa::avx2)) << canonical_name(t);
+      EXPECT_LE(4 * t.mr * t.nv + 4 * t.nv + 4, 16) << canonical_name(t);
+    }
+    EXPECT_TRUE(std::count(w4a8.begin(), w4a8.end(),
+                           qk::codegen::default_cpu_tile(GemmFamily::w4a8, m, CpuIsa::avx2)));
+    const auto space =
+        qk::codegen::cpu_search_space(GemmFamily::w8a8, m, 4096, 11008, CpuIsa::avx2);
+    ASSERT_GT(space.size(), m > 1 ? 1u : 0u) << m;
+    std::set<std::string> names;
+    for (const CpuTile& t : space) {
+      EXPECT_TRUE(qk::codegen::validate(t, GemmFamily::w8a8, CpuIsa::avx2)) << canonical_name(t);
+      EXPECT_LE(2 * t.mr * t.nv + 4 * t.nv + 3, 16) << canonical_name(t);
+      names.insert(canonical_name(t));
+      auto parsed = qk::codegen::parse_cpu_tile(canonical_name(t), GemmFamily::w8a8, CpuIsa::avx2);
+      ASSERT_TRUE(parsed) << parsed.error().str();
+      EXPECT_EQ(*parsed, t);
+    }
+    EXPECT_TRUE(names.count(
+        canonical_name(qk::codegen::default_cpu_tile(GemmFamily::w8a8, m, CpuIsa::avx2))));
+  }
+  const CpuTile avx512_default = qk::codegen::default_cpu_tile(GemmFamily::w8a8, 2048);
+  auto refused = qk::codegen::validate(avx512_default, GemmFamily::w8a8, CpuIsa::avx2);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().str().find("16"), std::string::npos) << refused.error().str();
+  EXPECT_FALSE(
+      qk::codegen::parse_cpu_tile(canonical_name(avx512_default), GemmFamily::w8a8, CpuIsa::avx2));
 }
 
 TEST(CpuTileName, RejectsMalformedAndInvalidNames) {

@@ -1,0 +1,112 @@
+// The vector operations the ISA-generic parts of the CPU kernels use (activation quantization,
+// the shared epilogue, the W8A8 tile and its epilogue), one policy per Isa: Vec<Isa::avx512>
+// works on 16 lanes with mask registers, Vec<Isa::avx2> on 8 lanes with lane counts. Only the
+// W8A8 inner product differs in substance between the two (templates/cpu/w8a8.hpp).
+#pragma once
+
+#include <immintrin.h>
+#include <stdint.h>
+
+#include "cpu/activation.hpp"
+#include "cpu/config.hpp"
+#include "cpu/vec.hpp"
+#include "cpu/vec_avx2.hpp"
+
+namespace qk::cpu {
+
+template <Isa I>
+struct Vec;
+
+template <>
+struct Vec<Isa::avx512> {
+  using F = __m512;        ///< 16 fp32
+  using I = __m512i;       ///< 16 int32
+  using Mask = __mmask16;  ///< the lanes a partial vector holds
+  static constexpr int LANES = 16;
+
+  static Mask first(int64_t count) { return first_lanes(count); }
+  static F set1(float x) { return _mm512_set1_ps(x); }
+  static F zero() { return _mm512_setzero_ps(); }
+  static F mul(F a, F b) { return _mm512_mul_ps(a, b); }
+  static F add(F a, F b) { return _mm512_add_ps(a, b); }
+  static F load(const float* p) { return _mm512_loadu_ps(p); }
+  static F load(const float* p, Mask m) { return _mm512_maskz_loadu_ps(m, p); }
+  static I zero_i() { return _mm512_setzero_si512(); }
+  static I load_i(const int32_t* p) { return _mm512_loadu_si512(p); }
+  static void store_i(int32_t* p, I v) { _mm512_storeu_si512(p, v); }
+  static I sub_i(I a, I b) { return _mm512_sub_epi32(a, b); }
+  static I set1_i(int32_t x) { return _mm512_set1_epi32(x); }
+  static I mullo_i(I a, I b) { return _mm512_mullo_epi32(a, b); }
+  static F to_float(I v) { return _mm512_cvtepi32_ps(v); }
+  /// max(best, |x|) in the lanes where x is finite.
+  static F max_finite_abs(F best, F x) {
+    x = _mm512_abs_ps(x);
+    const Mask finite = _mm512_cmp_ps_mask(x, _mm512_set1_ps(__builtin_inff()), _CMP_LT_OQ);
+    return _mm512_mask_max_ps(best, finite, best, x);
+  }
+  static float reduce_max(F x) { return _mm512_reduce_max_ps(x); }
+  template <InputType T>
+  static F load_input(const void* row, int64_t index, Mask m) {
+    return cpu::load_input<T>(row, index, m);
+  }
+  /// Activation codes: rne-clamped x + offset (0..255 or -127..127) as bytes, masked.
+  static void store_codes(uint8_t* p, F x, int32_t offset, Mask m) {
+    const I q = _mm512_add_epi32(round_clamp_to_int(x, 127.0f), _mm512_set1_epi32(offset));
+    _mm_mask_storeu_epi8(p, m, _mm512_cvtepi32_epi8(q));
+  }
+  template <OutputType T>
+  static void store_output(void* row, int64_t index, F y, Mask m, float inv_scale) {
+    cpu::store_output<T>(row, index, y, m, inv_scale);
+  }
+};
+
+template <>
+struct Vec<Isa::avx2> {
+  using F = __m256;   ///< 8 fp32
+  using I = __m256i;  ///< 8 int32
+  using Mask = int;   ///< the lanes a partial vector holds: its first `Mask`
+  static constexpr int LANES = 8;
+
+  static Mask first(int64_t count) { return avx2::first_lanes(count); }
+  static F set1(float x) { return _mm256_set1_ps(x); }
+  static F zero() { return _mm256_setzero_ps(); }
+  static F mul(F a, F b) { return _mm256_mul_ps(a, b); }
+  static F add(F a, F b) { return _mm256_add_ps(a, b); }
+  static F load(const float* p) { return _mm256_loadu_ps(p); }
+  static F load(const float* p, Mask m) { return avx2::load_ps(p, m); }
+  static I zero_i() { return _mm256_setzero_si256(); }
+  static I load_i(const int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const I*>(p)); }
+  static void store_i(int32_t* p, I v) { _mm256_storeu_si256(reinterpret_cast<I*>(p), v); }
+  static I sub_i(I a, I b) { return _mm256_sub_epi32(a, b); }
+  static I set1_i(int32_t x) { return _mm256_set1_epi32(x); }
+  static I mullo_i(I a, I b) { return _mm256_mullo_epi32(a, b); }
+  static F to_float(I v) { return _mm256_cvtepi32_ps(v); }
+  static F max_finite_abs(F best, F x) {
+    x = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x);
+    const F finite = _mm256_cmp_ps(x, _mm256_set1_ps(__builtin_inff()), _CMP_LT_OQ);
+    return _mm256_max_ps(best, _mm256_and_ps(x, finite));  // non-finite lanes contribute 0
+  }
+  static float reduce_max(F x) {
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, x);
+    float best = lanes[0];
+    for (float v : lanes) best = v > best ? v : best;
+    return best;
+  }
+  template <InputType T>
+  static F load_input(const void* row, int64_t index, Mask m) {
+    return avx2::load_input<T>(row, index, m);
+  }
+  static void store_codes(uint8_t* p, F x, int32_t offset, Mask m) {
+    const I q = _mm256_add_epi32(avx2::round_clamp_to_int(x, 127.0f), _mm256_set1_epi32(offset));
+    const __m128i bytes =
+        offset != 0 ? avx2::narrow_to_bytes<true>(q) : avx2::narrow_to_bytes<false>(q);
+    avx2::store_lanes(p, bytes, m, 1);
+  }
+  template <OutputType T>
+  static void store_output(void* row, int64_t index, F y, Mask m, float inv_scale) {
+    avx2::store_output<T>(row, index, y, m, inv_scale);
+  }
+};
+
+}  // namespace qk::cpu
