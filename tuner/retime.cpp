@@ -26,13 +26,13 @@ Expected<Kernel> compile_tile(const LayerConfig& layer, const codegen::CpuTile& 
 }
 
 /// Measures the winner and the default of `r` side by side; fills r's times and verdict.
-Expected<void> retime(RetimeResult& r, const TuneSettings& settings) {
+Expected<void> retime(RetimeResult& r, const TuneSettings& settings, codegen::CpuIsa isa) {
   auto layer = layer_of_workload(r.workload_json);
   if (!layer) return layer.error();
   const GemmFamily family = *family_of(layer->weight_quant, layer->activation_quant);
-  auto winner_tile = codegen::parse_cpu_tile(r.stored.config_name, family);
+  auto winner_tile = codegen::parse_cpu_tile(r.stored.config_name, family, isa);
   if (!winner_tile) return winner_tile.error();
-  auto default_tile = codegen::parse_cpu_tile(r.stored.default_config, family);
+  auto default_tile = codegen::parse_cpu_tile(r.stored.default_config, family, isa);
   if (!default_tile) return default_tile.error();
   auto winner = compile_tile(*layer, *winner_tile, settings);
   if (!winner) return winner.error();
@@ -91,7 +91,7 @@ Expected<std::vector<RetimeResult>> retime_winners(const TuneSettings& settings,
   if (candidates.size() > top_k) candidates.resize(top_k);
 
   for (RetimeResult& r : candidates) {
-    if (auto ok = retime(r, settings); !ok) r.problem = ok.error().str();
+    if (auto ok = retime(r, settings, (*backend)->isa()); !ok) r.problem = ok.error().str();
     if (r.confirmed) continue;
     // Not confirmed (slower here, or it could not be compiled or checked): the default takes
     // the bucket, with its time just measured where there is one.

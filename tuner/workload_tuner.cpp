@@ -275,14 +275,15 @@ Expected<std::vector<BucketReport>> tune_workload(const LayerConfig& layer,
   const GemmFamily family = *family_of(layer.weight_quant, layer.activation_quant);
   const CompileOptions options{
       .cache = settings.cache, .cpu_level = settings.cpu_level, .threads = settings.threads};
+  auto backend = runtime::CpuBackend::get(settings.cpu_level);
+  if (!backend) return backend.error();
+  const codegen::CpuIsa isa = (*backend)->isa();
   // Compiling the default tile first checks the family is implemented and the cache usable,
   // and gives the kernel that packs the weights.
   auto packer = runtime::compile_with_tiles(
       layer, options,
-      {{std::numeric_limits<std::int64_t>::max(), codegen::default_cpu_tile(family, 1)}});
+      {{std::numeric_limits<std::int64_t>::max(), codegen::default_cpu_tile(family, 1, isa)}});
   if (!packer) return packer.error();
-  auto backend = runtime::CpuBackend::get(settings.cpu_level);
-  if (!backend) return backend.error();
   auto cache = cache::KernelCache::open(settings.cache);
   if (!cache) return cache.error();
   const runtime::TuningKeys keys =
@@ -298,10 +299,10 @@ Expected<std::vector<BucketReport>> tune_workload(const LayerConfig& layer,
   for (std::int64_t bucket : buckets) {
     BucketReport& report = reports.emplace_back();
     report.bucket = bucket;
-    const codegen::CpuTile default_tile = codegen::default_cpu_tile(family, bucket);
+    const codegen::CpuTile default_tile = codegen::default_cpu_tile(family, bucket, isa);
     report.default_config = codegen::canonical_name(default_tile);
     std::vector<codegen::CpuTile> space =
-        codegen::cpu_search_space(family, bucket, layer.n, layer.k);
+        codegen::cpu_search_space(family, bucket, layer.n, layer.k, isa);
     report.space = space.size();
     const std::size_t keep = static_cast<std::size_t>(
         std::find(space.begin(), space.end(), default_tile) - space.begin());

@@ -105,3 +105,24 @@ TEST(WorkloadTuner, InvalidLayerIsAnErrorNamingTheField) {
 }
 
 }  // namespace
+
+namespace {
+
+// The avx2 level has its own ISA, search space and device fingerprint.
+TEST(WorkloadTuner, TunesTheAvx2Level) {
+  qk::test::TempDir dir;
+  TuneSettings settings = fast_settings(dir);
+  settings.cpu_level = "avx2";
+  auto reports = qk::tuner::tune_workload(small_layer(), kBuckets, settings);
+  ASSERT_TRUE(reports.has_value()) << reports.error().str();
+  for (const BucketReport& r : *reports) {
+    EXPECT_TRUE(r.complete);
+    EXPECT_EQ(r.failed, 0u) << "every candidate is a valid avx2 tile";
+  }
+  auto kernel = qk::jit::compile(small_layer(), {.cache = settings.cache, .cpu_level = "avx2"});
+  ASSERT_TRUE(kernel.has_value()) << kernel.error().str();
+  EXPECT_NE(kernel->name(4).find("_avx2_"), std::string::npos) << kernel->name(4);
+  EXPECT_TRUE(kernel->name(4).ends_with((*reports)[1].chosen_config)) << kernel->name(4);
+}
+
+}  // namespace
