@@ -550,7 +550,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20));
   gemm->add_flag("--interleave", args.interleave,
                  "Time the competitors of a shape together, alternating run by run, so that their "
-                 "ratio holds when the host's speed changes (all of a shape's data in memory)");
+                 "ratio holds when the host's speed changes (all of a shape's data in memory). "
+                 "For qk's own columns: oneDNN's and OpenBLAS's threads spin after a call and "
+                 "would slow the run after theirs");
   gemm->add_flag("--rotate-weights-always", args.rotate_weights_always,
                  "Rotate the weights at every m (default: only at m = 1; at m > 1 weights that fit "
                  "in the LLC stay cached between runs)");
