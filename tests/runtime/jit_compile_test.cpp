@@ -116,15 +116,31 @@ void check_against_reference(const Kernel& kernel, std::int64_t m, unsigned seed
   EXPECT_TRUE(ok) << ok.error().str();
 }
 
-TEST(JitCompile, W8A8MatchesTheReferenceOnAwkwardShapes) {
-  const fs::path cache = fresh_cache("shapes");
-  for (auto [n, k] :
-       {std::pair<std::int64_t, std::int64_t>{33, 200}, {130, 1031}, {16, 4}, {1000, 600}}) {
-    auto kernel = jit::compile(layer(n, k), {.cache = cache});
+// "qk_w4a8_cpu_", "qk_wfp8a16_fp8_e5m2_cpu_", "qk_fp16_cpu_": how the layer's kernel names begin.
+std::string name_prefix(const LayerConfig& l) {
+  const GemmFamily family = *family_of(l.weight_quant, l.activation_quant);
+  return "qk_" + std::string(to_string(family)) +
+         (family == GemmFamily::wfp8a16 ? "_" + std::string(to_string(l.weight_quant)) : "") +
+         "_cpu_";
+}
+
+// Compiles each layer into one fresh cache, checks its kernel's name, and checks both buckets
+// against the reference (m = 1, 3: the decode tile; 17, 129: the larger one).
+void compile_and_check_each(const std::string& test, const std::vector<LayerConfig>& layers,
+                            unsigned seed) {
+  const fs::path cache = fresh_cache(test);
+  for (const LayerConfig& l : layers) {
+    auto kernel = jit::compile(l, {.cache = cache});
     ASSERT_TRUE(kernel) << kernel.error().str();
-    unsigned seed = 1;
-    for (std::int64_t m : {1, 3, 17, 129}) check_against_reference(*kernel, m, seed++);
+    EXPECT_EQ(kernel->name().rfind(name_prefix(l), 0), 0u) << kernel->name();
+    unsigned s = seed;
+    for (std::int64_t m : {1, 3, 17, 129}) check_against_reference(*kernel, m, s++);
   }
+}
+
+TEST(JitCompile, W8A8MatchesTheReferenceOnAwkwardShapes) {
+  compile_and_check_each("shapes",
+                         {layer(33, 200), layer(130, 1031), layer(16, 4), layer(1000, 600)}, 1);
 }
 
 LayerConfig w4a8_layer(std::int64_t n, std::int64_t k, WeightGranularity g, int block,
@@ -138,20 +154,13 @@ LayerConfig w4a8_layer(std::int64_t n, std::int64_t k, WeightGranularity g, int 
 }
 
 TEST(JitCompile, W4A8MatchesTheReferenceOnAwkwardShapes) {
-  const fs::path cache = fresh_cache("w4a8");
   std::vector<LayerConfig> layers{w4a8_layer(33, 256, WeightGranularity::per_group, 128, true),
                                   w4a8_layer(130, 96, WeightGranularity::per_group, 32, false),
                                   w4a8_layer(40, 200, WeightGranularity::per_channel, 0, false)};
   layers[1].epilogue = {true, Activation::silu, QuantType::bf16};
   layers[2].input_dtype = QuantType::fp16;
   layers[2].activation_scaling = ActivationScaling::static_per_tensor;
-  for (const LayerConfig& l : layers) {
-    auto kernel = jit::compile(l, {.cache = cache});
-    ASSERT_TRUE(kernel) << kernel.error().str();
-    EXPECT_NE(kernel->name().find("qk_w4a8_cpu_"), std::string::npos) << kernel->name();
-    unsigned seed = 30;
-    for (std::int64_t m : {1, 3, 17, 129}) check_against_reference(*kernel, m, seed++);
-  }
+  compile_and_check_each("w4a8", layers, 30);
 }
 
 LayerConfig weight_only_layer(std::int64_t n, std::int64_t k, QuantType weights, QuantType input,
@@ -169,7 +178,6 @@ LayerConfig weight_only_layer(std::int64_t n, std::int64_t k, QuantType weights,
 // docs/numerics.md §6.3 through qk::jit::compile: both buckets of each layer (m = 1, 3 decode;
 // 17, 129 the larger tile), fp16 and bf16 activations, every weight granularity, epilogues.
 TEST(JitCompile, W8A16MatchesTheReferenceOnAwkwardShapes) {
-  const fs::path cache = fresh_cache("w8a16");
   std::vector<LayerConfig> layers{weight_only_layer(33, 200, QuantType::int8, QuantType::bf16,
                                                     WeightGranularity::per_channel, 0, true),
                                   weight_only_layer(130, 256, QuantType::int8, QuantType::fp16,
@@ -178,17 +186,10 @@ TEST(JitCompile, W8A16MatchesTheReferenceOnAwkwardShapes) {
                                                     WeightGranularity::per_tensor, 0, true)};
   layers[1].epilogue = {true, Activation::gelu, QuantType::fp16};
   layers[2].epilogue = {true, Activation::relu, QuantType::int8};
-  for (const LayerConfig& l : layers) {
-    auto kernel = jit::compile(l, {.cache = cache});
-    ASSERT_TRUE(kernel) << kernel.error().str();
-    EXPECT_NE(kernel->name().find("qk_w8a16_cpu_"), std::string::npos) << kernel->name();
-    unsigned seed = 50;
-    for (std::int64_t m : {1, 3, 17, 129}) check_against_reference(*kernel, m, seed++);
-  }
+  compile_and_check_each("w8a16", layers, 50);
 }
 
 TEST(JitCompile, W4A16MatchesTheReferenceOnAwkwardShapes) {
-  const fs::path cache = fresh_cache("w4a16");
   std::vector<LayerConfig> layers{weight_only_layer(33, 256, QuantType::int4, QuantType::bf16,
                                                     WeightGranularity::per_group, 128, true),
                                   weight_only_layer(130, 96, QuantType::int4, QuantType::fp16,
@@ -197,19 +198,12 @@ TEST(JitCompile, W4A16MatchesTheReferenceOnAwkwardShapes) {
                                                     WeightGranularity::per_channel, 0, false)};
   layers[1].epilogue = {true, Activation::silu, QuantType::bf16};
   layers[2].epilogue = {false, Activation::none, QuantType::fp16};
-  for (const LayerConfig& l : layers) {
-    auto kernel = jit::compile(l, {.cache = cache});
-    ASSERT_TRUE(kernel) << kernel.error().str();
-    EXPECT_NE(kernel->name().find("qk_w4a16_cpu_"), std::string::npos) << kernel->name();
-    unsigned seed = 70;
-    for (std::int64_t m : {1, 3, 17, 129}) check_against_reference(*kernel, m, seed++);
-  }
+  compile_and_check_each("w4a16", layers, 70);
 }
 
 // WFP8A16 (both fp8 formats) and the float baselines fp16, bf16, fp32 (docs/numerics.md §6.3,
 // §6.5) through qk::jit::compile, both buckets of each layer, with epilogues.
 TEST(JitCompile, Wfp8a16MatchesTheReferenceOnAwkwardShapes) {
-  const fs::path cache = fresh_cache("wfp8a16");
   std::vector<LayerConfig> layers{weight_only_layer(33, 200, QuantType::fp8_e4m3, QuantType::bf16,
                                                     WeightGranularity::per_channel, 0, true),
                                   weight_only_layer(130, 101, QuantType::fp8_e5m2, QuantType::fp16,
@@ -218,18 +212,10 @@ TEST(JitCompile, Wfp8a16MatchesTheReferenceOnAwkwardShapes) {
                                                     WeightGranularity::per_tensor, 0, true)};
   layers[1].epilogue = {true, Activation::gelu, QuantType::fp16};
   layers[2].epilogue = {true, Activation::relu, QuantType::int8};
-  for (const LayerConfig& l : layers) {
-    auto kernel = jit::compile(l, {.cache = cache});
-    ASSERT_TRUE(kernel) << kernel.error().str();
-    const std::string prefix = "qk_wfp8a16_" + std::string(to_string(l.weight_quant)) + "_cpu_";
-    EXPECT_NE(kernel->name().find(prefix), std::string::npos) << kernel->name();
-    unsigned seed = 90;
-    for (std::int64_t m : {1, 3, 17, 129}) check_against_reference(*kernel, m, seed++);
-  }
+  compile_and_check_each("wfp8a16", layers, 90);
 }
 
 TEST(JitCompile, FloatBaselinesMatchTheReferenceOnAwkwardShapes) {
-  const fs::path cache = fresh_cache("float");
   std::vector<LayerConfig> layers;
   for (QuantType t : {QuantType::fp16, QuantType::bf16, QuantType::fp32})
     layers.push_back(weight_only_layer(33, 201, t, t, WeightGranularity::per_channel, 0, true));
@@ -239,14 +225,7 @@ TEST(JitCompile, FloatBaselinesMatchTheReferenceOnAwkwardShapes) {
   layers.back().epilogue = {true, Activation::silu, QuantType::bf16};
   layers.push_back(layers[2]);
   layers.back().epilogue = {true, Activation::relu, QuantType::int8};
-  for (const LayerConfig& l : layers) {
-    auto kernel = jit::compile(l, {.cache = cache});
-    ASSERT_TRUE(kernel) << kernel.error().str();
-    const std::string prefix = "qk_" + std::string(to_string(l.weight_quant)) + "_cpu_";
-    EXPECT_EQ(kernel->name().rfind(prefix, 0), 0u) << kernel->name();
-    unsigned seed = 110;
-    for (std::int64_t m : {1, 3, 17, 129}) check_against_reference(*kernel, m, seed++);
-  }
+  compile_and_check_each("float", layers, 110);
 }
 
 // docs/cpu.md, "Tiles": a call runs the instance of the smallest bucket holding its M; a layer
