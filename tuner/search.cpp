@@ -14,6 +14,10 @@ bool better(const Score& a, const std::string& name_a, const Score& b, const std
   return name_a < name_b;
 }
 
+std::size_t finalist_count(const SearchOptions& options) {
+  return std::max<std::size_t>(options.finalists, 1);
+}
+
 /// `count` distinct indices of [0, size) including `keep`, by a partial Fisher-Yates shuffle.
 /// Uses the engine's raw output (its sequence is fixed by the standard; distributions are not),
 /// so a seed gives the same sample with every standard library.
@@ -32,7 +36,20 @@ std::vector<std::size_t> sample_indices(std::size_t size, std::size_t count, std
   return pool;
 }
 
+/// How many of `size` candidates successive halving keeps for its next rung.
+std::size_t survivors(std::size_t size, const SearchOptions& options) {
+  const std::size_t eta = std::max<std::size_t>(options.eta, 2);
+  return std::max(finalist_count(options), (size + eta - 1) / eta);
+}
+
 }  // namespace
+
+std::size_t planned_evaluations(std::size_t size, const SearchOptions& options) {
+  if (size <= options.exhaustive_limit) return size;
+  std::size_t rung = std::min(options.sample, size), total = 0;
+  for (; rung > finalist_count(options); rung = survivors(rung, options)) total += rung;
+  return total + rung + 1;  // the finalists and the default, at full fidelity
+}
 
 std::vector<std::size_t> first_rung(std::size_t size, std::size_t keep,
                                     const SearchOptions& options) {
@@ -64,15 +81,13 @@ SearchResult search(std::span<const std::string> names, std::size_t keep, const 
     run_final(rung);
     return result;
   }
-  const std::size_t eta = std::max<std::size_t>(options.eta, 2);
-  const std::size_t finalists = std::max<std::size_t>(options.finalists, 1);
-  for (Fidelity level = 0; rung.size() > finalists; ++level) {
+  for (Fidelity level = 0; rung.size() > finalist_count(options); ++level) {
     std::vector<std::pair<std::size_t, Score>> scored;
     for (std::size_t i : rung) scored.emplace_back(i, run(i, level));
     std::sort(scored.begin(), scored.end(), [&](const auto& a, const auto& b) {
       return better(a.second, names[a.first], b.second, names[b.first]);
     });
-    const std::size_t kept = std::max(finalists, (scored.size() + eta - 1) / eta);
+    const std::size_t kept = survivors(scored.size(), options);
     rung.clear();
     for (std::size_t r = 0; r < kept; ++r) rung.push_back(scored[r].first);
   }

@@ -78,6 +78,10 @@ SearchResult search(std::span<const std::string> names, std::size_t keep, const 
 std::vector<std::size_t> first_rung(std::size_t size, std::size_t keep,
                                     const SearchOptions& options);
 
+/// How many evaluations search() makes for a space of `size` candidates: exactly this, or one
+/// fewer when `keep` is among the finalists. For progress displays.
+std::size_t planned_evaluations(std::size_t size, const SearchOptions& options);
+
 /// The config a search settles on.
 struct Decision {
   std::size_t chosen = 0;  ///< the winner, or `keep` when no candidate beat it clearly

@@ -253,19 +253,6 @@ class BucketTuner {
   std::size_t done_ = 0, total_ = 0;
 };
 
-/// Evaluations search() makes for a space of `size` (for the progress display).
-std::size_t planned_evaluations(std::size_t size, const SearchOptions& o) {
-  if (size <= o.exhaustive_limit) return size;
-  std::size_t rung = std::min(o.sample, size), total = 0;
-  const std::size_t eta = std::max<std::size_t>(o.eta, 2);
-  const std::size_t finalists = std::max<std::size_t>(o.finalists, 1);
-  while (rung > finalists) {
-    total += rung;
-    rung = std::max(finalists, (rung + eta - 1) / eta);
-  }
-  return total + rung + 1;
-}
-
 }  // namespace
 
 Expected<std::vector<BucketReport>> tune_workload(const LayerConfig& layer,

@@ -77,6 +77,9 @@ TEST(Search, EachRungMeasuresItsSurvivorsAtAHigherFidelity) {
   EXPECT_EQ(per_rung[2], 9u);
   EXPECT_EQ(per_rung[qk::tuner::kFullFidelity], 4u) << "3 finalists and the default";
   EXPECT_EQ(per_rung.size(), 4u);
+  EXPECT_EQ(qk::tuner::planned_evaluations(81, {.sample = 81, .eta = 3, .finalists = 3}),
+            81u + 27u + 9u + 4u);
+  EXPECT_EQ(qk::tuner::planned_evaluations(10, {}), 10u) << "exhaustive";
 }
 
 TEST(Search, SampleIsDeterministicGivenTheSeedAndKeepsTheDefault) {
@@ -150,7 +153,8 @@ TEST(Search, FinalRungCanBeEvaluatedTogether) {
   const auto names = names_of(40);
   std::vector<std::vector<std::size_t>> batches;
   auto result = qk::tuner::search(
-      names, 5, [&](std::size_t i, Fidelity f) {
+      names, 5,
+      [&](std::size_t i, Fidelity f) {
         EXPECT_NE(f, qk::tuner::kFullFidelity) << "full fidelity goes to the batch";
         return bowl(i, 30);
       },
