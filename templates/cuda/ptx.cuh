@@ -1,8 +1,22 @@
 // The PTX instructions the CUDA kernels use, one inline-asm wrapper each, with the hardware
 // reason for using it. sm_80 or newer. No CUDA headers: NVRTC compiles this with its built-ins.
+//
+// Under cuda-emu (QK_CUDA_EMU, set by templates/emu/cuda_emu.hpp) the same functions come from
+// templates/emu/ptx_emu.hpp instead, which runs them on the CPU: the kernels call nothing else
+// that is specific to the GPU besides CUDA's own built-ins, which the emulation header provides.
 #pragma once
 
+#if defined(QK_CUDA_EMU)
+#include "emu/ptx_emu.hpp"
+#else
+
 namespace qk::cuda::ptx {
+
+/// The block's dynamic shared memory (the launch's sharedMemBytes), 16-byte aligned.
+__device__ __forceinline__ unsigned char* dynamic_smem() {
+  extern __shared__ __align__(16) unsigned char qk_dynamic_smem[];
+  return qk_dynamic_smem;
+}
 
 /// The 32-bit shared-state-space address of a generic pointer into shared memory (what
 /// ldmatrix and cp.async take: a 32-bit operand saves registers over a 64-bit generic address).
@@ -92,3 +106,5 @@ __device__ __forceinline__ unsigned short f32_to_bf16(float f) {
 }
 
 }  // namespace qk::cuda::ptx
+
+#endif  // QK_CUDA_EMU

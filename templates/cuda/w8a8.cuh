@@ -79,7 +79,7 @@ template <class C>
 __global__ void __launch_bounds__(W8A8Layout<C>::THREADS, C::MIN_BLOCKS)
     w8a8_gemm(const QkCudaW8A8Args args) {
   using L = W8A8Layout<C>;
-  extern __shared__ __align__(16) unsigned char smem[];
+  unsigned char* const smem = ptx::dynamic_smem();
   const int tid = threadIdx.x;
   const int lane = tid % 32;
   const int warp = tid / 32;

@@ -1,0 +1,33 @@
+// How a rendered CUDA kernel is launched on a problem: its grid, block and dynamic shared memory,
+// and the preconditions of its arguments. Shared by the cuda target's launcher (cuLaunchKernel)
+// and by cuda-emu, so that the part only a GPU can run is as small as possible.
+#pragma once
+
+#include <cstdint>
+
+#include "codegen/render_cuda.hpp"
+#include "qk/error.hpp"
+#include "templates/cuda/abi.h"
+
+namespace qk::runtime {
+
+struct CudaLaunchGeometry {
+  unsigned grid_x = 0;      ///< blocks along N: ceil(n / BLOCK_N)
+  unsigned grid_y = 0;      ///< blocks along M: ceil(m / BLOCK_M)
+  unsigned block_x = 0;     ///< threads per block
+  unsigned smem_bytes = 0;  ///< dynamic shared memory per block
+};
+
+/// The launch of `kernel` (rendered from `spec`) for Y[m, n] = A[m, k] · W[n, k]ᵀ.
+/// Errors (Errc::invalid_argument) name the dimension, its value and the limit: m, n >= 1; k a
+/// positive multiple of 16 (every row of A and W starts 16-byte aligned, which cp.async needs);
+/// m, n, k below 2^31 (the kernels index with int); ceil(m / BLOCK_M) <= 65535 (gridDim.y).
+Expected<CudaLaunchGeometry> launch_geometry(const codegen::CudaKernelSpec& spec,
+                                             const codegen::RenderedCudaKernel& kernel,
+                                             std::int64_t m, std::int64_t n, std::int64_t k);
+
+/// The alignment the kernels assume: A, W and Y on 16-byte boundaries (128-bit loads and
+/// cp.async of 16 bytes). Error (Errc::invalid_argument) names the pointer and its address.
+Expected<void> check_alignment(const QkCudaW8A8Args& args);
+
+}  // namespace qk::runtime

@@ -1,0 +1,66 @@
+// The launch geometry shared by the cuda launcher and cuda-emu: grid sizes from the tile, and the
+// argument rules, each error naming the dimension, its value and the limit.
+#include "runtime/cuda_launch_geometry.hpp"
+
+#include <gtest/gtest.h>
+
+namespace qk::runtime {
+namespace {
+
+codegen::CudaKernelSpec spec_with(codegen::CudaTile tile) {
+  codegen::CudaKernelSpec spec;
+  spec.tile = tile;
+  return spec;
+}
+
+const codegen::CudaTile kTile{.block_m = 64, .block_n = 128, .block_k = 64,
+                              .warps_m = 2, .warps_n = 2, .stages = 3};
+
+TEST(CudaLaunchGeometry, CoversTheOutputWithWholeTiles) {
+  const auto spec = spec_with(kTile);
+  const auto kernel = codegen::render_cuda(spec);
+  auto g = launch_geometry(spec, kernel, 130, 257, 4096);
+  ASSERT_TRUE(g) << g.error().str();
+  EXPECT_EQ(g->grid_x, 3u);  // 257 columns: two full tiles of 128 and one of 1
+  EXPECT_EQ(g->grid_y, 3u);  // 130 rows: 64 + 64 + 2
+  EXPECT_EQ(g->block_x, 128u);
+  EXPECT_EQ(g->smem_bytes, static_cast<unsigned>(kernel.smem_bytes));
+  EXPECT_GT(g->smem_bytes, 0u);
+}
+
+TEST(CudaLaunchGeometry, RefusesWhatTheKernelCannotRun) {
+  const auto spec = spec_with(kTile);
+  const auto kernel = codegen::render_cuda(spec);
+  struct Case {
+    std::int64_t m, n, k;
+    const char* where;
+  };
+  for (const Case& c : {Case{0, 8, 16, "m"}, Case{1, 0, 16, "n"}, Case{1, 8, 24, "k"},
+                        Case{1, 8, 0, "k"}, Case{65535LL * 64 + 1, 8, 16, "m"},
+                        Case{1, std::int64_t{1} << 31, 16, "n"}}) {
+    auto g = launch_geometry(spec, kernel, c.m, c.n, c.k);
+    ASSERT_FALSE(g) << c.m << " " << c.n << " " << c.k;
+    EXPECT_EQ(g.error().code, Errc::invalid_argument);
+    EXPECT_EQ(g.error().where, c.where);
+  }
+  EXPECT_TRUE(launch_geometry(spec, kernel, 65535LL * 64, 8, 16));
+}
+
+TEST(CudaLaunchGeometry, ChecksTheOperandsAlignment) {
+  alignas(16) static unsigned char buffer[64];
+  QkCudaW8A8Args args{};
+  args.a = buffer;
+  args.w = reinterpret_cast<const int8_t*>(buffer + 16);
+  args.y = buffer + 32;
+  EXPECT_TRUE(check_alignment(args));
+  args.w = reinterpret_cast<const int8_t*>(buffer + 8);
+  auto bad = check_alignment(args);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().where, "w");
+  args.w = reinterpret_cast<const int8_t*>(buffer);
+  args.y = nullptr;
+  EXPECT_FALSE(check_alignment(args));
+}
+
+}  // namespace
+}  // namespace qk::runtime
