@@ -1,6 +1,7 @@
 #include "codegen/cuda_tile.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <utility>
 
 #include <fmt/format.h>
@@ -41,6 +42,11 @@ std::string canonical_name(const CudaTile& t) {
 
 std::vector<CudaTile> w8a8_cuda_tiles() {
   return {{128, 128, 64, 2, 2, 3}, {64, 64, 64, 2, 2, 3}, {16, 128, 128, 1, 4, 4}};
+}
+
+std::vector<CudaTileBucket> default_cuda_tiles(GemmFamily /*family: w8a8, the only one so far*/) {
+  const std::vector<CudaTile> tiles = w8a8_cuda_tiles();
+  return {{16, tiles[2]}, {256, tiles[1]}, {std::numeric_limits<std::int64_t>::max(), tiles[0]}};
 }
 
 int w8a8_smem_bytes(const CudaTile& t, ActivationScaling scaling) {

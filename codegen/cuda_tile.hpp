@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -60,6 +61,18 @@ std::string canonical_name(const CudaTile& tile);
 /// - 16x128x128_w1x4_s4, decode (M <= 16): no wasted m16 rows, four warps split N, long K
 ///   stages and a deep pipeline keep enough weight bytes in flight.
 std::vector<CudaTile> w8a8_cuda_tiles();
+
+/// The tile for calls with M up to `max_m`.
+struct CudaTileBucket {
+  std::int64_t max_m;
+  CudaTile tile;
+};
+
+/// The tiles a layer runs where nothing was tuned for the device (no GPU has tuned qk yet),
+/// ascending by max_m, the last unbounded: the decode tile up to M = 16, 64x64 up to M = 256 (a
+/// 4096-wide layer then still makes 64 x 4 CTAs, enough for every SM of the largest GPU), and
+/// 128x128 above. Every entry is one of w8a8_cuda_tiles().
+std::vector<CudaTileBucket> default_cuda_tiles(GemmFamily family);
 
 /// Dynamic shared memory of the W8A8 kernel with `tile`, in bytes: the same figure as
 /// w8a8_smem_bytes<Config>() in templates/cuda/w8a8.cuh (the rendered source static_asserts it).

@@ -2,7 +2,9 @@
 // compiler: tests/runtime/nvrtc_compiler_test.cpp compiles what is rendered here).
 #include "codegen/cuda_kernel_spec.hpp"
 
+#include <algorithm>
 #include <cctype>
+#include <limits>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -156,6 +158,33 @@ TEST(RenderCuda, SourceHoldsTheConfigAndTheNameExpressionNamesIt) {
         "BIAS = true", "OutputType::fp16", "BLOCK_M = 128", "BLOCK_K = 64", "WARPS_N = 2",
         "STAGES = 3", "MIN_BLOCKS = 1"})
     EXPECT_NE(k.source.find(needle), std::string::npos) << needle << "\n" << k.source;
+}
+
+}  // namespace
+}  // namespace qk::codegen
+
+namespace qk::codegen {
+namespace {
+
+TEST(CudaDefaultTiles, CoverEveryMWithShippedTilesValidOnEveryArch) {
+  const auto buckets = default_cuda_tiles(GemmFamily::w8a8);
+  ASSERT_FALSE(buckets.empty());
+  EXPECT_EQ(buckets.back().max_m, std::numeric_limits<std::int64_t>::max());
+  const auto shipped = w8a8_cuda_tiles();
+  for (std::size_t i = 0; i < buckets.size(); ++i) {
+    if (i > 0) {
+      EXPECT_LT(buckets[i - 1].max_m, buckets[i].max_m);
+    }
+    EXPECT_NE(std::find(shipped.begin(), shipped.end(), buckets[i].tile), shipped.end())
+        << canonical_name(buckets[i].tile);
+    for (CudaArch arch : kCudaArchs)
+      for (ActivationScaling s :
+           {ActivationScaling::static_per_tensor, ActivationScaling::dynamic_per_token})
+        EXPECT_TRUE(validate(buckets[i].tile, s, arch)) << canonical_name(buckets[i].tile);
+  }
+  // Decode (M <= 16) wastes no m16 rows: its tile is one mma row high.
+  EXPECT_EQ(buckets.front().max_m, 16);
+  EXPECT_EQ(buckets.front().tile.block_m, 16);
 }
 
 }  // namespace
