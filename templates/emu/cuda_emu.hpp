@@ -132,3 +132,14 @@ inline float __uint_as_float(unsigned bits) {
 inline unsigned __float_as_uint(float x) {
   return qk::emu::detail::to_bits(x);
 }
+
+namespace qk::emu {
+
+/// Runs `kernel` as the calling CUDA thread with its launch's arguments: the body of a rendered
+/// cuda-emu kernel's entry (codegen/render_cuda_emu.cpp). Args is deduced from the kernel.
+template <class Args>
+void run_thread(void (*kernel)(Args), const void* args) {
+  kernel(*static_cast<const Args*>(args));
+}
+
+}  // namespace qk::emu
