@@ -2,6 +2,7 @@
 // BlockRunner. The warp collectives are done once for all 32 lanes, by the last lane to arrive.
 #include "runtime/emu_services.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -139,19 +140,48 @@ std::string multiply(const Lanes<const void*>& inputs, const Lanes<void*>& outpu
     if (input<MmaInput>(inputs, lane).shape != shape)
       return fmt::format("lane {} runs mma shape {}, lane 0 shape {}", lane,
                          input<MmaInput>(inputs, lane).shape, shape);
-  if (shape != QK_EMU_MMA_M16N8K32_S8_S32) return fmt::format("unknown mma shape {}", shape);
+  // Every shape has 4 A words, 2 B words and 4 accumulators of 4 bytes.
   Lanes<Words4> a{};
   Lanes<Words2> b{};
-  Lanes<Ints4> c{}, d{};
+  Lanes<Words4> c{}, d{};
   for (int lane = 0; lane < kWarpSize; ++lane) {
     const MmaInput& in = input<MmaInput>(inputs, lane);
     std::memcpy(a[lane].data(), in.a, sizeof(Words4));
     std::memcpy(b[lane].data(), in.b, sizeof(Words2));
-    std::memcpy(c[lane].data(), in.c, sizeof(Ints4));
+    std::memcpy(c[lane].data(), in.c, sizeof(Words4));
   }
-  mma_m16n8k32_s8(a, b, c, d);
+  // The accumulators as the shape's type (same bytes, as the registers hold them).
+  auto as = [](auto& words, auto& typed) { std::memcpy(&typed, &words, sizeof typed); };
+  if (shape == QK_EMU_MMA_M16N8K32_S8_S32) {
+    Lanes<Ints4> ci{}, di{};
+    as(c, ci);
+    mma_m16n8k32_s8(a, b, ci, di);
+    as(di, d);
+  } else {
+    static constexpr struct {
+      int shape;
+      MmaFloat a, b;
+    } kFloatShapes[] = {
+        {QK_EMU_MMA_M16N8K16_F16_F32, MmaFloat::f16, MmaFloat::f16},
+        {QK_EMU_MMA_M16N8K16_BF16_F32, MmaFloat::bf16, MmaFloat::bf16},
+        {QK_EMU_MMA_M16N8K32_E4M3_E4M3_F32, MmaFloat::e4m3, MmaFloat::e4m3},
+        {QK_EMU_MMA_M16N8K32_E5M2_E4M3_F32, MmaFloat::e5m2, MmaFloat::e4m3},
+        {QK_EMU_MMA_M16N8K32_E4M3_E5M2_F32, MmaFloat::e4m3, MmaFloat::e5m2},
+        {QK_EMU_MMA_M16N8K32_E5M2_E5M2_F32, MmaFloat::e5m2, MmaFloat::e5m2},
+    };
+    const auto* f = std::find_if(std::begin(kFloatShapes), std::end(kFloatShapes),
+                                 [&](const auto& s) { return s.shape == shape; });
+    if (f == std::end(kFloatShapes)) return fmt::format("unknown mma shape {}", shape);
+    Lanes<Floats4> cf{}, df{};
+    as(c, cf);
+    if (f->a == MmaFloat::f16 || f->a == MmaFloat::bf16)
+      mma_m16n8k16_float(f->a, a, b, cf, df);
+    else
+      mma_m16n8k32_fp8(f->a, f->b, a, b, cf, df);
+    as(df, d);
+  }
   for (int lane = 0; lane < kWarpSize; ++lane)
-    std::memcpy(outputs[lane], d[lane].data(), sizeof(Ints4));
+    std::memcpy(outputs[lane], d[lane].data(), sizeof(Words4));
   return {};
 }
 

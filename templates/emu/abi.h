@@ -40,11 +40,18 @@ unsigned qk_emu_ballot(unsigned mask, int predicate);
 /// shared-space address); writes `count` registers.
 void qk_emu_ldmatrix(unsigned address, int count, int transpose, unsigned* registers);
 
-/// The mma.sync shapes and types the kernels use.
+/// The mma.sync shapes and types (all .row.col): A, B and C/D registers as the PTX ISA's fragments.
 enum {
-  QK_EMU_MMA_M16N8K32_S8_S32 = 0,  ///< mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32
+  QK_EMU_MMA_M16N8K32_S8_S32 = 0,         ///< m16n8k32 .s32.s8.s8.s32: a[4], b[2], int c/d[4]
+  QK_EMU_MMA_M16N8K16_F16_F32 = 1,        ///< m16n8k16 .f32.f16.f16.f32: a[4], b[2], float c/d[4]
+  QK_EMU_MMA_M16N8K16_BF16_F32 = 2,       ///< m16n8k16 .f32.bf16.bf16.f32
+  QK_EMU_MMA_M16N8K32_E4M3_E4M3_F32 = 3,  ///< m16n8k32 .f32.e4m3.e4m3.f32 (A type, then B type)
+  QK_EMU_MMA_M16N8K32_E5M2_E4M3_F32 = 4,  ///< m16n8k32 .f32.e5m2.e4m3.f32
+  QK_EMU_MMA_M16N8K32_E4M3_E5M2_F32 = 5,  ///< m16n8k32 .f32.e4m3.e5m2.f32
+  QK_EMU_MMA_M16N8K32_E5M2_E5M2_F32 = 6,  ///< m16n8k32 .f32.e5m2.e5m2.f32
 };
-/// mma.sync of `shape` for this lane's fragments: d = a · b + c (d may be c).
+/// mma.sync of `shape` for this lane's fragments: d = a · b + c (d may be c), c and d 4 values of
+/// the shape's accumulator type.
 void qk_emu_mma(int shape, const unsigned* a, const unsigned* b, const void* c, void* d);
 
 /// cp.async.cg.shared.global of `size` bytes (4, 8 or 16) to shared-space address `shared`,

@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include "quant/float_formats.hpp"
+
 namespace qk::runtime::emu {
 namespace {
 
@@ -97,6 +99,114 @@ TEST(EmuMma, M16N8K32S8MatchesAPlainProductThroughTheIsaFragments) {
       EXPECT_EQ(d[lane][r], sum) << "lane " << lane << " register " << r;
     }
   }
+}
+
+}  // namespace
+}  // namespace qk::runtime::emu
+
+namespace qk::runtime::emu {
+namespace {
+
+// The same fragments as the s8 shape, elements spelled out per register for the float shapes:
+// PTX ISA "Matrix Fragments for mma.m16n8k16 with floating point type" (a_i: row g for i < 2 or
+// 4 <= i < 6, else g + 8; column 2t + (i & 1), + 8 for i >= 4; b_i: row 2t + (i & 1), + 8 for
+// i >= 2; column g) and "for mma.m16n8k32" with .e4m3/.e5m2 (as .s8).
+template <int K, int PerWord, class Encode>
+void check_float_mma(Encode encode, auto run) {
+  // Multiples of 1/4 in [-2, 2]: exact in fp16, bf16 and e4m3, so every product and every sum
+  // below is exact and the expected results are known bit for bit.
+  std::mt19937 rng(11);
+  auto value = [&] { return static_cast<float>(static_cast<int>(rng() % 17) - 8) * 0.25f; };
+  float A[16][K], B[K][8], C[16][8];
+  for (auto& r : A)
+    for (auto& v : r) v = value();
+  for (auto& r : B)
+    for (auto& v : r) v = value();
+  for (auto& r : C)
+    for (auto& v : r) v = value();
+  constexpr int kBits = 32 / PerWord;
+  auto pack = [&](auto get) {
+    std::uint32_t w = 0;
+    for (int i = 0; i < PerWord; ++i) w |= std::uint32_t(encode(get(i))) << (kBits * i);
+    return w;
+  };
+  Lanes<Words4> a{};
+  Lanes<Words2> b{};
+  Lanes<Floats4> c{}, d{};
+  constexpr int kHalf = K / 2;  // the k offset of registers 2 and 3 of A and 1 of B
+  for (int lane = 0; lane < 32; ++lane) {
+    const int g = lane >> 2, t = lane % 4;
+    for (int r = 0; r < 4; ++r) {
+      const int row = g + 8 * (r % 2), k0 = kHalf * (r / 2) + PerWord * t;
+      a[lane][r] = pack([&](int i) { return A[row][k0 + i]; });
+    }
+    for (int r = 0; r < 2; ++r)
+      b[lane][r] = pack([&](int i) { return B[kHalf * r + PerWord * t + i][g]; });
+    for (int r = 0; r < 4; ++r) c[lane][r] = C[g + 8 * (r / 2)][2 * t + r % 2];
+  }
+  run(a, b, c, d);
+  for (int lane = 0; lane < 32; ++lane) {
+    const int g = lane >> 2, t = lane % 4;
+    for (int r = 0; r < 4; ++r) {
+      const int row = g + 8 * (r / 2), col = 2 * t + r % 2;
+      double sum = C[row][col];
+      for (int k = 0; k < K; ++k) sum += double{A[row][k]} * B[k][col];
+      EXPECT_EQ(d[lane][r], static_cast<float>(sum)) << "lane " << lane << " register " << r;
+    }
+  }
+}
+
+TEST(EmuMma, FloatShapesFollowTheIsaFragments) {
+  // Exactness first: values every format holds exactly, so the product is known bit for bit.
+  for (MmaFloat type : {MmaFloat::f16, MmaFloat::bf16}) {
+    Lanes<Words4> a{};
+    Lanes<Words2> b{};
+    Lanes<Floats4> c{}, d{};
+    // A = identity-like: A[row][k] = 1 where k == row (k < 16); B[k][col] = k * 8 + col.
+    const std::uint16_t one = type == MmaFloat::f16 ? 0x3c00 : 0x3f80;
+    auto enc = [&](float v) {
+      return type == MmaFloat::f16 ? quant::float_to_fp16(v) : quant::float_to_bf16(v);
+    };
+    for (int lane = 0; lane < 32; ++lane) {
+      const int g = lane >> 2, t = lane % 4;
+      for (int r = 0; r < 4; ++r) {
+        const int row = g + 8 * (r % 2), k0 = 8 * (r / 2) + 2 * t;
+        a[lane][r] = (k0 == row ? one : 0u) | (k0 + 1 == row ? std::uint32_t(one) << 16 : 0u);
+      }
+      for (int r = 0; r < 2; ++r) {
+        const int k0 = 8 * r + 2 * t;
+        b[lane][r] = enc(float(k0 * 8 + g)) | std::uint32_t(enc(float((k0 + 1) * 8 + g))) << 16;
+      }
+      c[lane] = {0.5f, 0.5f, 0.5f, 0.5f};
+    }
+    mma_m16n8k16_float(type, a, b, c, d);
+    for (int lane = 0; lane < 32; ++lane) {
+      const int g = lane >> 2, t = lane % 4;
+      for (int r = 0; r < 4; ++r) {
+        const int row = g + 8 * (r / 2), col = 2 * t + r % 2;
+        EXPECT_EQ(d[lane][r], float(row * 8 + col) + 0.5f) << "lane " << lane << " reg " << r;
+      }
+    }
+  }
+  // Then random values through the whole fragment maps, for each element type.
+  check_float_mma<16, 2>([](float v) { return quant::float_to_fp16(v); },
+                         [](auto& a, auto& b, auto& c, auto& d) {
+                           mma_m16n8k16_float(MmaFloat::f16, a, b, c, d);
+                         });
+  check_float_mma<16, 2>([](float v) { return quant::float_to_bf16(v); },
+                         [](auto& a, auto& b, auto& c, auto& d) {
+                           mma_m16n8k16_float(MmaFloat::bf16, a, b, c, d);
+                         });
+  check_float_mma<32, 4>(
+      [](float v) { return quant::float_to_fp8(v, quant::Fp8Format::e5m2); },
+      [](auto& a, auto& b, auto& c, auto& d) {
+        mma_m16n8k32_fp8(MmaFloat::e5m2, MmaFloat::e5m2, a, b, c, d);
+      });
+  check_float_mma<32, 4>(
+      [](float v) { return quant::float_to_fp8(v, quant::Fp8Format::e4m3); },
+      [](auto& a, auto& b, auto& c, auto& d) {
+        mma_m16n8k32_fp8(MmaFloat::e4m3, MmaFloat::e4m3, a, b, c, d);
+      });
 }
 
 }  // namespace
