@@ -1,12 +1,12 @@
 // The cpu target's qk::Kernel: one loaded instance per M bucket's tile, run on the thread pool;
 // and compile() for it (runtime/tiled_compile.hpp).
 #include <algorithm>
-#include <future>
 
 #include <fmt/format.h>
 
 #include "codegen/cpu_kernel_spec.hpp"
 #include "quant/pack_cpu.hpp"
+#include "runtime/bucket_variants.hpp"
 #include "runtime/cpu_backend.hpp"
 #include "runtime/kernel_impl.hpp"
 #include "runtime/thread_pool.hpp"
@@ -39,27 +39,14 @@ CallWorkspace& call_workspace() {
 }
 
 struct CpuKernel final : Kernel::Impl {
-  /// The kernel instance for calls with M up to max_m.
-  struct Variant {
-    std::int64_t max_m;
-    std::shared_ptr<const CpuKernelModule> module;
-  };
-  std::vector<Variant> variants;  ///< ascending max_m; never empty
-  int threads;                    ///< threads a call uses, at most the pool's
+  BucketVariants<CpuKernelModule> variants;
+  int threads;  ///< threads a call uses, at most the pool's
 
-  CpuKernel(LayerConfig l, std::vector<Variant> v, int t)
+  CpuKernel(LayerConfig l, BucketVariants<CpuKernelModule> v, int t)
       : Impl(std::move(l)), variants(std::move(v)), threads(t) {}
 
-  /// The variant of the smallest bucket holding m, or the largest variant compiled (a call may
-  /// exceed the layer's m_range, which is a tuning hint, not a limit).
-  const CpuKernelModule& variant_for(std::int64_t m) const {
-    for (const Variant& v : variants)
-      if (m <= v.max_m) return *v.module;
-    return *variants.back().module;
-  }
-
   Target target() const override { return Target::cpu; }
-  const std::string& name(std::int64_t m) const override { return variant_for(m).name; }
+  const std::string& name(std::int64_t m) const override { return variants.for_m(m).name; }
 
   Expected<PackedWeights> pack(const quant::QuantizedWeights& weights) const override {
     auto packed = quant::pack_cpu(weights);
@@ -71,7 +58,7 @@ struct CpuKernel final : Kernel::Impl {
                      const RunParams& params) const override {
     const LayerConfig& l = layer;
     const quant::CpuPackedWeights& w = static_cast<const CpuPackedWeights&>(packed).cpu;
-    const CpuKernelModule& kernel = variant_for(a.rows);
+    const CpuKernelModule& kernel = variants.for_m(a.rows);
     ThreadPool& pool = default_thread_pool();
     const codegen::CpuTile& tile = kernel.spec.tile;
     CallWorkspace& ws = call_workspace();
@@ -140,30 +127,19 @@ Expected<CompileContext> prepare(const CompileOptions& options) {
   return CompileContext{*backend, *cache, call_threads(options)};
 }
 
-// One variant per tile, supplied concurrently (the compiler is thread-safe, and a cold layer then
-// costs one compile's time, not one per bucket).
 Expected<Kernel> build(const LayerConfig& layer, const CompileContext& context,
                        const std::vector<codegen::CpuTileBucket>& tiles) {
-  using Variant = CpuKernel::Variant;
-  std::vector<std::future<Expected<Variant>>> supplies;
-  for (const codegen::CpuTileBucket& b : tiles) {
-    supplies.push_back(std::async(std::launch::async, [&, b]() -> Expected<Variant> {
-      auto spec = codegen::cpu_kernel_spec(layer, b.tile, context.backend->isa());
-      if (!spec) return spec.error();
-      Supply supply = Supply::memory;
-      auto module = context.backend->kernel(*spec, context.cache, &supply);
-      if (!module) return module.error();
-      count_supply(supply);
-      return Variant{b.max_m, std::move(*module)};
-    }));
-  }
-  std::vector<Variant> variants;
-  for (auto& s : supplies) {
-    auto variant = s.get();
-    if (!variant) return variant.error();
-    variants.push_back(std::move(*variant));
-  }
-  return Kernel(std::make_shared<const CpuKernel>(layer, std::move(variants), context.threads));
+  auto variants = BucketVariants<CpuKernelModule>::supply_all(
+      tiles, [&](const codegen::CpuTileBucket& b) -> Expected<std::shared_ptr<const CpuKernelModule>> {
+        auto spec = codegen::cpu_kernel_spec(layer, b.tile, context.backend->isa());
+        if (!spec) return spec.error();
+        Supply supply = Supply::memory;
+        auto module = context.backend->kernel(*spec, context.cache, &supply);
+        if (module) count_supply(supply);
+        return module;
+      });
+  if (!variants) return variants.error();
+  return Kernel(std::make_shared<const CpuKernel>(layer, std::move(*variants), context.threads));
 }
 
 }  // namespace

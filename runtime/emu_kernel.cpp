@@ -1,12 +1,14 @@
 // The cuda-emu target's qk::Kernel: the CUDA kernels of templates/cuda/, one instance per M
 // bucket's default tile (codegen::default_cuda_tiles), launched on the CPU by the emulator with
 // the geometry a GPU launch would use (runtime/cuda_launch_geometry.hpp).
-#include <future>
+#include <algorithm>
+#include <cstring>
 
 #include <fmt/format.h>
 
 #include "codegen/cuda_kernel_spec.hpp"
 #include "codegen/m_buckets.hpp"
+#include "runtime/bucket_variants.hpp"
 #include "runtime/cuda_launch_geometry.hpp"
 #include "runtime/emu_backend.hpp"
 #include "runtime/emu_launch.hpp"
@@ -24,22 +26,13 @@ struct CudaPackedWeights final : PackedWeights::Impl {
 };
 
 struct EmuKernel final : Kernel::Impl {
-  struct Variant {
-    std::int64_t max_m;
-    std::shared_ptr<const EmuKernelModule> module;
-  };
-  std::vector<Variant> variants;  ///< ascending max_m; never empty
+  BucketVariants<EmuKernelModule> variants;
 
-  EmuKernel(LayerConfig l, std::vector<Variant> v) : Impl(std::move(l)), variants(std::move(v)) {}
-
-  const EmuKernelModule& variant_for(std::int64_t m) const {
-    for (const Variant& v : variants)
-      if (m <= v.max_m) return *v.module;
-    return *variants.back().module;
-  }
+  EmuKernel(LayerConfig l, BucketVariants<EmuKernelModule> v)
+      : Impl(std::move(l)), variants(std::move(v)) {}
 
   Target target() const override { return Target::cuda_emu; }
-  const std::string& name(std::int64_t m) const override { return variant_for(m).name; }
+  const std::string& name(std::int64_t m) const override { return variants.for_m(m).name; }
 
   Expected<PackedWeights> pack(const quant::QuantizedWeights& weights) const override {
     auto packed = std::make_shared<CudaPackedWeights>(weights.n, weights.k);
@@ -62,7 +55,7 @@ struct EmuKernel final : Kernel::Impl {
                    fmt::format("{}: the cuda kernels write contiguous rows (stride = n = {})",
                                out.stride, out.cols)};
     const auto& w = static_cast<const CudaPackedWeights&>(packed);
-    const EmuKernelModule& kernel = variant_for(a.rows);
+    const EmuKernelModule& kernel = variants.for_m(a.rows);
     auto geometry = launch_geometry(kernel.spec, kernel.rendered, a.rows, layer.n, layer.k);
     if (!geometry) return geometry.error();
     QkCudaW8A8Args args{};
@@ -116,26 +109,18 @@ Expected<Kernel> compile_cuda_emu(const LayerConfig& layer, const CompileOptions
     else
       tiles.push_back({bucket, tile});
   }
-  using Variant = EmuKernel::Variant;
-  std::vector<std::future<Expected<Variant>>> supplies;
-  for (const codegen::CudaTileBucket& b : tiles) {
-    supplies.push_back(std::async(std::launch::async, [&, b]() -> Expected<Variant> {
-      auto spec = emulated_spec(layer, b.tile);
-      if (!spec) return spec.error();
-      Supply supply = Supply::memory;
-      auto module = (*backend)->kernel(*spec, *cache, &supply);
-      if (!module) return module.error();
-      count_supply(supply);
-      return Variant{b.max_m, std::move(*module)};
-    }));
-  }
-  std::vector<Variant> variants;
-  for (auto& s : supplies) {
-    auto variant = s.get();
-    if (!variant) return variant.error();
-    variants.push_back(std::move(*variant));
-  }
-  return Kernel(std::make_shared<const EmuKernel>(layer, std::move(variants)));
+  auto variants = BucketVariants<EmuKernelModule>::supply_all(
+      tiles,
+      [&](const codegen::CudaTileBucket& b) -> Expected<std::shared_ptr<const EmuKernelModule>> {
+        auto spec = emulated_spec(layer, b.tile);
+        if (!spec) return spec.error();
+        Supply supply = Supply::memory;
+        auto module = (*backend)->kernel(*spec, *cache, &supply);
+        if (module) count_supply(supply);
+        return module;
+      });
+  if (!variants) return variants.error();
+  return Kernel(std::make_shared<const EmuKernel>(layer, std::move(*variants)));
 }
 
 }  // namespace qk::runtime
