@@ -59,6 +59,29 @@ inline unsigned short f32_to_bf16(float f) {
   return static_cast<unsigned short>(round_off(x, 16));
 }
 
+/// cvt.rn.satfinite.{e4m3,e5m2}x2.f32, one element: round to nearest even, then saturate to the
+/// largest finite value (448, 57344); NaN gives 0x7F. `exponent_bits` 4 (e4m3) or 5 (e5m2).
+inline unsigned char f32_to_fp8(float f, int exponent_bits) {
+  const unsigned mantissa_bits = 7u - static_cast<unsigned>(exponent_bits);
+  const unsigned bias = (1u << (exponent_bits - 1)) - 1;
+  const unsigned max_finite = exponent_bits == 4 ? 0x7eu : 0x7bu;
+  const unsigned x = float_bits(f);
+  const unsigned sign = (x >> 24) & 0x80u, ax = x & 0x7fffffffu;
+  if (ax > 0x7f800000u) return 0x7f;
+  const unsigned max_bits = float_bits(exponent_bits == 4 ? 448.0f : 57344.0f);
+  if (ax >= max_bits) return static_cast<unsigned char>(sign | max_finite);
+  const unsigned min_normal = (127u + 1u - bias) << 23;
+  unsigned code;
+  if (ax >= min_normal) {  // rebias and round the extra mantissa bits off (a carry bumps the exponent)
+    code = round_off(ax - ((127u - bias) << 23), 23u - mantissa_bits);
+  } else {  // subnormal: the significand in units of the smallest subnormal
+    const unsigned exponent = ax >> 23, significand = (ax & 0x7fffffu) | 0x800000u;
+    const unsigned shift = 150u - (bias - 1u + mantissa_bits) - exponent;  // E - 150 + …
+    code = exponent == 0 || shift > 25u ? 0u : round_off(significand, shift);
+  }
+  return static_cast<unsigned char>(sign | code);
+}
+
 /// bf16 -> fp32: exact (bf16 is the upper half of an fp32).
 inline float bf16_to_f32(unsigned short h) {
   return bits_float(static_cast<unsigned>(h) << 16);

@@ -47,5 +47,28 @@ TEST(EmuFloatConvert, EncodesAsTheReferenceAroundEveryBoundary) {
   for (int i = 0; i < 1000000; ++i) check(static_cast<unsigned>(rng()));
 }
 
+TEST(EmuFloatConvert, Fp8EncodesAsTheReferenceAroundEveryBoundary) {
+  for (auto [bits, format] : {std::pair{4, quant::Fp8Format::e4m3}, std::pair{5, quant::Fp8Format::e5m2}}) {
+    auto check = [&](unsigned x) {
+      const float f = bits_float(x);
+      ASSERT_EQ(f32_to_fp8(f, bits), quant::float_to_fp8(f, format))
+          << std::hex << x << " e" << std::dec << bits;
+    };
+    // Every fp8 value, the midpoints to its neighbours, and one fp32 ulp either side of each.
+    for (unsigned code = 0; code < 256; ++code) {
+      const float v = quant::fp8_to_float(static_cast<std::uint8_t>(code), format);
+      const float next = quant::fp8_to_float(static_cast<std::uint8_t>(code + 1), format);
+      for (float p : {v, 0.5f * (v + next)}) {
+        if (std::isnan(p)) continue;
+        for (int delta = -1; delta <= 1; ++delta) check(float_bits(p) + delta);
+      }
+    }
+    for (float special : {0.0f, -0.0f, INFINITY, -INFINITY, NAN, 1e-30f, -1e30f, 0x1p-149f})
+      check(float_bits(special));
+    std::mt19937 rng(5);
+    for (int i = 0; i < 1000000; ++i) check(static_cast<unsigned>(rng()));
+  }
+}
+
 }  // namespace
 }  // namespace qk::emu
