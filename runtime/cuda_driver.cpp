@@ -193,6 +193,7 @@ Expected<CudaDeviceInfo> CudaDriver::describe(int ordinal) const {
       {CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, &info.sm_count, "SM count"},
       {CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, &info.smem_per_block_optin,
        "opt-in shared memory per block"},
+      {CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE, &info.l2_bytes, "L2 cache size"},
   };
   for (const auto& a : attributes)
     if (const CUresult r = api_->cuDeviceGetAttribute(a.value, a.attribute, device);

@@ -28,6 +28,7 @@ struct CudaDeviceInfo {
   codegen::CudaArch arch = codegen::CudaArch::sm_80;  ///< the arch qk compiles for this device
   int sm_count = 0;
   int smem_per_block_optin = 0;  ///< bytes of dynamic shared memory a block may opt in to
+  int l2_bytes = 0;              ///< L2 cache: what benchmarks rotate their inputs past
   int driver_version = 0;        ///< as cuDriverGetVersion reports it, e.g. 13000 for 13.0
 
   /// "cuda:NVIDIA A100-SXM4-80GB | sm_80 (cc 8.0) | 108 SMs | driver 13.0": a tuning record

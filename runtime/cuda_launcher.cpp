@@ -140,6 +140,10 @@ Expected<void> CudaFunction::launch(const CudaLaunchGeometry& g, const QkCudaW8A
   // The kernel's only parameter is the argument struct, by value: kernelParams holds its address.
   QkCudaW8A8Args copy = args;
   void* params[] = {&copy};
+  return launch_with(g, params);
+}
+
+Expected<void> CudaFunction::launch_with(const CudaLaunchGeometry& g, void** params) const {
   if (const CUresult r =
           driver_->api().cuLaunchKernel(static_cast<CUfunction>(function_), g.grid_x, g.grid_y, 1,
                                         g.block_x, 1, 1, g.smem_bytes, nullptr, params, nullptr);

@@ -87,6 +87,10 @@ class CudaFunction {
   /// synchronization. @pre geometry from prepare_w8a8_launch(spec, kernel, args)
   Expected<void> launch(const CudaLaunchGeometry& geometry, const QkCudaW8A8Args& args) const;
 
+  /// Enqueues the kernel with `params` (cuLaunchKernel's kernelParams: one pointer to each
+  /// argument, in order), for kernels other than qk's (a benchmark's helpers).
+  Expected<void> launch_with(const CudaLaunchGeometry& geometry, void** params) const;
+
  private:
   CudaFunction(const CudaDriver* driver, void* module, void* function, std::string name);
   const CudaDriver* driver_;
