@@ -59,7 +59,11 @@ Expected<CudaBuildList> cuda_build_list(const Plan& plan,
         codegen::buckets_in_range(codegen::m_buckets(layer.m_max), layer.m_min, layer.m_max);
     for (const codegen::CudaArch arch : archs) {
       std::optional<CudaBuildUse> open;  // the use being extended over consecutive buckets
+      std::int64_t previous = 0;         // bucket b holds previous < M <= b
       for (const std::int64_t bucket : buckets) {
+        const std::int64_t m_lo = std::max(layer.m_min, previous + 1);
+        const std::int64_t m_hi = std::min(bucket, layer.m_max);
+        previous = bucket;
         const auto tile = std::find_if(tiles.begin(), tiles.end(),
                                        [&](const auto& t) { return bucket <= t.max_m; });
         auto spec = codegen::cuda_kernel_spec(layer, tile->tile, arch);
@@ -75,11 +79,11 @@ Expected<CudaBuildList> cuda_build_list(const Plan& plan,
             job_of_name.try_emplace(codegen::canonical_name(*spec), list.jobs.size());
         if (added) list.jobs.push_back(*spec);
         if (open && open->job == it->second) {
-          open->max_bucket = bucket;
+          open->m_max = m_hi;
           continue;
         }
         if (open) list.uses.push_back(*open);
-        open = CudaBuildUse{i, arch, it->second, bucket, bucket};
+        open = CudaBuildUse{i, arch, it->second, m_lo, m_hi};
       }
       if (open) list.uses.push_back(*open);
       if (!list.skipped.empty() && list.skipped.back().layer == i) break;  // not for any arch
@@ -92,7 +96,7 @@ std::vector<std::vector<std::size_t>> layers_with_same_kernels(const CudaBuildLi
   using Need = std::tuple<codegen::CudaArch, std::size_t, std::int64_t, std::int64_t>;
   std::map<std::size_t, std::vector<Need>> needs;  // by layer, in use order
   for (const CudaBuildUse& u : list.uses)
-    needs[u.layer].emplace_back(u.arch, u.job, u.min_bucket, u.max_bucket);
+    needs[u.layer].emplace_back(u.arch, u.job, u.m_min, u.m_max);
   std::map<std::vector<Need>, std::size_t> group_of;
   std::vector<std::vector<std::size_t>> groups;
   for (const auto& [layer, need] : needs) {

@@ -23,13 +23,13 @@ namespace qk::runtime {
 /// allowed values.
 Expected<std::vector<codegen::CudaArch>> parse_cuda_archs(std::string_view text);
 
-/// One layer's need of one kernel: layer `layer` of the plan runs jobs[job] on `arch` for the
-/// M buckets up to `max_bucket` (from the bucket after the previous tile's).
+/// One layer's need of one kernel: layer `layer` of the plan runs jobs[job] on `arch` for calls
+/// with M in [m_min, m_max] (the M buckets that tile serves, within the layer's m_range).
 struct CudaBuildUse {
   std::size_t layer = 0;
   codegen::CudaArch arch = codegen::CudaArch::sm_80;
   std::size_t job = 0;
-  std::int64_t min_bucket = 0, max_bucket = 0;
+  std::int64_t m_min = 0, m_max = 0;
 };
 
 /// A layer the cuda target does not implement (yet), and why: cuda_kernel_spec's message.

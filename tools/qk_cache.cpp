@@ -272,9 +272,8 @@ int build(const BuildOptions& options) {
   for (const auto& use : list->uses) {
     if (!same_as.contains(use.layer)) continue;
     const auto& spec = list->jobs[use.job];
-    const std::string m = use.min_bucket == use.max_bucket
-                              ? fmt::format("{}", use.max_bucket)
-                              : fmt::format("{}-{}", use.min_bucket, use.max_bucket);
+    const std::string m = use.m_min == use.m_max ? fmt::format("{}", use.m_max)
+                                                 : fmt::format("{}-{}", use.m_min, use.m_max);
     std::vector<std::string> row{row_label(use.layer), std::string(qk::to_string(use.arch)), m,
                                  qk::codegen::canonical_name(spec.tile)};
     const auto& r = results[use.job];

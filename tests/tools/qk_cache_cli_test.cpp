@@ -117,7 +117,7 @@ TEST(QkCacheBuild, ExamplePlansForEveryArchThenARerunCompilesNothing) {
     EXPECT_TRUE(contains(r.output, column)) << column << " in " << r.output;
   EXPECT_TRUE(contains(r.output,
                        "layers[0] (model.layers.0.self_attn.q_proj) +6 with the same "
-                       "kernels  sm_90a  512-2048  128x128x64_w2x2_s3"))
+                       "kernels  sm_90a  257-2048  128x128x64_w2x2_s3"))
       << r.output;
   EXPECT_TRUE(contains(r.output, "12 kernel(s): 12 compiled")) << r.output;
   EXPECT_TRUE(contains(r.output, "[12/12] ")) << "progress on stderr: " << r.output;
@@ -191,6 +191,61 @@ TEST(QkCacheBuild, BadInputIsNamedAndWritesNothing) {
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_TRUE(contains(r.output, "missing.json")) << r.output;
   EXPECT_FALSE(std::filesystem::exists(file));
+}
+
+// verify, export, merge and gc with cubin rows (no NVRTC: the rows are stored directly).
+TEST(QkCacheBuild, CubinRowsAreListedVerifiedShippedAndCollected) {
+  qk::test::TempDir dir;
+  const auto file = dir.path() / "c.db";
+  const std::string attributes =
+      "lowered=_Z1kv;threads=128;dynamic_smem=48640;registers=122;stack=0;spill_stores=0;"
+      "spill_loads=0;static_smem=0;barriers=1";
+  {
+    auto cache = qk::cache::KernelCache::open(file);
+    ASSERT_TRUE(cache.has_value());
+    const std::string current(qk::templates::revision("cuda"));
+    const std::vector<std::uint8_t> cubin{0x7f, 'E', 'L', 'F'};
+    ASSERT_TRUE((*cache)->store_binary({"qk_w8a8_sm_90a_fp16_st_bias_none_fp16_64x64x64_w2x2_s3",
+                                        "h1", current, "sm_90a", "nvrtc 13.0", "f"},
+                                       cubin, 400, attributes));
+    ASSERT_TRUE((*cache)->store_binary({"qk_w8a8_sm_80_fp16_st_bias_none_fp16_64x64x64_w2x2_s3",
+                                        "h2", "old-cuda-templates", "sm_80", "nvrtc 13.0", "f"},
+                                       cubin, 400, attributes));
+  }
+  const std::string cache = shell_quote(file.string());
+  Outcome r = qk_cache("list --cache " + cache);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "2 cubins")) << r.output;
+  EXPECT_TRUE(
+      contains(r.output, "sm_90a  qk_w8a8_sm_90a_fp16_st_bias_none_fp16  64x64x64_w2x2_s3  "))
+      << r.output;
+  EXPECT_TRUE(contains(r.output, "stale")) << r.output;
+
+  r = qk_cache("verify --cache " + cache);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "binaries: 2 (0 damaged, 1 of other template revisions)"))
+      << r.output;
+
+  const std::string shipped = shell_quote((dir.path() / "ship.db").string());
+  r = qk_cache("export --target sm_90a --cache " + cache + " -o " + shipped);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "+1 binaries")) << r.output;
+  EXPECT_TRUE(contains(r.output, "1 binaries of other targets left out")) << r.output;
+  r = qk_cache("list --cache " + shipped);
+  EXPECT_TRUE(contains(r.output, "registers")) << r.output;
+  EXPECT_TRUE(contains(r.output, "     122  "))
+      << "the attributes travel with the cubin: " << r.output;
+
+  r = qk_cache("gc --cache " + cache);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "removed 1 binaries")) << r.output;
+
+  auto db = qk::cache::Db::open(file);
+  ASSERT_TRUE(db.has_value());
+  ASSERT_TRUE(db->exec("UPDATE binaries SET attributes = replace(attributes, '122', '64')",
+                       "damaging the attributes"));
+  r = qk_cache("verify --cache " + cache);
+  EXPECT_EQ(r.exit_code, 1) << "damaged attributes are found: " << r.output;
 }
 
 }  // namespace
