@@ -6,7 +6,7 @@
 // Example:
 //   qk-gpu-check                       # every check, then the timing grid, on device 0
 //   qk-gpu-check --quick               # the checks, then 2 shapes of one variant
-//   qk-gpu-check --compile-only sm_89  # no GPU: compile the benchmark's helper kernels
+//   qk-gpu-check --compile-only sm_89  # no GPU: everything up to the first driver call
 //
 // Exit status: 0 when every check passed and every row was timed, 1 otherwise, 2 usage error.
 #include <algorithm>
@@ -279,21 +279,35 @@ int run_timing(Session& s, const Options& o) {
   return failed;
 }
 
+/// Without a GPU: every kernel spec a run needs on `arch_name`, the helper kernels compiled, and
+/// one qk kernel supplied by CudaBackend (no cache), so that everything before the first driver
+/// call is exercised.
 int compile_only(const std::string& arch_name) {
   const auto arch = from_string<codegen::CudaArch>(arch_name);
   if (!arch)
     return fail({Errc::invalid_argument, "--compile-only",
                  fmt::format("'{}' is not an arch; allowed: {}", arch_name,
                              allowed_names<codegen::CudaArch>())});
-  auto nvrtc = runtime::NvrtcCompiler::create(runtime::cuda_template_config());
-  if (!nvrtc) return fail(nvrtc.error());
-  auto cubin = bench::gpu::compile_helper_kernels(**nvrtc, *arch);
-  if (!cubin) return fail(cubin.error());
+  std::size_t specs = 0;
+  for (const LayerConfig& variant : bench::gpu::w8a8_cuda_variants())
+    for (const codegen::CudaTile& tile : codegen::w8a8_cuda_tiles()) {
+      auto spec = codegen::cuda_kernel_spec(variant, tile, *arch);
+      if (!spec) return fail(spec.error());
+      ++specs;
+    }
+  auto backend = runtime::CudaBackend::create();
+  if (!backend) return fail(backend.error());
+  auto helpers = bench::gpu::compile_helper_kernels((*backend)->compiler(), *arch);
+  if (!helpers) return fail(helpers.error());
+  const auto first = codegen::cuda_kernel_spec(bench::gpu::w8a8_cuda_variants().front(),
+                                               codegen::w8a8_cuda_tiles().back(), *arch);
+  auto kernel = (*backend)->cubin(*first, nullptr);
+  if (!kernel) return fail(kernel.error());
   fmt::print(
-      "helper kernels for {}: {} bytes of cubin, {} registers, {:.0f} ms; {} W8A8 variants x "
-      "{} tiles to check on a device\n",
-      arch_name, cubin->cubin.size(), cubin->resources.registers, cubin->compile_ms,
-      bench::gpu::w8a8_cuda_variants().size(), codegen::w8a8_cuda_tiles().size());
+      "{}: {} kernel specs to check on a device; helper kernels {} bytes of cubin "
+      "({} registers); {} {} bytes ({} registers)\n",
+      arch_name, specs, helpers->cubin.size(), helpers->resources.registers, kernel->name,
+      kernel->cubin.size(), kernel->attributes.resources.registers);
   return 0;
 }
 
@@ -313,7 +327,8 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", o.warmup, "Untimed runs before timing")->check(CLI::Range(0, 1000));
   app.add_option("--repeats", o.repeats, "Timed runs")->check(CLI::Range(1, 100000));
   app.add_option("--compile-only", o.compile_only,
-                 "No GPU needed: compile the benchmark's helper kernels for ARCH and stop")
+                 "No GPU needed: check every kernel spec for ARCH, compile the helper kernels and "
+                 "one qk kernel, and stop")
       ->type_name("ARCH");
   try {
     app.parse(argc, argv);

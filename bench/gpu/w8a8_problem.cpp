@@ -68,6 +68,8 @@ std::vector<LayerConfig> w8a8_cuda_variants() {
       for (bool bias : {false, true})
         for (QuantType output : {QuantType::fp16, QuantType::bf16}) {
           LayerConfig layer;
+          layer.n = 4096;
+          layer.k = 4096;
           layer.input_dtype = input;
           layer.activation_scaling = scaling;
           layer.epilogue = {bias, Activation::none, output};

@@ -15,8 +15,9 @@
 namespace qk::bench::gpu {
 
 /// Every W8A8 layer config the cuda target implements (docs/cuda.md): input fp16/bf16 x static
-/// per-tensor / dynamic per-token scaling x bias or not x output fp16/bf16, 16 in all. Their shape
-/// (n, k) is the caller's.
+/// per-tensor / dynamic per-token scaling x bias or not x output fp16/bf16, 16 in all. Each is a
+/// valid layer of a nominal 4096 x 4096 shape (kernels do not depend on it; problems set their
+/// own).
 std::vector<LayerConfig> w8a8_cuda_variants();
 
 /// "fp16 tok +bias ->bf16": a variant in tables.

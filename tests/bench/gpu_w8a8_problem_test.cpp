@@ -19,9 +19,8 @@ TEST(GpuW8A8Variants, AreTheSixteenConfigsTheCudaTargetImplements) {
   const auto variants = w8a8_cuda_variants();
   ASSERT_EQ(variants.size(), 16u);
   std::set<std::string> names, labels;
-  for (LayerConfig layer : variants) {
-    layer.n = 64;
-    layer.k = 64;
+  for (const LayerConfig& layer : variants) {
+    EXPECT_TRUE(validate_layer(layer, "variant").empty()) << variant_label(layer);
     labels.insert(variant_label(layer));
     for (codegen::CudaArch arch : codegen::kCudaArchs)
       for (const codegen::CudaTile& tile : codegen::w8a8_cuda_tiles()) {
