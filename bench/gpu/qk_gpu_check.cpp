@@ -11,6 +11,7 @@
 // Exit status: 0 when every check passed and every row was timed, 1 otherwise, 2 usage error.
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -169,15 +170,17 @@ Expected<std::vector<bench::gpu::DeviceOperands>> rotating_operands(Session& s,
   return out;
 }
 
-/// Checks rows 0 and m - 1 of what the last launch wrote against the reference.
-Expected<void> spot_check(const HostProblem& p, const bench::gpu::DeviceOperands& ops,
-                          const std::string& who) {
-  const std::vector<std::int64_t> rows{0, p.m - 1};
-  auto y = bench::gpu::download_rows(ops, p, rows);
+/// The rows a timed problem is spot-checked on: the first and the last.
+std::vector<std::int64_t> spot_rows(const HostProblem& p) {
+  return {0, p.m - 1};
+}
+
+/// Checks spot_rows(p) of what the last launch wrote against their reference `ref`.
+Expected<void> spot_check(const HostProblem& p, const quant::GemmReference& ref,
+                          const bench::gpu::DeviceOperands& ops, const std::string& who) {
+  auto y = bench::gpu::download_rows(ops, p, spot_rows(p));
   if (!y) return y.error();
-  auto ref = bench::gpu::reference_rows(p, rows);
-  if (!ref) return ref.error();
-  if (auto ok = quant::compare_to_reference(p.layer, *ref, *y); !ok)
+  if (auto ok = quant::compare_to_reference(p.layer, ref, *y); !ok)
     return Error{ok.error().code, who, ok.error().str()};
   return {};
 }
@@ -208,6 +211,7 @@ int run_timing(Session& s, const Options& o) {
                                               "cuBLASLt+quant us", "spread", "cuBLASLt / qk"}};
   int failed = 0;
   for (const Shape& shape : shapes) {
+    std::map<QuantType, Expected<HostProblem>> data;  // per input dtype, shared by the variants
     const codegen::CudaTile tile = std::find_if(tiles.begin(), tiles.end(), [&](const auto& t) {
                                      return shape.m <= t.max_m;
                                    })->tile;
@@ -216,25 +220,36 @@ int run_timing(Session& s, const Options& o) {
                                    bench::gpu::variant_label(variant),
                                    codegen::canonical_name(tile)};
       auto outcome = [&]() -> Expected<std::vector<tuner::Measurement>> {
-        auto p = bench::gpu::random_problem(variant, shape.m, shape.n, shape.k, 42);
-        if (!p) return p.error();
+        auto base = data.find(variant.input_dtype);
+        if (base == data.end()) {
+          LayerConfig with_bias = variant;
+          with_bias.epilogue.bias = true;
+          base = data.emplace(variant.input_dtype,
+                              bench::gpu::random_problem(with_bias, shape.m, shape.n, shape.k, 42))
+                     .first;
+        }
+        if (!base->second) return base->second.error();
+        const HostProblem p = bench::gpu::as_variant(*base->second, variant);
+        auto ref = bench::gpu::reference_rows(p, spot_rows(p));
+        if (!ref) return ref.error();
         auto kernel = load_kernel(s, variant, tile);
         if (!kernel) return kernel.error();
-        auto copies = rotating_operands(s, *p);
+        auto copies = rotating_operands(s, p);
         if (!copies) return copies.error();
-        if (auto ok = (*baseline)->prepare(*p); !ok) return ok.error();
+        if (auto ok = (*baseline)->prepare(p); !ok) return ok.error();
         std::vector<QkCudaW8A8Args> args;
-        for (const auto& ops : *copies) args.push_back(bench::gpu::w8a8_args(ops, *p));
+        for (const auto& ops : *copies) args.push_back(bench::gpu::w8a8_args(ops, p));
         auto geometry = runtime::prepare_w8a8_launch(kernel->spec, kernel->rendered, args[0]);
         if (!geometry) return geometry.error();
         // Both contenders are checked on their own output before anything is timed.
         if (auto ok = kernel->function.launch(*geometry, args[0]); !ok) return ok.error();
         if (auto ok = runtime::synchronize(s.device, kernel->rendered.name); !ok) return ok.error();
-        if (auto ok = spot_check(*p, (*copies)[0], "qk"); !ok) return ok.error();
-        if (auto ok = (*baseline)->run((*copies)[0], *p); !ok) return ok.error();
+        if (auto ok = spot_check(p, *ref, (*copies)[0], "qk"); !ok) return ok.error();
+        if (auto ok = (*baseline)->run((*copies)[0], p); !ok) return ok.error();
         if (auto ok = runtime::synchronize(s.device, "the cuBLASLt baseline"); !ok)
           return ok.error();
-        if (auto ok = spot_check(*p, (*copies)[0], "cuBLASLt baseline"); !ok) return ok.error();
+        if (auto ok = spot_check(p, *ref, (*copies)[0], "cuBLASLt baseline"); !ok)
+          return ok.error();
 
         std::size_t next = 0;
         auto qk_ms = runtime::time_on_device(
@@ -244,7 +259,7 @@ int run_timing(Session& s, const Options& o) {
         if (!qk_ms) return qk_ms.error();
         next = 0;
         auto lt_ms = runtime::time_on_device(
-            s.device, [&] { return (*baseline)->run((*copies)[next++ % copies->size()], *p); },
+            s.device, [&] { return (*baseline)->run((*copies)[next++ % copies->size()], p); },
             o.warmup, o.repeats);
         if (!lt_ms) return lt_ms.error();
         std::vector<tuner::Measurement> out;

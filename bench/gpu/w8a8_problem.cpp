@@ -1,5 +1,6 @@
 #include "bench/gpu/w8a8_problem.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 
@@ -89,6 +90,14 @@ Expected<HostProblem> random_problem(const LayerConfig& variant, std::int64_t m,
                                      std::int64_t k, unsigned seed) {
   return finish(variant, m, n, k, random_values(m * k, seed, 1.0f, 7, 30.0f),
                 random_values(n * k, seed + 1, 0.05f), random_values(n, seed + 2, 0.5f), 0.05f);
+}
+
+HostProblem as_variant(const HostProblem& base, const LayerConfig& variant) {
+  HostProblem p = base;
+  p.layer.activation_scaling = variant.activation_scaling;
+  p.layer.epilogue = variant.epilogue;
+  if (!variant.epilogue.bias) std::fill(p.bias.begin(), p.bias.end(), 0.0f);
+  return p;
 }
 
 Expected<HostProblem> exact_problem(const LayerConfig& variant, std::int64_t m, std::int64_t n,

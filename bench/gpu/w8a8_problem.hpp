@@ -37,6 +37,11 @@ struct HostProblem {
 Expected<HostProblem> random_problem(const LayerConfig& variant, std::int64_t m, std::int64_t n,
                                      std::int64_t k, unsigned seed);
 
+/// `base` as a problem of `variant` (the same data; its scaling, bias and output), without
+/// generating the data again: the timing grid's large shapes take seconds to generate.
+/// @pre variant.input_dtype == base.layer.input_dtype and base has a bias when variant does
+HostProblem as_variant(const HostProblem& base, const LayerConfig& variant);
+
 /// Small integers whose products and sums are exact in every float type on the way (|y| <= 256,
 /// within bf16's integer range), with every scale exactly 1: the output then equals the int32
 /// accumulator (plus the integer bias), so comparing it for equality checks the integer part of

@@ -70,5 +70,25 @@ TEST(GpuW8A8Problem, RandomProblemsHaveTheirShapeAndInputsInTheInputType) {
   EXPECT_EQ(ref->y.size(), 2u * 7);
 }
 
+TEST(GpuW8A8Problem, AsVariantIsTheProblemGeneratedForThatVariant) {
+  const auto variants = w8a8_cuda_variants();
+  LayerConfig with_bias = variants[0];
+  with_bias.epilogue.bias = true;
+  auto base = random_problem(with_bias, 4, 9, 64, 7);
+  ASSERT_TRUE(base) << base.error().str();
+  for (const LayerConfig& v : variants) {
+    if (v.input_dtype != with_bias.input_dtype) continue;
+    const HostProblem reused = as_variant(*base, v);
+    auto fresh = random_problem(v, 4, 9, 64, 7);
+    ASSERT_TRUE(fresh) << fresh.error().str();
+    EXPECT_EQ(reused.a, fresh->a);
+    EXPECT_EQ(reused.bias, fresh->bias) << variant_label(v);
+    auto r1 = reference_rows(reused, {0, 3});
+    auto r2 = reference_rows(*fresh, {0, 3});
+    ASSERT_TRUE(r1 && r2);
+    EXPECT_EQ(r1->y, r2->y) << variant_label(v);
+  }
+}
+
 }  // namespace
 }  // namespace qk::bench::gpu
