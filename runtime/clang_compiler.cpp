@@ -95,16 +95,18 @@ struct FrontendJob {
 struct ClangCompiler::Impl {
   CompilerConfig config;                     // headers[i].contents views header_contents[i]
   std::vector<std::string> header_contents;  // owned copies of the virtual headers
-  std::vector<std::string> cc1_args;         // the driver's -cc1 arguments (without "-cc1")
   std::vector<std::string> driver_flags;     // the flags given to the driver, for logs
   std::string flags_key;
-  // The serialized PCH of config.pch_prelude, built by the first compile() (not by create(), so
-  // that a process whose kernels all come from the cache never pays for it); empty without a
-  // prelude. Written once under pch_once, read-only afterwards.
-  mutable std::once_flag pch_once;
+  // The driver's -cc1 arguments (without "-cc1") and the serialized PCH of config.pch_prelude
+  // (empty without a prelude), made by the first compile(), not by create(): a process whose
+  // kernels all come from the cache pays for neither (the driver probes the file system for the
+  // C++ installation). Written once under prepare_once, read-only afterwards.
+  mutable std::once_flag prepare_once;
+  mutable std::vector<std::string> cc1_args;
   mutable std::string pch;
-  mutable std::optional<Error> pch_error;
+  mutable std::optional<Error> prepare_error;
 
+  void prepare() const;
   void build_pch() const;
 
   /// The files of one compile: the virtual headers, the prelude and its PCH, the main file.
@@ -262,6 +264,18 @@ std::string make_flags_key(const CompilerConfig& cfg, const std::vector<std::str
 
 }  // namespace
 
+void ClangCompiler::Impl::prepare() const {
+  std::string diagnostics;
+  cc1_args = driver_cc1_args(driver_flags, QK_CLANG_RESOURCE_DIR, diagnostics);
+  if (cc1_args.empty()) {
+    prepare_error = Error{Errc::invalid_argument, "clang driver",
+                          "could not build the compiler arguments:\n" + diagnostics +
+                              "flags: " + command_line()};
+    return;
+  }
+  build_pch();
+}
+
 void ClangCompiler::Impl::build_pch() const {
   if (config.pch_prelude.empty()) return;
   std::string diagnostics;
@@ -270,7 +284,7 @@ void ClangCompiler::Impl::build_pch() const {
   FrontendJob job{std::string(kPreludePath), config.pch_prelude, /*generate_pch=*/true, &action,
                   nullptr};
   if (!run(std::move(job), diagnostics) || !buffer->IsComplete) {
-    pch_error = Error{Errc::compile_error, "CompilerConfig.pch_prelude",
+    prepare_error = Error{Errc::compile_error, "CompilerConfig.pch_prelude",
                       "the prelude does not compile:\n" + diagnostics + "flags: " + command_line()};
     return;
   }
@@ -305,20 +319,13 @@ Expected<std::unique_ptr<ClangCompiler>> ClangCompiler::create(CompilerConfig co
   for (const std::string& dir : cfg.include_dirs) impl->driver_flags.push_back("-I" + dir);
   impl->flags_key = make_flags_key(cfg, impl->driver_flags);
 
-  std::string diagnostics;
-  impl->cc1_args = driver_cc1_args(impl->driver_flags, resource_dir, diagnostics);
-  if (impl->cc1_args.empty())
-    return Error{Errc::invalid_argument, "clang driver",
-                 "could not build the compiler arguments:\n" + diagnostics +
-                     "flags: " + impl->command_line()};
-
   return std::unique_ptr<ClangCompiler>(new ClangCompiler(std::move(impl)));
 }
 
 Expected<CompiledObject> ClangCompiler::compile(std::string_view source,
                                                 std::string_view name) const {
-  std::call_once(impl_->pch_once, [this] { impl_->build_pch(); });
-  if (impl_->pch_error) return *impl_->pch_error;
+  std::call_once(impl_->prepare_once, [this] { impl_->prepare(); });
+  if (impl_->prepare_error) return *impl_->prepare_error;
   const auto start = std::chrono::steady_clock::now();
   llvm::SmallVector<char, 0> object;
   clang::EmitObjAction action;

@@ -50,11 +50,11 @@ struct CompiledObject {
 ///   auto obj = (*cc)->compile("extern \"C\" int f() { return 42; }", "answer");
 class ClangCompiler {
  public:
-  /// Checks that clang's resource headers exist, prepares the compiler arguments and builds the
-  /// PCH of config.pch_prelude (in memory) once.
-  /// Errors: Errc::invalid_argument (bad opt_level, relative header path, the prelude does not
-  /// compile: the message holds clang's diagnostics), Errc::io_error (clang's resource
-  /// directory is missing).
+  /// Checks that clang's resource headers exist and the configuration. The compiler arguments
+  /// and the PCH of config.pch_prelude are made by the first compile(), once: a process that only
+  /// loads cached kernels never pays for them.
+  /// Errors: Errc::invalid_argument (bad opt_level, relative header path), Errc::io_error
+  /// (clang's resource directory is missing).
   static Expected<std::unique_ptr<ClangCompiler>> create(CompilerConfig config);
   ~ClangCompiler();
   ClangCompiler(const ClangCompiler&) = delete;
@@ -64,7 +64,9 @@ class ClangCompiler {
   /// to an ELF object in memory. The same source, name and configuration give the same bytes.
   /// `name` (e.g. the kernel's canonical name) names the source file in diagnostics
   /// ("<name>.cpp:3:5: error: …") and is the error's `where`.
-  /// Error: Errc::invalid_argument whose message holds clang's full diagnostics and the flags.
+  /// Errors: Errc::compile_error whose message holds clang's full diagnostics and the flags (on
+  /// the first compile, also a prelude that does not compile); Errc::invalid_argument when the
+  /// clang driver cannot build the compiler arguments.
   Expected<CompiledObject> compile(std::string_view source, std::string_view name) const;
 
   /// "clang 19.1.7": the compiler and its version, part of every cache key.

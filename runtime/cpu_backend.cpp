@@ -1,5 +1,8 @@
 #include "runtime/cpu_backend.hpp"
 
+#include <map>
+#include <mutex>
+
 #include <fmt/format.h>
 
 #include "codegen/render_cpu.hpp"
@@ -79,61 +82,12 @@ Expected<std::shared_ptr<const CpuKernelModule>> CpuBackend::kernel(
     return Error{Errc::invalid_argument, codegen::canonical_name(spec),
                  fmt::format("a kernel for {} cannot be compiled for {} ({}), whose kernels are {}",
                              to_string(spec.isa), target_.cpu, target_.key(), to_string(isa_))};
-  const std::string key = cache::key_hash(binary_key(spec));
-  std::promise<Result> promise;
-  std::shared_future<Result> future;
-  bool mine = false;
-  {
-    std::lock_guard lock(mutex_);
-    auto [it, inserted] = kernels_.try_emplace(key);
-    if (inserted) {
-      it->second = promise.get_future().share();
-      mine = true;
-    }
-    future = it->second;
-  }
-  if (!mine) {
-    // Another call supplied it or is supplying it right now: wait for that one.
-    *supply_out = Supply::memory;
-    return future.get();
-  }
-  Result result = supply(spec, cache, supply_out);
-  if (!result) {
-    std::lock_guard lock(mutex_);
-    kernels_.erase(key);  // a failure is not remembered: the next call tries again
-  }
-  promise.set_value(result);
-  return result;
-}
-
-CpuBackend::Result CpuBackend::supply(const codegen::CpuKernelSpec& spec, cache::KernelCache* cache,
-                                      Supply* supply_out) {
-  const cache::BinaryKey key = binary_key(spec);
-  const std::int64_t evicted_before = cache ? cache->stats().corrupt_evicted : 0;
-  if (cache) {
-    // A cache that cannot be read (or a binary that does not load) is not fatal: compile.
-    auto found = cache->find_binary(key);
-    if (found && *found) {
-      auto loaded = load(spec, (*found)->blob);
-      if (loaded) {
-        *supply_out = Supply::cache;
-        return loaded;
-      }
-    }
-  }
-  const codegen::RenderedKernel rendered = codegen::render_cpu(spec);
-  auto object = compiler_->compile(rendered.source, rendered.name);
-  if (!object) return object.error();
-  if (cache) {
-    // The kernel works without its cached copy; the next process will compile it again.
-    if (auto stored = cache->store_binary(key, object->bytes, object->compile_ms); !stored)
-      fmt::print(stderr, "qk: warning: compiled {} but could not store it in {}: {}\n",
-                 rendered.name, cache->path().string(), stored.error().str());
-  }
-  *supply_out = cache && cache->stats().corrupt_evicted > evicted_before
-                    ? Supply::recompiled_after_eviction
-                    : Supply::compiled;
-  return load(spec, object->bytes);
+  return kernels_.get(cache::key_hash(binary_key(spec)), supply_out, [&](Supply* supply) {
+    const codegen::RenderedKernel rendered = codegen::render_cpu(spec);
+    return load_cached_or_compile(
+        binary_key(spec), cache, *compiler_, rendered.source, rendered.name, supply,
+        [&](std::span<const std::uint8_t> object) { return load(spec, object); });
+  });
 }
 
 CpuBackend::Result CpuBackend::load(const codegen::CpuKernelSpec& spec,

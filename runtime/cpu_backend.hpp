@@ -2,10 +2,7 @@
 // kernel cache, or compiled (once per spec, however many threads ask at the same time).
 #pragma once
 
-#include <future>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "cache/kernel_cache.hpp"
@@ -14,6 +11,7 @@
 #include "runtime/clang_compiler.hpp"
 #include "runtime/cpu_target.hpp"
 #include "runtime/jit_loader.hpp"
+#include "runtime/module_supply.hpp"
 #include "templates/cpu/abi.h"
 
 namespace qk::runtime {
@@ -27,8 +25,6 @@ struct CpuKernelModule {
   QkCpuGemmFn gemm = nullptr;
 };
 
-/// How a kernel() call was served, for qk::jit::stats().
-enum class Supply { memory, cache, compiled, recompiled_after_eviction };
 
 class CpuBackend {
  public:
@@ -53,16 +49,14 @@ class CpuBackend {
  private:
   CpuBackend(CpuTarget target, codegen::CpuIsa isa, std::unique_ptr<ClangCompiler> compiler,
              std::unique_ptr<JitLoader> loader);
-  using Result = Expected<std::shared_ptr<const CpuKernelModule>>;
-  Result supply(const codegen::CpuKernelSpec& spec, cache::KernelCache* cache, Supply* supply);
+  using Result = ModuleSupply<CpuKernelModule>::Result;
   Result load(const codegen::CpuKernelSpec& spec, std::span<const std::uint8_t> object);
 
   CpuTarget target_;
   codegen::CpuIsa isa_;
   std::unique_ptr<ClangCompiler> compiler_;
   std::unique_ptr<JitLoader> loader_;
-  std::mutex mutex_;
-  std::map<std::string, std::shared_future<Result>> kernels_;  // by key hash; loaded or in flight
+  ModuleSupply<CpuKernelModule> kernels_;  // by key hash
 };
 
 }  // namespace qk::runtime

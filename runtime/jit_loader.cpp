@@ -83,7 +83,8 @@ Expected<std::unique_ptr<JitLoader>> JitLoader::create() {
   return std::unique_ptr<JitLoader>(new JitLoader(std::move(impl)));
 }
 
-Expected<JitModule> JitLoader::load(std::span<const std::uint8_t> object, std::string_view name) {
+Expected<JitModule> JitLoader::load(std::span<const std::uint8_t> object, std::string_view name,
+                                    std::span<const HostSymbol> host_symbols) {
   llvm::orc::LLJIT& jit = *impl_->jit;
   llvm::orc::ExecutionSession& session = jit.getExecutionSession();
   const std::string unique_name = std::string(name) + "#" + std::to_string(++impl_->counter);
@@ -116,6 +117,16 @@ Expected<JitModule> JitLoader::load(std::span<const std::uint8_t> object, std::s
     dylib->addGenerator(std::move(*process));
   }
   JitModule module(std::make_unique<JitModule::Impl>(impl_, &*dylib, unique_name));
+  if (!host_symbols.empty()) {
+    llvm::orc::SymbolMap definitions;
+    for (const HostSymbol& s : host_symbols)
+      definitions[jit.mangleAndIntern(s.name)] = {llvm::orc::ExecutorAddr::fromPtr(s.address),
+                                                  llvm::JITSymbolFlags::Exported |
+                                                      llvm::JITSymbolFlags::Callable};
+    if (auto error = dylib->define(llvm::orc::absoluteSymbols(std::move(definitions))))
+      return Error{Errc::invalid_argument, std::string(name),
+                   "could not define the host symbols: " + detail::to_string(std::move(error))};
+  }
   if (auto error = jit.addObjectFile(*dylib, std::move(buffer)))
     return Error{Errc::compile_error, std::string(name),
                  "could not add the object: " + detail::to_string(std::move(error))};

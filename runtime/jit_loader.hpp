@@ -14,6 +14,13 @@ namespace qk::runtime {
 
 class JitLoader;
 
+/// A function of the host program that loaded code may call by name, without the program
+/// exporting it (e.g. the cuda-emu services, runtime/emu_services.hpp).
+struct HostSymbol {
+  std::string_view name;  ///< the symbol as the object refers to it (an extern "C" name)
+  void* address;
+};
+
 /// Loaded object code; its symbols stay valid while the module lives. Movable, not copyable.
 /// A module keeps its loader's JIT alive, so it may outlive the JitLoader that made it.
 class JitModule {
@@ -44,6 +51,13 @@ class JitModule {
 
  private:
   friend class JitLoader;
+
+/// A function of the host program that loaded code may call by name, without the program
+/// exporting it (e.g. the cuda-emu services, runtime/emu_services.hpp).
+struct HostSymbol {
+  std::string_view name;  ///< the symbol as the object refers to it (an extern "C" name)
+  void* address;
+};
   struct Impl;
   explicit JitModule(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
@@ -66,10 +80,12 @@ class JitLoader {
   JitLoader& operator=(const JitLoader&) = delete;
 
   /// Loads a relocatable object into a fresh JITDylib named `<name>#<counter>` and links it at
-  /// once, so that a missing symbol is an error here rather than at the first call.
+  /// once, so that a missing symbol is an error here rather than at the first call. References to
+  /// `host_symbols` resolve to their addresses, before the process's symbols are searched.
   /// Errors: Errc::invalid_argument (not an object of this machine, an unresolved symbol: the
   /// message names it), Errc::unsupported (the object has static initializers).
-  Expected<JitModule> load(std::span<const std::uint8_t> object, std::string_view name);
+  Expected<JitModule> load(std::span<const std::uint8_t> object, std::string_view name,
+                           std::span<const HostSymbol> host_symbols = {});
 
  private:
   friend class JitModule;

@@ -13,6 +13,7 @@ packages=(
   # clang 19's libclang-cpp, its headers, its CMake package (in clang-19) and its resource
   # headers (<immintrin.h>, in libclang-common-19-dev)
   llvm-19-dev libclang-19-dev libclang-cpp19-dev clang-19 libclang-common-19-dev
+  libboost-context-dev           # cuda-emu: each CUDA thread runs as a fiber (runtime/emu_block.*)
   libsqlite3-dev                 # the kernel cache: one SQLite file (cache/, docs/cache.md)
   libxxhash-dev                  # the cache's key hashes and blob checksums (XXH3-128)
   # qk-bench's baselines (bench/, docs/bench.md): oneDNN's int8 matmul and OpenBLAS's sgemm.

@@ -24,11 +24,11 @@
 
 namespace qk {
 
-/// Where a kernel runs. Support per target: docs/targets.md.
+/// Where a kernel runs: docs/cpu.md, docs/cuda.md, docs/cuda_emu.md.
 enum class Target : std::uint8_t {
-  cpu,       ///< x86-64 with AVX-512 VNNI, compiled by clang + LLVM ORC in process
-  cuda,      ///< NVIDIA GPUs through NVRTC (not implemented yet)
-  cuda_emu,  ///< the CUDA kernels run on the CPU (not implemented yet)
+  cpu,       ///< x86-64 with AVX-512 VNNI or AVX2, compiled by clang + LLVM ORC in process
+  cuda,      ///< NVIDIA GPUs through NVRTC (compile() does not launch on a GPU yet)
+  cuda_emu,  ///< the CUDA kernels run on the CPU by an emulator, on host memory
 };
 template <>
 struct EnumNames<Target> {
@@ -40,7 +40,7 @@ struct EnumNames<Target> {
 };
 
 struct CompileOptions {
-  /// Default: the QK_TARGET environment knob, else cpu (the only target implemented so far).
+  /// Default: the QK_TARGET environment knob, else cpu.
   std::optional<Target> target;
   /// The kernel cache file. Default: QK_CACHE, else $XDG_CACHE_HOME/qk/kernels.db.
   std::optional<std::filesystem::path> cache;

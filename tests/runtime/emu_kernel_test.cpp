@@ -1,0 +1,97 @@
+// The CUDA kernels executed under cuda-emu through qk::jit::compile, against the reference: every
+// W8A8 variant (input, scaling, bias, output) on every shipped tile, on shapes that leave partial
+// tiles everywhere (m = 1, 7, 33, 130; n and k not multiples of any tile).
+#include "qk/jit.hpp"
+
+#include <unistd.h>
+
+#include <filesystem>
+
+#include <gtest/gtest.h>
+
+#include "codegen/cuda_tile.hpp"
+#include "reference_check.hpp"
+
+namespace qk {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path fresh_cache() {
+  const fs::path dir = fs::temp_directory_path() / ("qk_emu_" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir / "kernels.db";
+}
+
+LayerConfig w8a8_layer(QuantType input, ActivationScaling scaling, bool bias, QuantType output) {
+  LayerConfig l;
+  l.name = "fc";
+  l.n = 200;  // 1.56 tiles of 128, 3.1 of 64
+  l.k = 208;  // 3.25 k-tiles of 64, 1.6 of 128
+  l.input_dtype = input;
+  l.activation_scaling = scaling;
+  l.epilogue = {bias, Activation::none, output};
+  l.m_min = 1;
+  l.m_max = 512;  // every default tile: decode (M <= 16), 64x64 (<= 256) and 128x128
+  return l;
+}
+
+TEST(CudaEmu, EveryW8A8VariantMatchesTheReferenceOnEveryTile) {
+  const fs::path cache = fresh_cache();
+  unsigned seed = 1;
+  for (QuantType input : {QuantType::fp16, QuantType::bf16})
+    for (ActivationScaling scaling :
+         {ActivationScaling::static_per_tensor, ActivationScaling::dynamic_per_token})
+      for (bool bias : {false, true})
+        for (QuantType output : {QuantType::fp16, QuantType::bf16}) {
+          const LayerConfig l = w8a8_layer(input, scaling, bias, output);
+          auto kernel = jit::compile(l, {.target = Target::cuda_emu, .cache = cache});
+          ASSERT_TRUE(kernel) << kernel.error().str();
+          EXPECT_EQ(kernel->target(), Target::cuda_emu);
+          // m = 1, 7: the decode tile; 33, 130: 64x64; 300: 128x128.
+          for (std::int64_t m : {1, 7, 33, 130, 300})
+            test::check_against_reference(*kernel, m, seed++, /*row_padding=*/0);
+        }
+}
+
+TEST(CudaEmu, EachBucketRunsItsDefaultTile) {
+  auto kernel = jit::compile(
+      w8a8_layer(QuantType::fp16, ActivationScaling::dynamic_per_token, true, QuantType::fp16),
+      {.target = Target::cuda_emu, .cache = fresh_cache()});
+  ASSERT_TRUE(kernel) << kernel.error().str();
+  for (const codegen::CudaTileBucket& b : codegen::default_cuda_tiles(GemmFamily::w8a8)) {
+    const std::int64_t m = std::min<std::int64_t>(b.max_m, 512);
+    EXPECT_NE(kernel->name(m).find(codegen::canonical_name(b.tile)), std::string::npos)
+        << kernel->name(m);
+    EXPECT_TRUE(kernel->name(m).ends_with("_emu"));
+  }
+}
+
+TEST(CudaEmu, RefusesWhatTheCudaKernelsCannotRun) {
+  const fs::path cache = fresh_cache();
+  LayerConfig l = w8a8_layer(QuantType::fp16, ActivationScaling::static_per_tensor, false,
+                             QuantType::fp16);
+  l.input_dtype = QuantType::fp32;
+  auto fp32_input = jit::compile(l, {.target = Target::cuda_emu, .cache = cache});
+  ASSERT_FALSE(fp32_input);
+  EXPECT_EQ(fp32_input.error().code, Errc::unsupported);
+
+  l = w8a8_layer(QuantType::fp16, ActivationScaling::static_per_tensor, false, QuantType::fp16);
+  l.k = 200;  // not a multiple of 16: rows of A would not be 16-byte aligned for cp.async
+  auto kernel = jit::compile(l, {.target = Target::cuda_emu, .cache = cache});
+  ASSERT_TRUE(kernel) << kernel.error().str();
+  auto w = quant::quantize_weights(std::vector<float>(l.n * l.k, 0.5f), l.n, l.k,
+                                   quant::weight_format_of(l));
+  ASSERT_TRUE(w);
+  auto packed = kernel->pack(*w);
+  ASSERT_TRUE(packed);
+  std::vector<std::uint16_t> a(3 * l.k), y(3 * l.n);
+  auto ran = (*kernel)({a.data(), QuantType::fp16, 3, l.k, l.k}, *packed,
+                       {y.data(), QuantType::fp16, 3, l.n, l.n}, {.activation_scale = 0.1f});
+  ASSERT_FALSE(ran);
+  EXPECT_EQ(ran.error().where, "k");
+}
+
+}  // namespace
+}  // namespace qk
