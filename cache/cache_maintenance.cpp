@@ -59,22 +59,26 @@ Expected<MergeStats> merge_into(KernelCache& destination, const std::filesystem:
     std::vector<std::uint8_t> blob;
     double compile_ms;
     std::int64_t created;
+    std::string attributes;
   };
   std::vector<Binary> binaries;
+  // Files before version 3 have no attributes: theirs are empty, as the migration would make them.
   auto read = select_each(
       *src,
-      "SELECT key_hash, kernel, spec_hash, template_revision, target, compiler, flags, checksum, "
-      "blob, compile_ms, created_unix FROM binaries",
+      fmt::format("SELECT key_hash, kernel, spec_hash, template_revision, target, compiler, "
+                  "flags, checksum, blob, compile_ms, created_unix, {} FROM binaries",
+                  *version >= 3 ? "attributes" : "''"),
       [&](const Stmt& row) {
         Binary b;
         for (int c = 0; c < 8; ++c) b.text.push_back(row.column_text(c));
         b.blob = row.column_blob(8);
         b.compile_ms = row.column_double(9);
         b.created = row.column_int64(10);
+        b.attributes = row.column_text(11);
         const BinaryKey key{b.text[1], b.text[2], b.text[3], b.text[4], b.text[5], b.text[6]};
         if (!target_filter.empty() && key.target.find(target_filter) == std::string::npos)
           ++stats.binaries_skipped;
-        else if (blob_checksum(b.blob) != b.text[7] || key_hash(key) != b.text[0])
+        else if (binary_checksum(b.blob, b.attributes) != b.text[7] || key_hash(key) != b.text[0])
           ++stats.binaries_damaged;
         else
           binaries.push_back(std::move(b));
@@ -128,13 +132,13 @@ Expected<MergeStats> merge_into(KernelCache& destination, const std::filesystem:
         auto n = change(
             db,
             "INSERT OR IGNORE INTO binaries (key_hash, kernel, spec_hash, template_revision, "
-            "target, compiler, flags, checksum, blob, size, compile_ms, created_unix) "
-            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            "target, compiler, flags, checksum, blob, size, compile_ms, created_unix, "
+            "attributes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             std::string_view(b.text[0]), std::string_view(b.text[1]), std::string_view(b.text[2]),
             std::string_view(b.text[3]), std::string_view(b.text[4]), std::string_view(b.text[5]),
             std::string_view(b.text[6]), std::string_view(b.text[7]),
             std::span<const std::uint8_t>(b.blob), static_cast<std::int64_t>(b.blob.size()),
-            b.compile_ms, b.created);
+            b.compile_ms, b.created, std::string_view(b.attributes));
         if (!n) return n.error();
         counted.binaries += *n;
       }
@@ -204,14 +208,14 @@ Expected<VerifyReport> verify(KernelCache& cache,
     auto read = select_each(
         db,
         "SELECT key_hash, kernel, spec_hash, template_revision, target, compiler, flags, "
-        "checksum, blob, size FROM binaries ORDER BY kernel",
+        "checksum, blob, size, attributes FROM binaries ORDER BY kernel",
         [&](const Stmt& row) {
           ++report.binaries;
           const BinaryKey key{row.column_text(1), row.column_text(2), row.column_text(3),
                               row.column_text(4), row.column_text(5), row.column_text(6)};
           const auto blob = row.column_blob(8);
           if (!current(key.template_revision)) ++report.binaries_stale;
-          if (blob_checksum(blob) != row.column_text(7) ||
+          if (binary_checksum(blob, row.column_text(10)) != row.column_text(7) ||
               static_cast<std::int64_t>(blob.size()) != row.column_int64(9) ||
               key_hash(key) != row.column_text(0)) {
             ++report.binaries_damaged;

@@ -29,25 +29,27 @@ BinaryKey read_key(const Stmt& row, int first) {
 
 constexpr std::string_view kSelectBinary =
     "SELECT kernel, spec_hash, template_revision, target, compiler, flags, blob, checksum, size, "
-    "compile_ms, created_unix FROM binaries WHERE key_hash = ?1";
+    "compile_ms, created_unix, attributes FROM binaries WHERE key_hash = ?1";
 // Deletes the record that was read, not one another connection stored since under the same key.
 constexpr std::string_view kDeleteBinary =
     "DELETE FROM binaries WHERE key_hash = ?1 AND checksum = ?2";
 constexpr std::string_view kInsertBinary =
     "INSERT OR REPLACE INTO binaries (key_hash, kernel, spec_hash, template_revision, target, "
-    "compiler, flags, blob, checksum, size, compile_ms, created_unix) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+    "compiler, flags, blob, checksum, size, compile_ms, created_unix, attributes) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
 constexpr std::string_view kInsertProvenance =
     "INSERT OR IGNORE INTO provenance (qk_version, compiler, template_revision, first_seen_unix) "
     "VALUES (?1, ?2, ?3, ?4)";
 constexpr std::string_view kListBinaries =
     "SELECT key_hash, kernel, spec_hash, template_revision, target, compiler, flags, size, "
-    "compile_ms, created_unix FROM binaries ORDER BY kernel, target, compiler, key_hash";
+    "compile_ms, created_unix, attributes FROM binaries ORDER BY kernel, target, compiler, "
+    "key_hash";
 
 /// A binaries row as read, before it is trusted.
 struct StoredRow {
   BinaryKey key;
   std::vector<std::uint8_t> blob;
+  std::string attributes;
   std::string checksum;
   std::int64_t size = 0;
   double compile_ms = 0;
@@ -70,10 +72,10 @@ std::string find_problem(const StoredRow& row, const BinaryKey& key) {
     return fmt::format("its blob has {} bytes but the stored size is {}", row.blob.size(),
                        row.size);
   }
-  const std::string actual = blob_checksum(row.blob);
+  const std::string actual = binary_checksum(row.blob, row.attributes);
   if (actual != row.checksum) {
-    return fmt::format("its blob's checksum is {} but the stored checksum is {}", actual,
-                       row.checksum);
+    return fmt::format("its blob's (and attributes') checksum is {} but the stored checksum is {}",
+                       actual, row.checksum);
   }
   return {};
 }
@@ -118,6 +120,7 @@ struct KernelCache::Impl {
     out.size = select_binary.column_int64(8);
     out.compile_ms = select_binary.column_double(9);
     out.created_unix = select_binary.column_int64(10);
+    out.attributes = select_binary.column_text(11);
     return std::optional<StoredRow>(std::move(out));
   }
 
@@ -133,8 +136,8 @@ struct KernelCache::Impl {
 
   /// @pre mutex held
   Expected<void> store(const std::string& hash, const BinaryKey& key,
-                       std::span<const std::uint8_t> blob, const std::string& checksum,
-                       double compile_ms, std::int64_t now) {
+                       std::span<const std::uint8_t> blob, std::string_view attributes,
+                       const std::string& checksum, double compile_ms, std::int64_t now) {
     return db.transaction([&]() -> Expected<void> {
       {
         ResetOnExit reset(insert_provenance);
@@ -152,7 +155,7 @@ struct KernelCache::Impl {
                        std::string_view(key.spec_hash), std::string_view(key.template_revision),
                        std::string_view(key.target), std::string_view(key.compiler),
                        std::string_view(key.flags), blob, std::string_view(checksum),
-                       static_cast<std::int64_t>(blob.size()), compile_ms, now);
+                       static_cast<std::int64_t>(blob.size()), compile_ms, now, attributes);
           !r) {
         return r;
       }
@@ -174,6 +177,7 @@ struct KernelCache::Impl {
       info.size = list_binaries.column_int64(7);
       info.compile_ms = list_binaries.column_double(8);
       info.created_unix = list_binaries.column_int64(9);
+      info.attributes = list_binaries.column_text(10);
       out.push_back(std::move(info));
     }
   }
@@ -272,9 +276,9 @@ Expected<std::optional<BinaryRecord>> KernelCache::find_binary(const BinaryKey& 
       return std::optional<BinaryRecord>();
     }
     ++impl_->hits;
-    return std::optional<BinaryRecord>(BinaryRecord{std::move(stored.blob),
-                                                    std::move(stored.key.kernel), stored.compile_ms,
-                                                    stored.created_unix});
+    return std::optional<BinaryRecord>(
+        BinaryRecord{std::move(stored.blob), std::move(stored.key.kernel),
+                     std::move(stored.attributes), stored.compile_ms, stored.created_unix});
   }();
   // Outside the lock: a reporter may use this cache.
   if (corruption && reporter) reporter(*corruption);
@@ -282,19 +286,20 @@ Expected<std::optional<BinaryRecord>> KernelCache::find_binary(const BinaryKey& 
 }
 
 Expected<void> KernelCache::store_binary(const BinaryKey& key, std::span<const std::uint8_t> blob,
-                                         double compile_ms) {
+                                         double compile_ms, std::string_view attributes) {
   if (auto ok = check_key(key); !ok) return ok;
   if (!std::isfinite(compile_ms) || compile_ms < 0) {
     return Error{Errc::invalid_argument, "compile_ms",
                  fmt::format("is {}, must be a finite number of milliseconds >= 0", compile_ms)};
   }
   const std::string hash = key_hash(key);
-  const std::string checksum = blob_checksum(blob);
+  const std::string checksum = binary_checksum(blob, attributes);
   const std::int64_t now = std::time(nullptr);
 
   std::lock_guard lock(impl_->mutex);
-  Expected<void> stored = retry_busy(
-      kBusyTimeout, [&] { return impl_->store(hash, key, blob, checksum, compile_ms, now); });
+  Expected<void> stored = retry_busy(kBusyTimeout, [&] {
+    return impl_->store(hash, key, blob, attributes, checksum, compile_ms, now);
+  });
   if (stored) ++impl_->stores;
   return stored;
 }

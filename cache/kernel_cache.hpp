@@ -30,6 +30,7 @@ class Db;
 struct BinaryRecord {
   std::vector<std::uint8_t> blob;  ///< the bytes given to store_binary(), checksum verified
   std::string kernel;              ///< BinaryKey::kernel
+  std::string attributes;          ///< as given to store_binary(), covered by the checksum
   double compile_ms = 0;           ///< how long the compile that produced it took
   std::int64_t created_unix = 0;   ///< when it was stored (seconds since the Unix epoch)
 };
@@ -37,7 +38,8 @@ struct BinaryRecord {
 /// One stored binary's metadata, without its bytes (for `qk-cache list`).
 struct BinaryInfo {
   BinaryKey key;
-  std::string key_hash;  ///< binaries.key_hash
+  std::string key_hash;    ///< binaries.key_hash
+  std::string attributes;  ///< binaries.attributes (not verified here: verify() checks them)
   std::int64_t size = 0;
   double compile_ms = 0;
   std::int64_t created_unix = 0;
@@ -92,11 +94,13 @@ class KernelCache {
   Expected<std::optional<BinaryRecord>> find_binary(const BinaryKey& key);
 
   /// Stores `blob` for `key` (replacing any binary stored for it) and records the provenance row
-  /// (qk version, compiler, template revision), in one transaction.
+  /// (qk version, compiler, template revision), in one transaction. `attributes` is text the
+  /// binary's producer needs back with it (a cubin's kernel name and resources), opaque here and
+  /// covered by the row's checksum (binary_checksum).
   /// @pre compile_ms is finite and >= 0 (Errc::invalid_argument otherwise)
   /// Errors: check_key()'s; SQLite failures (Errc::io_error), after which nothing was stored.
   Expected<void> store_binary(const BinaryKey& key, std::span<const std::uint8_t> blob,
-                              double compile_ms);
+                              double compile_ms, std::string_view attributes = {});
 
   /// Every stored binary's metadata, ordered by kernel, target, compiler, key hash.
   Expected<std::vector<BinaryInfo>> list_binaries();

@@ -11,6 +11,7 @@ namespace qk::cache {
 namespace {
 
 constexpr std::string_view kKeyTag = "qk.cache.BinaryKey.v1";
+constexpr std::string_view kBinaryTag = "qk.cache.Binary.v3";
 
 /// The fields in serialization order, with their names.
 std::array<std::pair<std::string_view, const std::string*>, 6> fields_of(const BinaryKey& key) {
@@ -61,6 +62,14 @@ std::string key_hash(const BinaryKey& key) {
 }
 
 std::string blob_checksum(std::span<const std::uint8_t> bytes) {
+  return hex128(XXH3_128bits(bytes.data(), bytes.size()));
+}
+
+std::string binary_checksum(std::span<const std::uint8_t> blob, std::string_view attributes) {
+  if (attributes.empty()) return blob_checksum(blob);
+  const std::string bytes = length_prefixed(
+      kBinaryTag,
+      {std::string_view(reinterpret_cast<const char*>(blob.data()), blob.size()), attributes});
   return hex128(XXH3_128bits(bytes.data(), bytes.size()));
 }
 

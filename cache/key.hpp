@@ -43,6 +43,11 @@ std::string key_hash(const BinaryKey& key);
 /// Example: blob_checksum({}) == "99aa06d3014798d86001c324468d497f".
 std::string blob_checksum(std::span<const std::uint8_t> bytes);
 
+/// binaries.checksum of a row: blob_checksum(blob) when `attributes` is empty (every row written
+/// before schema version 3 and every binary without attributes), else XXH3-128 of
+/// length_prefixed("qk.cache.Binary.v3", {blob, attributes}), so that damage to either is found.
+std::string binary_checksum(std::span<const std::uint8_t> blob, std::string_view attributes);
+
 /// Checks the fields a key must have. Errors (Errc::invalid_argument, `where` =
 /// "BinaryKey.<field>"): an empty kernel, spec_hash, template_revision, target or compiler — an
 /// empty field would make keys of different binaries equal. `flags` may be empty.

@@ -81,9 +81,17 @@ ALTER TABLE winners ADD COLUMN checksum TEXT NOT NULL DEFAULT '';
 CREATE INDEX timings_by_config ON timings (workload_hash, bucket, device_fingerprint, config_name);
 )sql";
 
+// Version 3: a binary carries what its consumer needs besides the bytes and the operator wants to
+// see without loading it: for a cubin, its lowered kernel name and ptxas' resource report. Opaque
+// text to the cache (its producer defines and parses it), covered by the row's checksum.
+constexpr std::string_view kV3 = R"sql(
+ALTER TABLE binaries ADD COLUMN attributes TEXT NOT NULL DEFAULT '';
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "binaries, provenance and the tuning tables (workloads, timings, winners)", kV1},
     {2, "tuning records carry their template revision, fidelity, default and checksum", kV2},
+    {3, "binaries carry attributes (a cubin's kernel name and resources)", kV3},
 };
 static_assert(std::size(kMigrations) == kSchemaVersion,
               "kSchemaVersion must be the number of migrations: append a step, bump the version.");

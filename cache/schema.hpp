@@ -16,7 +16,7 @@
 namespace qk::cache {
 
 /// The schema version this build writes and reads: migrations().size().
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 /// One step of the schema's history.
 struct Migration {

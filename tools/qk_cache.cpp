@@ -1,17 +1,24 @@
-// qk-cache: looks after kernel cache files: what is in them, merging the shards of a tune or the
+// qk-cache: looks after kernel cache files: what is in them, prebuilding a plan's cubins for GPUs
+// this machine does not have, merging the shards of a tune or the
 // caches of a fleet, shipping a prebuilt cache with a model, verifying checksums, and removing
 // what this qk cannot use (docs/cache.md, "Shipping and maintaining a cache").
 //
 // Example:
+//   qk-cache build --arch sm_80,sm_90a examples/plans/llama2_7b_w8a8_smoothquant.json
 //   qk-cache merge shard0.db shard1.db -o model/kernels.db
 //   QK_CACHE=model/kernels.db qk-cache verify
 //
-// Exit status: 0 on success, 1 when a file is unusable or verify finds damage, 2 usage error.
+// Exit status: 0 on success, 1 when a file is unusable, verify finds damage or a build fails, 2
+// usage error (an unknown arch included).
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -20,6 +27,8 @@
 
 #include "cache/cache_maintenance.hpp"
 #include "cache/kernel_cache.hpp"
+#include "runtime/cuda_backend.hpp"
+#include "runtime/cuda_prebuild.hpp"
 #include "templates/embedded.hpp"
 #include "tools/terminal_text.hpp"
 #include "tuner/retime.hpp"
@@ -63,6 +72,16 @@ std::string workload_summary(const std::string& json) {
                      field("k"));
 }
 
+/// A CUDA kernel's canonical name split into its spec and its tile, the last three parts
+/// ("qk_w8a8_sm_80_fp16_st_bias_none_fp16" and "128x128x64_w2x2_s3", codegen::canonical_name).
+std::pair<std::string, std::string> split_tile(const std::string& kernel) {
+  std::size_t cut = kernel.size();
+  for (int part = 0; part < 3 && cut != std::string::npos && cut > 0; ++part)
+    cut = kernel.rfind('_', cut - 1);
+  if (cut == std::string::npos || cut == 0) return {kernel, ""};
+  return {kernel.substr(0, cut), kernel.substr(cut + 1)};
+}
+
 int list(const std::string& cache_option) {
   auto cache = qk::cache::KernelCache::open(cache_path(cache_option));
   if (!cache) return fail(cache.error());
@@ -72,16 +91,32 @@ int list(const std::string& cache_option) {
   auto current = [&](const std::string& revision) {
     return std::find(revisions.begin(), revisions.end(), revision) != revisions.end();
   };
-  fmt::print("{}: {} binaries\n", (*cache)->path().string(), binaries->size());
+  // Cubins (binaries whose attributes are a cubin's) get a table of their own with ptxas' report.
   std::vector<std::vector<std::string>> rows{
       {"kernel", "target", "compiler", "KiB", "compile ms", "templates"}};
+  std::vector<std::vector<std::string>> cubins{{"arch", "kernel spec", "tile", "registers",
+                                                "smem B", "spills B", "KiB", "compile ms",
+                                                "templates"}};
   for (const auto& b : *binaries) {
+    const std::string state = current(b.key.template_revision) ? "current" : "stale";
+    const std::string kib = fmt::format("{:.1f}", b.size / 1024.0);
+    const std::string ms = fmt::format("{:.0f}", b.compile_ms);
+    if (auto cubin = qk::runtime::parse_cubin_attributes(b.attributes)) {
+      const auto [spec, tile] = split_tile(b.key.kernel);
+      const auto& r = cubin->resources;
+      cubins.push_back({escape(b.key.target, EscapeMode::ascii), escape(spec, EscapeMode::ascii),
+                        escape(tile, EscapeMode::ascii), std::to_string(r.registers),
+                        std::to_string(cubin->dynamic_smem_bytes + r.static_smem_bytes),
+                        std::to_string(r.spill_store_bytes + r.spill_load_bytes), kib, ms, state});
+      continue;
+    }
     const std::string target = b.key.target.substr(0, b.key.target.find(';'));
-    rows.push_back({b.key.kernel, target, b.key.compiler, fmt::format("{:.1f}", b.size / 1024.0),
-                    fmt::format("{:.0f}", b.compile_ms),
-                    current(b.key.template_revision) ? "current" : "stale"});
+    rows.push_back({b.key.kernel, target, b.key.compiler, kib, ms, state});
   }
+  fmt::print("{}: {} binaries\n", (*cache)->path().string(), rows.size() - 1);
   fmt::print("{}", qk::tools::format_table(rows, {3, 4}));
+  fmt::print("\n{} cubins\n", cubins.size() - 1);
+  fmt::print("{}", qk::tools::format_table(cubins, {3, 4, 5, 6, 7}));
   auto winners = (*cache)->list_winners();
   if (!winners) return fail(winners.error());
   fmt::print("\n{} tuned winners\n", winners->size());
@@ -172,6 +207,118 @@ int verify(const std::string& cache_option) {
   return damaged ? 1 : 0;
 }
 
+struct BuildOptions {
+  std::string archs;
+  std::string plan;
+  std::string cache;
+  int jobs = 0;  // 0: one per core
+};
+
+/// qk-cache build: every cubin the plan's layers need on each arch, into the cache.
+int build(const BuildOptions& options) {
+  using Clock = std::chrono::steady_clock;
+  const auto started = Clock::now();
+  // Everything the user gave is checked before the cache file is opened: bad input writes nothing.
+  auto archs = qk::runtime::parse_cuda_archs(options.archs);
+  if (!archs) {
+    fail(archs.error());
+    return 2;
+  }
+  auto plan = qk::load_plan(options.plan);
+  if (!plan) return fail(plan.error());
+  auto list = qk::runtime::cuda_build_list(*plan, *archs);
+  if (!list) return fail(list.error());
+  auto backend = qk::runtime::CudaBackend::create();
+  if (!backend) return fail(backend.error());
+  auto cache = qk::cache::KernelCache::open(cache_path(options.cache));
+  if (!cache) return fail(cache.error());
+
+  const auto label = [&](std::size_t layer) {
+    return escape(qk::runtime::layer_label(*plan, layer), EscapeMode::ascii);
+  };
+  for (const auto& s : list->skipped)
+    fmt::print(stderr, "skipped {}: {}\n", label(s.layer), escape(s.reason, EscapeMode::text));
+  const int threads = options.jobs > 0
+                          ? options.jobs
+                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  fmt::print(stderr, "{} kernel(s) for {} layer use(s) on {} arch(s), {} thread(s), into {}\n",
+             list->jobs.size(), list->uses.size(), archs->size(), threads,
+             (*cache)->path().string());
+  std::size_t done = 0;
+  const auto results = qk::runtime::run_cuda_build(
+      **backend, cache->get(), list->jobs, threads,
+      [&](std::size_t job, const qk::Expected<qk::runtime::CudaCubin>& r) {
+        ++done;
+        const std::string name = qk::codegen::canonical_name(list->jobs[job]);
+        if (!r)
+          fmt::print(stderr, "[{}/{}] {} FAILED: {}\n", done, list->jobs.size(), name,
+                     escape(r.error().str(), EscapeMode::text));
+        else
+          fmt::print(stderr, "[{}/{}] {} {}\n", done, list->jobs.size(), name,
+                     r->from_cache ? "in the cache" : fmt::format("{:.0f} ms", r->compile_ms));
+      });
+
+  // One set of rows per group of layers that need the same kernels (a model's repeated blocks).
+  std::map<std::size_t, std::size_t> same_as;  // first layer of a group -> layers in it
+  for (const auto& group : qk::runtime::layers_with_same_kernels(*list))
+    same_as[group.front()] = group.size();
+  const auto row_label = [&](std::size_t layer) {
+    const std::size_t n = same_as.at(layer);
+    return n == 1 ? label(layer) : fmt::format("{} +{} with the same kernels", label(layer), n - 1);
+  };
+  std::vector<std::vector<std::string>> rows{
+      {"layer", "arch", "M", "tile", "registers", "smem B", "spills B", "cubin KiB", "compile ms"}};
+  std::vector<bool> shown(list->jobs.size(), false);
+  for (const auto& use : list->uses) {
+    if (!same_as.contains(use.layer)) continue;
+    const auto& spec = list->jobs[use.job];
+    const std::string m = use.m_min == use.m_max ? fmt::format("{}", use.m_max)
+                                                 : fmt::format("{}-{}", use.m_min, use.m_max);
+    std::vector<std::string> row{row_label(use.layer), std::string(qk::to_string(use.arch)), m,
+                                 qk::codegen::canonical_name(spec.tile)};
+    const auto& r = results[use.job];
+    if (!r) {
+      row.insert(row.end(), {"-", "-", "-", "-", "FAILED"});
+    } else {
+      const auto& res = r->attributes.resources;
+      row.insert(row.end(),
+                 {std::to_string(res.registers),
+                  std::to_string(r->attributes.dynamic_smem_bytes + res.static_smem_bytes),
+                  std::to_string(res.spill_store_bytes + res.spill_load_bytes),
+                  fmt::format("{:.1f}", r->cubin.size() / 1024.0),
+                  shown[use.job]  ? "(same kernel)"
+                  : r->from_cache ? "cached"
+                                  : fmt::format("{:.0f}", r->compile_ms)});
+    }
+    shown[use.job] = true;
+    rows.push_back(std::move(row));
+  }
+  fmt::print("{}", qk::tools::format_table(rows, {4, 5, 6, 7, 8}));
+
+  std::size_t compiled = 0, cached = 0, failed = 0, bytes = 0;
+  double compile_ms = 0;
+  for (const auto& r : results) {
+    if (!r) {
+      ++failed;
+      continue;
+    }
+    bytes += r->cubin.size();
+    if (r->from_cache) {
+      ++cached;
+    } else {
+      ++compiled;
+      compile_ms += r->compile_ms;
+    }
+  }
+  const double wall_s = std::chrono::duration<double>(Clock::now() - started).count();
+  fmt::print(
+      "{} kernel(s): {} compiled ({:.1f} s of NVRTC), {} already in the cache, {} failed; "
+      "{:.1f} KiB of cubins; {} layer(s) skipped; wall {:.1f} s with {} thread(s)\n",
+      results.size(), compiled, compile_ms / 1000, cached, failed, bytes / 1024.0,
+      list->skipped.size(), wall_s, threads);
+  return failed ? 1 : 0;
+}
+
 int gc(const std::string& cache_option) {
   auto cache = qk::cache::KernelCache::open(cache_path(cache_option));
   if (!cache) return fail(cache.error());
@@ -195,6 +342,7 @@ int main(int argc, char** argv) {
       "The cache file: --cache FILE, else QK_CACHE, else ~/.cache/qk/kernels.db.\n"
       "Examples:\n"
       "  qk-cache list\n"
+      "  qk-cache build --arch sm_80,sm_86,sm_89,sm_90a plan.json\n"
       "  qk-cache merge shard0.db shard1.db -o merged.db\n"
       "  qk-cache export --target cpu= -o model/kernels.db\n"
       "  qk-cache import model/kernels.db\n"
@@ -248,6 +396,19 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   verify_cmd->add_option("--threads", threads, "Threads per call, as for qk-tune (0: all)")
       ->check(CLI::Range(0, 1024));
+  BuildOptions build_options;
+  CLI::App* build_cmd = app.add_subcommand(
+      "build", "Compile the cubins a plan's layers need on each arch (NVRTC, no GPU needed)");
+  build_cmd
+      ->add_option("--arch", build_options.archs,
+                   "Comma-separated archs: sm_80, sm_86, sm_89, sm_90a")
+      ->required()
+      ->type_name("LIST");
+  build_cmd->add_option("PLAN", build_options.plan, "The plan (plan.json)")->required();
+  build_cmd->add_option("--cache", build_options.cache, "The cache file")->type_name("FILE");
+  build_cmd
+      ->add_option("-j,--jobs", build_options.jobs, "Parallel compiles (default: one per core)")
+      ->check(CLI::Range(1, 1024));
   CLI::App* gc_cmd = app.add_subcommand(
       "gc", "Delete what this qk cannot use (other template revisions) and compact the file");
   add_cache(gc_cmd);
@@ -258,6 +419,7 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   if (list_cmd->parsed()) return list(cache_option);
+  if (build_cmd->parsed()) return build(build_options);
   if (merge_cmd->parsed()) return merge(sources, output, {});
   if (export_cmd->parsed()) {
     if (std::filesystem::exists(output))

@@ -141,6 +141,36 @@ TEST(CacheMerge, DamagedRecordsAreNotCopiedAndTargetFilterApplies) {
   EXPECT_EQ(source_report->problems.size(), 2u);
 }
 
+TEST(CacheMerge, AttributesTravelWithTheirBinaryAndTheirDamageIsFound) {
+  TempDir dir;
+  {
+    auto a = KernelCache::open(dir.path() / "a.db");
+    ASSERT_TRUE(a.has_value());
+    ASSERT_TRUE((*a)->store_binary(key("k_gpu", "sm_80"), std::vector<std::uint8_t>{9}, 1.0,
+                                   "registers=122"));
+  }
+  auto out = KernelCache::open(dir.path() / "out.db");
+  ASSERT_TRUE(out.has_value());
+  auto stats = qk::cache::merge_into(**out, dir.path() / "a.db");
+  ASSERT_TRUE(stats.has_value()) << stats.error().str();
+  EXPECT_EQ(stats->binaries, 1);
+  auto found = (*out)->find_binary(key("k_gpu", "sm_80"));
+  ASSERT_TRUE(found.has_value() && found->has_value());
+  EXPECT_EQ((*found)->attributes, "registers=122");
+
+  auto raw = qk::cache::Db::open(dir.path() / "a.db");
+  ASSERT_TRUE(raw.has_value());
+  ASSERT_TRUE(raw->exec("UPDATE binaries SET attributes = 'registers=1'", "damaging"));
+  auto report = qk::cache::verify(**KernelCache::open(dir.path() / "a.db"), {"rev-a"});
+  ASSERT_TRUE(report.has_value());
+  EXPECT_EQ(report->binaries_damaged, 1);
+  auto again = KernelCache::open(dir.path() / "again.db");
+  auto damaged = qk::cache::merge_into(**again, dir.path() / "a.db");
+  ASSERT_TRUE(damaged.has_value());
+  EXPECT_EQ(damaged->binaries_damaged, 1);
+  EXPECT_EQ(damaged->binaries, 0);
+}
+
 TEST(CacheMerge, NotACacheIsRefusedNamingTheFile) {
   TempDir dir;
   std::ofstream(dir.path() / "junk.db") << "not sqlite at all, just text long enough........";

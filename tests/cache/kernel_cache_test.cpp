@@ -94,6 +94,29 @@ TEST_F(CacheStore, StoreThenFindReturnsTheSameBytes) {
   EXPECT_LE((*found)->created_unix, after);
 }
 
+TEST_F(CacheStore, AttributesRoundTripAndTheirDamageIsAMiss) {
+  const auto blob = random_bytes(100, 7);
+  ASSERT_TRUE(cache_->store_binary(sample_key(), blob, 1, "lowered=_Z1kv;registers=122"));
+  auto found = cache_->find_binary(sample_key());
+  ASSERT_TRUE(found.has_value() && found->has_value());
+  EXPECT_EQ((*found)->attributes, "lowered=_Z1kv;registers=122");
+  auto listed = cache_->list_binaries();
+  ASSERT_TRUE(listed.has_value());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ(listed->front().attributes, "lowered=_Z1kv;registers=122");
+
+  // The checksum covers the attributes: a changed one (the blob intact) is evicted as corrupt.
+  auto db = qk::cache::Db::open(dir_.path() / "kernels.db");
+  ASSERT_TRUE(db.has_value());
+  ASSERT_TRUE(db->exec("UPDATE binaries SET attributes = 'lowered=_Z1kv;registers=12'",
+                       "damaging the attributes"));
+  cache_->set_corruption_reporter({});
+  found = cache_->find_binary(sample_key());
+  ASSERT_TRUE(found.has_value());
+  EXPECT_FALSE(found->has_value());
+  EXPECT_EQ(cache_->stats().corrupt_evicted, 1);
+}
+
 TEST_F(CacheStore, EachKeyFieldChangedAloneIsAMiss) {
   ASSERT_TRUE(cache_->store_binary(sample_key(), random_bytes(64, 2), 1).has_value());
   const std::pair<const char*, std::string BinaryKey::*> fields[] = {

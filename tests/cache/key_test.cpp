@@ -34,6 +34,19 @@ TEST(CacheKey, ChecksumMatchesXxh128ReferenceVectors) {
   EXPECT_EQ(qk::cache::blob_checksum(bytes_of("abc")), "06b05ab6733a618578af5f94892f3950");
 }
 
+TEST(CacheKey, BinaryChecksumIsTheBlobsWithoutAttributesAndCoversThemOtherwise) {
+  const auto blob = bytes_of("abc");
+  EXPECT_EQ(qk::cache::binary_checksum(blob, ""), qk::cache::blob_checksum(blob))
+      << "rows written before schema version 3 must stay valid";
+  const std::string with = qk::cache::binary_checksum(blob, "registers=122");
+  EXPECT_NE(with, qk::cache::blob_checksum(blob));
+  EXPECT_NE(with, qk::cache::binary_checksum(blob, "registers=121"));
+  EXPECT_NE(with, qk::cache::binary_checksum(bytes_of("abd"), "registers=122"));
+  const std::string bytes =
+      qk::cache::length_prefixed("qk.cache.Binary.v3", {"abc", "registers=122"});
+  EXPECT_EQ(with, qk::cache::blob_checksum(bytes_of(bytes)));
+}
+
 TEST(CacheKey, CanonicalBytesAreTagThenLengthPrefixedFields) {
   const BinaryKey key{"k", "s", "t", "sm_90a", "nvrtc 13.0", ""};
   std::string expected = "qk.cache.BinaryKey.v1";

@@ -97,7 +97,7 @@ TEST(CacheSchema, TablesHaveTheDocumentedColumns) {
       {"provenance", {"qk_version", "compiler", "template_revision", "first_seen_unix"}},
       {"binaries",
        {"key_hash", "kernel", "spec_hash", "template_revision", "target", "compiler", "flags",
-        "blob", "checksum", "size", "compile_ms", "created_unix"}},
+        "blob", "checksum", "size", "compile_ms", "created_unix", "attributes"}},
       {"workloads", {"workload_hash", "spec_json", "n", "k", "created_unix"}},
       {"timings",
        {"id", "workload_hash", "bucket", "config_name", "device_fingerprint", "median_ns",
@@ -271,6 +271,7 @@ TEST(CacheMigration, HandWrittenVersion1FileOpensWithItsData) {
   EXPECT_EQ((*found)->blob, (std::vector<std::uint8_t>{'a', 'b', 'c'}));
   EXPECT_DOUBLE_EQ((*found)->compile_ms, 42.0);
   EXPECT_EQ((*found)->created_unix, 1700000000);
+  EXPECT_EQ((*found)->attributes, "") << "a binary from before version 3 has none";
   Db db = open_db(file);
   EXPECT_EQ(*qk::cache::schema_version(db), qk::cache::kSchemaVersion);
   EXPECT_EQ(meta(db, "created_by"), "0.1.0");

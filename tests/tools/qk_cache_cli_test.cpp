@@ -1,5 +1,6 @@
 // Tests of the `qk-cache` command line (docs/cache.md, "Shipping and maintaining a cache").
 #include <filesystem>
+#include <map>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -88,6 +89,163 @@ TEST(QkCacheCli, MergeExportImportAndGc) {
   r = qk_cache("merge " + shell_quote(local) + " -o " + shell_quote(local));
   EXPECT_EQ(r.exit_code, 1) << "merging a file into itself is refused: " << r.output;
   EXPECT_EQ(qk_cache("frobnicate").exit_code, 2);
+}
+
+// ---- qk-cache build: the cuda target's cubins for a plan (docs/cuda.md, "Prebuilt caches") ----
+
+std::string plan_path(const std::string& name) {
+  return std::string(QK_SOURCE_DIR) + "/examples/plans/" + name;
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// Every example plan for the four archs into one cache: the Llama block's 7 layers share 3 tiles
+// per arch (12 compiles, ~10 s on two cores); the other plans' layers are skipped (fp32 input,
+// other families) or reuse those kernels.
+TEST(QkCacheBuild, ExamplePlansForEveryArchThenARerunCompilesNothing) {
+  qk::test::TempDir dir;
+  const std::string cache = shell_quote((dir.path() / "cubins.db").string());
+  const std::string archs = "--arch sm_80,sm_86,sm_89,sm_90a ";
+  Outcome r =
+      qk_cache("build " + archs + shell_quote(plan_path("llama2_7b_w8a8_smoothquant.json")) +
+               " --cache " + cache);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const char* column :
+       {"layer", "arch", "M", "tile", "registers", "smem B", "spills B", "cubin KiB", "compile ms"})
+    EXPECT_TRUE(contains(r.output, column)) << column << " in " << r.output;
+  EXPECT_TRUE(contains(r.output,
+                       "layers[0] (model.layers.0.self_attn.q_proj) +6 with the same "
+                       "kernels  sm_90a  257-2048  128x128x64_w2x2_s3"))
+      << r.output;
+  EXPECT_TRUE(contains(r.output, "12 kernel(s): 12 compiled")) << r.output;
+  EXPECT_TRUE(contains(r.output, "[12/12] ")) << "progress on stderr: " << r.output;
+
+  for (const char* plan : {"bert_base_encoder.json", "mixed_precision.json",
+                           "qk_bench_grid_w8a8.json", "llama2_7b_w8a8_smoothquant.json"}) {
+    r = qk_cache("build " + archs + shell_quote(plan_path(plan)) + " --cache " + cache);
+    EXPECT_EQ(r.exit_code, 0) << plan << ": " << r.output;
+    EXPECT_TRUE(contains(r.output, " 0 compiled")) << plan << ": " << r.output;
+  }
+  EXPECT_TRUE(contains(r.output, "12 already in the cache")) << r.output;
+
+  auto opened = qk::cache::KernelCache::open(dir.path() / "cubins.db");
+  ASSERT_TRUE(opened.has_value());
+  auto rows = (*opened)->list_binaries();
+  ASSERT_TRUE(rows.has_value());
+  ASSERT_EQ(rows->size(), 12u);
+  std::map<std::string, int> per_arch;
+  for (const auto& b : *rows) {
+    ++per_arch[b.key.target];
+    EXPECT_EQ(b.key.template_revision, qk::templates::revision("cuda"));
+    EXPECT_TRUE(b.key.compiler.starts_with("nvrtc ")) << b.key.compiler;
+    EXPECT_TRUE(contains(b.attributes, "lowered=_Z")) << b.attributes;
+    EXPECT_TRUE(contains(b.attributes, ";spill_stores=0;spill_loads=0;")) << b.attributes;
+    EXPECT_GT(b.size, 0);
+  }
+  EXPECT_EQ(per_arch,
+            (std::map<std::string, int>{{"sm_80", 3}, {"sm_86", 3}, {"sm_89", 3}, {"sm_90a", 3}}));
+
+  r = qk_cache("list --cache " + cache);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  for (const char* column :
+       {"arch", "kernel spec", "tile", "registers", "smem B", "spills B", "KiB", "compile ms"})
+    EXPECT_TRUE(contains(r.output, column)) << column << " in " << r.output;
+  EXPECT_TRUE(contains(r.output,
+                       "sm_89   qk_w8a8_sm_89_fp16_tok_nobias_none_fp16   "
+                       "64x64x64_w2x2_s3"))
+      << r.output;
+  r = qk_cache("verify --cache " + cache);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+}
+
+TEST(QkCacheBuild, SkippedLayersAreReportedWithTheReason) {
+  qk::test::TempDir dir;
+  const Outcome r =
+      qk_cache("build --arch sm_80 " + shell_quote(plan_path("bert_base_encoder.json")) +
+               " --cache " + shell_quote((dir.path() / "c.db").string()));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output,
+                       "skipped layers[0] (bert.encoder.layer.0.attention.self.query): target "
+                       "cuda: input_dtype fp32 is not implemented for the cuda target yet"))
+      << r.output;
+  EXPECT_TRUE(contains(r.output, "6 layer(s) skipped")) << r.output;
+}
+
+TEST(QkCacheBuild, BadInputIsNamedAndWritesNothing) {
+  qk::test::TempDir dir;
+  const auto file = dir.path() / "c.db";
+  const std::string plan = shell_quote(plan_path("llama2_7b_w8a8_smoothquant.json"));
+  Outcome r =
+      qk_cache("build --arch sm_80,sm_75 " + plan + " --cache " + shell_quote(file.string()));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(contains(r.output,
+                       "--arch: item 2 is 'sm_75', not an arch qk compiles for; "
+                       "allowed: sm_80, sm_86, sm_89, sm_90a"))
+      << r.output;
+  EXPECT_FALSE(std::filesystem::exists(file));
+
+  r = qk_cache("build --arch sm_80 " + shell_quote((dir.path() / "missing.json").string()) +
+               " --cache " + shell_quote(file.string()));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(contains(r.output, "missing.json")) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(file));
+}
+
+// verify, export, merge and gc with cubin rows (no NVRTC: the rows are stored directly).
+TEST(QkCacheBuild, CubinRowsAreListedVerifiedShippedAndCollected) {
+  qk::test::TempDir dir;
+  const auto file = dir.path() / "c.db";
+  const std::string attributes =
+      "lowered=_Z1kv;threads=128;dynamic_smem=48640;registers=122;stack=0;spill_stores=0;"
+      "spill_loads=0;static_smem=0;barriers=1";
+  {
+    auto cache = qk::cache::KernelCache::open(file);
+    ASSERT_TRUE(cache.has_value());
+    const std::string current(qk::templates::revision("cuda"));
+    const std::vector<std::uint8_t> cubin{0x7f, 'E', 'L', 'F'};
+    ASSERT_TRUE((*cache)->store_binary({"qk_w8a8_sm_90a_fp16_st_bias_none_fp16_64x64x64_w2x2_s3",
+                                        "h1", current, "sm_90a", "nvrtc 13.0", "f"},
+                                       cubin, 400, attributes));
+    ASSERT_TRUE((*cache)->store_binary({"qk_w8a8_sm_80_fp16_st_bias_none_fp16_64x64x64_w2x2_s3",
+                                        "h2", "old-cuda-templates", "sm_80", "nvrtc 13.0", "f"},
+                                       cubin, 400, attributes));
+  }
+  const std::string cache = shell_quote(file.string());
+  Outcome r = qk_cache("list --cache " + cache);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "2 cubins")) << r.output;
+  EXPECT_TRUE(
+      contains(r.output, "sm_90a  qk_w8a8_sm_90a_fp16_st_bias_none_fp16  64x64x64_w2x2_s3  "))
+      << r.output;
+  EXPECT_TRUE(contains(r.output, "stale")) << r.output;
+
+  r = qk_cache("verify --cache " + cache);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "binaries: 2 (0 damaged, 1 of other template revisions)"))
+      << r.output;
+
+  const std::string shipped = shell_quote((dir.path() / "ship.db").string());
+  r = qk_cache("export --target sm_90a --cache " + cache + " -o " + shipped);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "+1 binaries")) << r.output;
+  EXPECT_TRUE(contains(r.output, "1 binaries of other targets left out")) << r.output;
+  r = qk_cache("list --cache " + shipped);
+  EXPECT_TRUE(contains(r.output, "registers")) << r.output;
+  EXPECT_TRUE(contains(r.output, "     122  "))
+      << "the attributes travel with the cubin: " << r.output;
+
+  r = qk_cache("gc --cache " + cache);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "removed 1 binaries")) << r.output;
+
+  auto db = qk::cache::Db::open(file);
+  ASSERT_TRUE(db.has_value());
+  ASSERT_TRUE(db->exec("UPDATE binaries SET attributes = replace(attributes, '122', '64')",
+                       "damaging the attributes"));
+  r = qk_cache("verify --cache " + cache);
+  EXPECT_EQ(r.exit_code, 1) << "damaged attributes are found: " << r.output;
 }
 
 }  // namespace
