@@ -65,7 +65,7 @@ qk::Plan parse_ok(std::string_view text) {
 }
 
 std::filesystem::path examples_dir() {
-  return std::filesystem::path(__FILE__).parent_path() / ".." / ".." / "examples" / "plans";
+  return std::filesystem::path(QK_SOURCE_DIR) / "examples" / "plans";
 }
 
 // docs/plan.md, "Top-level keys" and "Layer keys": the defaults of every optional key.
