@@ -7,6 +7,16 @@
 
 namespace qk::codegen {
 
+namespace {
+
+constexpr std::string_view kFamilies = "w8a8, fp16, bf16";
+
+bool implemented(GemmFamily f) {
+  return f == GemmFamily::w8a8 || f == GemmFamily::fp16 || f == GemmFamily::bf16;
+}
+
+}  // namespace
+
 Expected<CudaKernelSpec> cuda_kernel_spec(const LayerConfig& layer, const CudaTile& tile,
                                           CudaArch arch) {
   if (auto errors = validate_layer(layer, "layer"); !errors.empty()) return errors.front();
@@ -17,26 +27,37 @@ Expected<CudaKernelSpec> cuda_kernel_spec(const LayerConfig& layer, const CudaTi
                              "cuda target yet; it implements {}",
                              field, value, implemented)};
   };
-  if (family != GemmFamily::w8a8) return unsupported("family", to_string(family), "w8a8");
+  if (!implemented(family)) return unsupported("family", to_string(family), kFamilies);
   if (layer.input_dtype != QuantType::fp16 && layer.input_dtype != QuantType::bf16)
     return unsupported("input_dtype", to_string(layer.input_dtype), "fp16, bf16");
-  if (layer.activation_scaling != ActivationScaling::static_per_tensor &&
-      layer.activation_scaling != ActivationScaling::dynamic_per_token)
+  // Float families take activation_scaling none (validate_layer); quantized ones a scale.
+  if (layer.activation_scaling == ActivationScaling::dynamic_per_tensor)
     return unsupported("activation_scaling", to_string(layer.activation_scaling),
-                       "static_per_tensor, dynamic_per_token");
+                       "static_per_tensor, dynamic_per_token (none for fp16/bf16 activations)");
   if (layer.epilogue.activation != Activation::none)
     return unsupported("epilogue.activation", to_string(layer.epilogue.activation), "none");
   if (layer.epilogue.output != QuantType::fp16 && layer.epilogue.output != QuantType::bf16)
     return unsupported("epilogue.output", to_string(layer.epilogue.output), "fp16, bf16");
-  if (auto ok = validate(tile, layer.activation_scaling, arch); !ok) return ok.error();
-  return CudaKernelSpec{family,
-                        arch,
-                        layer.input_dtype,
-                        layer.activation_scaling,
-                        layer.epilogue.bias,
-                        layer.epilogue.activation,
-                        layer.epilogue.output,
-                        tile};
+  CudaKernelSpec spec{family,
+                      arch,
+                      layer.input_dtype,
+                      layer.activation_scaling,
+                      layer.epilogue.bias,
+                      layer.epilogue.activation,
+                      layer.epilogue.output,
+                      tile};
+  if (auto ok = validate(tile, operands(spec), arch); !ok) return ok.error();
+  return spec;
+}
+
+CudaOperands operands(const CudaKernelSpec& s) {
+  switch (s.family) {
+    case GemmFamily::fp16:
+    case GemmFamily::bf16:
+      return {s.input, s.input, s.scaling};
+    default:  // w8a8
+      return {QuantType::int8, QuantType::int8, s.scaling};
+  }
 }
 
 std::string canonical_name(const CudaKernelSpec& s) {

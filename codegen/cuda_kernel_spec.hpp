@@ -16,7 +16,7 @@ struct CudaKernelSpec {
   GemmFamily family = GemmFamily::w8a8;
   CudaArch arch = CudaArch::sm_80;
   QuantType input = QuantType::fp16;  ///< activations as received: fp16 or bf16
-  ActivationScaling scaling = ActivationScaling::static_per_tensor;
+  ActivationScaling scaling = ActivationScaling::static_per_tensor;  ///< none for 16-bit A
   bool bias = false;
   Activation activation = Activation::none;
   QuantType output = QuantType::fp16;  ///< fp16 or bf16
@@ -27,10 +27,14 @@ struct CudaKernelSpec {
 
 /// The spec of `layer` with `tile` on `arch`. Errors: the layer is invalid (validate_layer's first
 /// error); the cuda target does not implement it yet (Errc::unsupported, naming the field, its
-/// value and what is implemented: family w8a8, fp16/bf16 input, static per-tensor or dynamic
-/// per-token scaling, no activation function, fp16/bf16 output); the tile is invalid on `arch`.
+/// value and what is implemented: families w8a8, fp16, bf16; fp16/bf16 input; static per-tensor
+/// or dynamic per-token scaling for w8a8; no activation function; fp16/bf16 output); the tile is
+/// invalid on `arch`.
 Expected<CudaKernelSpec> cuda_kernel_spec(const LayerConfig& layer, const CudaTile& tile,
                                           CudaArch arch);
+
+/// The operand types and scales of the spec's family (what its kernel's layout depends on).
+CudaOperands operands(const CudaKernelSpec& spec);
 
 /// "qk_w8a8_sm_80_fp16_st_bias_none_fp16_128x128x64_w2x2_s3": a C identifier, unique per spec
 /// (every field appears in it).

@@ -40,33 +40,55 @@ std::string canonical_name(const CudaTile& t) {
                      t.stages);
 }
 
-std::vector<CudaTile> w8a8_cuda_tiles() {
-  return {{128, 128, 64, 2, 2, 3}, {64, 64, 64, 2, 2, 3}, {16, 128, 128, 1, 4, 4}};
+std::vector<CudaTile> cuda_tiles(GemmFamily family) {
+  switch (family) {
+    case GemmFamily::w8a8:
+      return {{128, 128, 64, 2, 2, 3}, {64, 64, 64, 2, 2, 3}, {16, 128, 128, 1, 4, 4}};
+    case GemmFamily::fp16:
+    case GemmFamily::bf16:
+      return {{128, 128, 32, 2, 2, 4}, {64, 64, 32, 2, 2, 4}, {16, 128, 64, 1, 4, 4}};
+    default:
+      return {};
+  }
 }
 
-std::vector<CudaTileBucket> default_cuda_tiles(GemmFamily /*family: w8a8, the only one so far*/) {
-  const std::vector<CudaTile> tiles = w8a8_cuda_tiles();
+std::vector<CudaTileBucket> default_cuda_tiles(GemmFamily family) {
+  const std::vector<CudaTile> tiles = cuda_tiles(family);
+  if (tiles.empty()) return {};
   return {{16, tiles[2]}, {256, tiles[1]}, {std::numeric_limits<std::int64_t>::max(), tiles[0]}};
 }
 
-int w8a8_smem_bytes(const CudaTile& t, ActivationScaling scaling) {
-  // Rows padded by 16 bytes (w8a8.cuh, W8A8Layout): fp16/bf16 A stages, int8 W stages, one
-  // int8 A tile, and the per-token scales and inverses.
-  const int a16_stage = t.block_m * (2 * t.block_k + 16);
-  const int w_stage = t.block_n * (t.block_k + 16);
-  const int a8 = t.block_m * (t.block_k + 16);
-  const int scales = scaling == ActivationScaling::dynamic_per_token ? 8 * t.block_m : 0;
+namespace {
+
+int code_bits(QuantType q) {
+  return q == QuantType::int4 ? 4 : (q == QuantType::fp16 || q == QuantType::bf16) ? 16 : 8;
+}
+
+// templates/cuda/gemm_layout.cuh, padded_stride: rows padded to an odd number of 16-byte units.
+int padded_stride(int row_bytes) {
+  return row_bytes + ((row_bytes / 16) % 2 == 0 ? 16 : 0);
+}
+
+}  // namespace
+
+int gemm_smem_bytes(const CudaTile& t, const CudaOperands& o) {
+  // templates/cuda/gemm_layout.cuh, GemmLayout: per stage the fp16/bf16 A tile and the W tile;
+  // then the 8-bit A tile of a quantized A, and the per-token scales and inverses.
+  const int a16_stage = t.block_m * padded_stride(2 * t.block_k);
+  const int w_stage = t.block_n * padded_stride(t.block_k * code_bits(o.w_code) / 8);
+  const int a8 = code_bits(o.a_code) == 8 ? t.block_m * padded_stride(t.block_k) : 0;
+  const int scales = o.scaling == ActivationScaling::dynamic_per_token ? 8 * t.block_m : 0;
   return t.stages * (a16_stage + w_stage) + a8 + scales;
 }
 
-int intended_blocks_per_sm(const CudaTile& t, ActivationScaling scaling, CudaArch arch) {
+int intended_blocks_per_sm(const CudaTile& t, const CudaOperands& o, CudaArch arch) {
   const CudaArchLimits l = limits(arch);
-  const int by_smem = l.smem_per_sm / (w8a8_smem_bytes(t, scaling) + kSmemReservedPerBlock);
+  const int by_smem = l.smem_per_sm / (gemm_smem_bytes(t, o) + kSmemReservedPerBlock);
   const int by_threads = l.max_threads_per_sm / t.threads();
   return std::min({by_smem, by_threads, l.max_blocks_per_sm});
 }
 
-Expected<void> validate(const CudaTile& t, ActivationScaling scaling, CudaArch arch) {
+Expected<void> validate(const CudaTile& t, const CudaOperands& o, CudaArch arch) {
   auto fail = [&](std::string field, std::string rule) {
     return Error{Errc::invalid_argument,
                  fmt::format("tile {} ({}).{}", canonical_name(t), to_string(arch), field),
@@ -88,17 +110,18 @@ Expected<void> validate(const CudaTile& t, ActivationScaling scaling, CudaArch a
                                        t.block_n, 16 * t.warps_n));
   if (t.block_k < 32 || t.block_k % 32 != 0)
     return fail("block_k", fmt::format("block_k {} must be a positive multiple of 32 (the k of "
-                                       "one m16n8k32 mma)",
+                                       "one main-loop step: one m16n8k32 mma or two m16n8k16)",
                                        t.block_k));
   if (t.stages < 2)
     return fail("stages",
                 fmt::format("stages {} must be >= 2 to overlap copies with mma", t.stages));
-  const int a_chunks = t.block_m * t.block_k / 8, w_chunks = t.block_n * t.block_k / 16;
+  const int a_chunks = t.block_m * t.block_k / 8;
+  const int w_chunks = t.block_n * t.block_k * code_bits(o.w_code) / 8 / 16;
   if (a_chunks % t.threads() != 0 || w_chunks % t.threads() != 0)
     return fail("block_k", fmt::format("the {} (A) and {} (W) 16-byte copies per stage must split "
                                        "evenly over {} threads",
                                        a_chunks, w_chunks, t.threads()));
-  const int smem = w8a8_smem_bytes(t, scaling);
+  const int smem = gemm_smem_bytes(t, o);
   if (smem > limits(arch).smem_per_block)
     return fail("stages", fmt::format("{} bytes of shared memory exceed the {} bytes a block may "
                                       "use on {}",

@@ -36,7 +36,7 @@ Expected<CudaLaunchGeometry> launch_geometry(const codegen::CudaKernelSpec& spec
   };
 }
 
-Expected<void> check_alignment(const QkCudaW8A8Args& args) {
+Expected<void> check_alignment(const QkCudaGemmArgs& args) {
   const struct {
     const char* name;
     const void* p;

@@ -28,6 +28,6 @@ Expected<CudaLaunchGeometry> launch_geometry(const codegen::CudaKernelSpec& spec
 
 /// The alignment the kernels assume: A, W and Y on 16-byte boundaries (128-bit loads and
 /// cp.async of 16 bytes). Error (Errc::invalid_argument) names the pointer and its address.
-Expected<void> check_alignment(const QkCudaW8A8Args& args);
+Expected<void> check_alignment(const QkCudaGemmArgs& args);
 
 }  // namespace qk::runtime

@@ -56,7 +56,8 @@ __device__ __forceinline__ void ldmatrix_x4(unsigned (&r)[4], unsigned addr) {
 }
 
 /// D = A · B + D on the tensor cores (IMMA): A 16x32 s8 (row), B 32x8 s8 (col), D 16x8 s32.
-/// Fragments (PTX ISA, "mma.m16n8k32"), g = lane / 4, t = lane % 4:
+/// Fragments (PTX ISA 9.0, §9.7.14.5.10 "Matrix Fragments for mma.m16n8k32"), g = lane / 4,
+/// t = lane % 4, the lowest byte of a register holding the lowest k:
 ///   a[0] row g, k 4t..4t+3; a[1] row g+8, k 4t..; a[2] row g, k 16+4t..; a[3] row g+8, k 16+4t..
 ///   b[0] col g, k 4t..4t+3; b[1] col g, k 16+4t..
 ///   d[0], d[1] row g, cols 2t, 2t+1; d[2], d[3] row g+8, cols 2t, 2t+1.
@@ -66,6 +67,33 @@ __device__ __forceinline__ void mma_s8_16832(int (&d)[4], const unsigned (&a)[4]
       "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
       "{%8, %9}, {%0, %1, %2, %3};\n"
       : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+/// D = A · B + D on the tensor cores (HMMA), fp32 accumulation: A 16x16 fp16 (row), B 16x8 fp16
+/// (col), D 16x8 f32. Fragments (PTX ISA 9.0, §9.7.14.5.8 "Matrix Fragments for mma.m16n8k16 with
+/// floating point type"), g = lane / 4, t = lane % 4, the lower half of a register holds the
+/// lower k (or column):
+///   a[0] row g, k 2t..2t+1; a[1] row g+8, k 2t..; a[2] row g, k 8+2t..; a[3] row g+8, k 8+2t..
+///   b[0] col g, k 2t..2t+1; b[1] col g, k 8+2t..8+2t+1
+///   d[0], d[1] row g, cols 2t, 2t+1; d[2], d[3] row g+8, cols 2t, 2t+1.
+/// In bytes these are the s8 m16n8k32 fragments' bytes, so the same ldmatrix.x4 maps load them.
+__device__ __forceinline__ void mma_f16_16816(float (&d)[4], const unsigned (&a)[4],
+                                              const unsigned (&b)[2]) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+      "{%8, %9}, {%0, %1, %2, %3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+/// mma_f16_16816 with bf16 operands (same fragments).
+__device__ __forceinline__ void mma_bf16_16816(float (&d)[4], const unsigned (&a)[4],
+                                               const unsigned (&b)[2]) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+      "{%8, %9}, {%0, %1, %2, %3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
 

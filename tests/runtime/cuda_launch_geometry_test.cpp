@@ -48,7 +48,7 @@ TEST(CudaLaunchGeometry, RefusesWhatTheKernelCannotRun) {
 
 TEST(CudaLaunchGeometry, ChecksTheOperandsAlignment) {
   alignas(16) static unsigned char buffer[64];
-  QkCudaW8A8Args args{};
+  QkCudaGemmArgs args{};
   args.a = buffer;
   args.w = reinterpret_cast<const int8_t*>(buffer + 16);
   args.y = buffer + 32;

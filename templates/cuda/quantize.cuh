@@ -1,0 +1,65 @@
+// The device side of the numerics contract (docs/numerics.md) the GEMM kernels share: float
+// conversions of the 16-bit types, activation scales from an absmax (§2), and activation codes
+// (§3.1). Every operation is rounded on its own (__fmul_rn/__fsub_rn are never contracted into an
+// FMA; no fast math).
+#pragma once
+
+#include "cuda/gemm_layout.cuh"
+#include "cuda/ptx.cuh"
+
+namespace qk::cuda::detail {
+
+template <InputType T>
+__device__ __forceinline__ float to_f32(unsigned short bits) {
+  if constexpr (T == InputType::fp16)
+    return ptx::f16_to_f32(bits);
+  else
+    return ptx::bf16_to_f32(bits);
+}
+
+template <OutputType T>
+__device__ __forceinline__ unsigned short from_f32(float v) {
+  if constexpr (T == OutputType::fp16)
+    return ptx::f32_to_f16(v);
+  else
+    return ptx::f32_to_bf16(v);
+}
+
+/// The largest code of an activation type (numerics §2.2): int8 127, e4m3 448, e5m2 57344.
+template <Code T>
+__device__ __forceinline__ constexpr float qmax() {
+  static_assert(T == Code::int8 || T == Code::fp8_e4m3 || T == Code::fp8_e5m2,
+                "Only int8 and fp8 activations are quantized in the kernel.");
+  return T == Code::int8 ? 127.0f : (T == Code::fp8_e4m3 ? 448.0f : 57344.0f);
+}
+
+/// numerics §2.2: max(amax / qmax, FLT_MIN) over the finite elements; amax of none is 0.
+template <Code T>
+__device__ __forceinline__ float scale_from_amax(float amax) {
+  return fmaxf(__fdiv_rn(amax, qmax<T>()), 0x1p-126f);
+}
+
+/// |x| if finite, else 0 (NaN fails the compare; ±Inf exceed the largest finite fp32).
+__device__ __forceinline__ float finite_abs(float x) {
+  const float a = fabsf(x);
+  return a <= 0x1.fffffep127f ? a : 0.0f;
+}
+
+/// numerics §3.1: clamp(rne(x · inv), −127, 127), NaN → 0, ±Inf → ±127. The multiply is one
+/// IEEE fp32 multiply (__fmul_rn: never contracted into anything).
+__device__ __forceinline__ unsigned quantize_s8(float x, float inv) {
+  const float v = __fmul_rn(x, inv);
+  if (v != v) return 0;  // cvt.rni would also give 0; the contract makes the case explicit
+  const int q = __float2int_rn(v);
+  return static_cast<unsigned>(q < -127 ? -127 : (q > 127 ? 127 : q)) & 0xff;
+}
+
+/// Two activation codes of type T (elements x0, x1 in that order) as the low 16 bits, x0 in the
+/// low byte: the order an mma operand word holds consecutive k.
+template <Code T>
+__device__ __forceinline__ unsigned quantize_pair(float x0, float x1, float inv) {
+  static_assert(T == Code::int8, "Activations are quantized to int8.");
+  return quantize_s8(x0, inv) | quantize_s8(x1, inv) << 8;
+}
+
+}  // namespace qk::cuda::detail
