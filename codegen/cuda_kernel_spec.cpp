@@ -9,10 +9,11 @@ namespace qk::codegen {
 
 namespace {
 
-constexpr std::string_view kFamilies = "w8a8, fp16, bf16";
+constexpr std::string_view kFamilies = "w8a8, fp16, bf16, w4a16";
 
 bool implemented(GemmFamily f) {
-  return f == GemmFamily::w8a8 || f == GemmFamily::fp16 || f == GemmFamily::bf16;
+  return f == GemmFamily::w8a8 || f == GemmFamily::fp16 || f == GemmFamily::bf16 ||
+         f == GemmFamily::w4a16;
 }
 
 }  // namespace
@@ -34,6 +35,10 @@ Expected<CudaKernelSpec> cuda_kernel_spec(const LayerConfig& layer, const CudaTi
   if (layer.activation_scaling == ActivationScaling::dynamic_per_tensor)
     return unsupported("activation_scaling", to_string(layer.activation_scaling),
                        "static_per_tensor, dynamic_per_token (none for fp16/bf16 activations)");
+  // int4 scales are applied in the dequant before the mma, per group of K.
+  if (family == GemmFamily::w4a16 && layer.weight_granularity != WeightGranularity::per_group)
+    return unsupported("weight_granularity", to_string(layer.weight_granularity),
+                       "per_group for w4a16");
   if (layer.epilogue.activation != Activation::none)
     return unsupported("epilogue.activation", to_string(layer.epilogue.activation), "none");
   if (layer.epilogue.output != QuantType::fp16 && layer.epilogue.output != QuantType::bf16)
@@ -45,6 +50,8 @@ Expected<CudaKernelSpec> cuda_kernel_spec(const LayerConfig& layer, const CudaTi
                       layer.epilogue.bias,
                       layer.epilogue.activation,
                       layer.epilogue.output,
+                      family == GemmFamily::w4a16 ? layer.block_size : 0,
+                      family == GemmFamily::w4a16 && !layer.weight_symmetric,
                       tile};
   if (auto ok = validate(tile, operands(spec), arch); !ok) return ok.error();
   return spec;
@@ -55,14 +62,17 @@ CudaOperands operands(const CudaKernelSpec& s) {
     case GemmFamily::fp16:
     case GemmFamily::bf16:
       return {s.input, s.input, s.scaling};
+    case GemmFamily::w4a16:
+      return {s.input, QuantType::int4, s.scaling, s.group_size, s.zero_points};
     default:  // w8a8
       return {QuantType::int8, QuantType::int8, s.scaling};
   }
 }
 
 std::string canonical_name(const CudaKernelSpec& s) {
-  return fmt::format("qk_{}_{}_{}_{}_{}_{}_{}_{}", to_string(s.family), to_string(s.arch),
-                     to_string(s.input), scaling_tag(s.scaling), s.bias ? "bias" : "nobias",
+  return fmt::format("qk_{}_{}_{}_{}{}_{}_{}_{}_{}", to_string(s.family), to_string(s.arch),
+                     to_string(s.input), scaling_tag(s.scaling),
+                     weight_group_tag(s.group_size, s.zero_points), s.bias ? "bias" : "nobias",
                      to_string(s.activation), to_string(s.output), canonical_name(s.tile));
 }
 

@@ -47,6 +47,8 @@ std::vector<CudaTile> cuda_tiles(GemmFamily family) {
     case GemmFamily::fp16:
     case GemmFamily::bf16:
       return {{128, 128, 32, 2, 2, 4}, {64, 64, 32, 2, 2, 4}, {16, 128, 64, 1, 4, 4}};
+    case GemmFamily::w4a16:
+      return {{128, 128, 32, 2, 2, 4}, {64, 64, 64, 2, 2, 3}, {16, 128, 128, 1, 4, 4}};
     default:
       return {};
   }
@@ -69,13 +71,25 @@ int padded_stride(int row_bytes) {
   return row_bytes + ((row_bytes / 16) % 2 == 0 ? 16 : 0);
 }
 
+// templates/cuda/gemm_layout.cuh, GROUPS_PER_TILE: int4 scale groups one k-tile touches.
+int groups_per_tile(const CudaTile& t, const CudaOperands& o) {
+  if (o.w_code != QuantType::int4) return 0;
+  return o.group_size >= t.block_k ? 1 : t.block_k / o.group_size;
+}
+
+int group_param_bytes(const CudaTile& t, const CudaOperands& o) {
+  return 4 * groups_per_tile(t, o) * t.block_n * (o.zero_points ? 2 : 1);
+}
+
 }  // namespace
 
 int gemm_smem_bytes(const CudaTile& t, const CudaOperands& o) {
-  // templates/cuda/gemm_layout.cuh, GemmLayout: per stage the fp16/bf16 A tile and the W tile;
-  // then the 8-bit A tile of a quantized A, and the per-token scales and inverses.
+  // templates/cuda/gemm_layout.cuh, GemmLayout: per stage the fp16/bf16 A tile, the W tile and
+  // int4's group scales and zero points; then the 8-bit A tile of a quantized A, and the
+  // per-token scales and inverses.
   const int a16_stage = t.block_m * padded_stride(2 * t.block_k);
-  const int w_stage = t.block_n * padded_stride(t.block_k * code_bits(o.w_code) / 8);
+  const int w_stage =
+      t.block_n * padded_stride(t.block_k * code_bits(o.w_code) / 8) + group_param_bytes(t, o);
   const int a8 = code_bits(o.a_code) == 8 ? t.block_m * padded_stride(t.block_k) : 0;
   const int scales = o.scaling == ActivationScaling::dynamic_per_token ? 8 * t.block_m : 0;
   return t.stages * (a16_stage + w_stage) + a8 + scales;
@@ -85,7 +99,13 @@ int intended_blocks_per_sm(const CudaTile& t, const CudaOperands& o, CudaArch ar
   const CudaArchLimits l = limits(arch);
   const int by_smem = l.smem_per_sm / (gemm_smem_bytes(t, o) + kSmemReservedPerBlock);
   const int by_threads = l.max_threads_per_sm / t.threads();
-  return std::min({by_smem, by_threads, l.max_blocks_per_sm});
+  // A thread keeps its accumulators (one register per element of its share of the warp tile)
+  // plus fragments, addresses and loop state: asking ptxas for more CTAs than that allows makes
+  // it spill (w4a16's 128x128 tile would get 170 registers for 3 CTAs on sm_90a).
+  const int accumulators = (t.block_m / t.warps_m) * (t.block_n / t.warps_n) / 32;
+  const int by_registers =
+      l.registers_per_sm / (t.threads() * (accumulators + kRegistersBesideAccumulators));
+  return std::min({by_smem, by_threads, by_registers, l.max_blocks_per_sm});
 }
 
 Expected<void> validate(const CudaTile& t, const CudaOperands& o, CudaArch arch) {
@@ -108,10 +128,21 @@ Expected<void> validate(const CudaTile& t, const CudaOperands& o, CudaArch arch)
     return fail("block_n", fmt::format("block_n {} must be a positive multiple of 16 * warps_n = "
                                        "{} (whole pairs of n8 mma tiles per warp)",
                                        t.block_n, 16 * t.warps_n));
+  if (o.w_code == QuantType::int4 && (t.block_n / t.warps_n) % 32 != 0)
+    return fail("block_n", fmt::format("block_n {} / warps_n {} must be a multiple of 32 for int4 "
+                                       "weights (one ldmatrix.x4 loads four n8 tiles)",
+                                       t.block_n, t.warps_n));
   if (t.block_k < 32 || t.block_k % 32 != 0)
     return fail("block_k", fmt::format("block_k {} must be a positive multiple of 32 (the k of "
                                        "one main-loop step: one m16n8k32 mma or two m16n8k16)",
                                        t.block_k));
+  if (o.w_code == QuantType::int4 &&
+      (o.group_size < 32 || o.group_size % 32 != 0 ||
+       (o.group_size % t.block_k != 0 && t.block_k % o.group_size != 0)))
+    return fail("block_k", fmt::format("block_k {} and the weights' group size {} must divide one "
+                                       "another, the group a multiple of 32 (a k-tile holds whole "
+                                       "groups or lies in one)",
+                                       t.block_k, o.group_size));
   if (t.stages < 2)
     return fail("stages",
                 fmt::format("stages {} must be >= 2 to overlap copies with mma", t.stages));

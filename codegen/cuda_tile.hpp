@@ -35,6 +35,9 @@ struct CudaArchLimits {
 inline constexpr int kSmemReservedPerBlock = 1024;  ///< bytes the system keeps per block
 inline constexpr int kMaxRegistersPerThread = 255;
 inline constexpr int kRegisterAllocationUnit = 256;  ///< registers are allocated per warp in 256s
+/// Registers a thread of the GEMM kernels needs beside its accumulators (one step's fragments,
+/// addresses, loop state), at least: the shipped tiles use 48-110.
+inline constexpr int kRegistersBesideAccumulators = 64;
 
 CudaArchLimits limits(CudaArch arch);
 
@@ -58,8 +61,10 @@ std::string canonical_name(const CudaTile& tile);
 /// types where the mma reads them and the scales that travel with them.
 struct CudaOperands {
   QuantType a_code = QuantType::int8;  ///< A as the mma reads it: int8, or fp16/bf16 as it arrives
-  QuantType w_code = QuantType::int8;  ///< W as stored: int8, fp16, bf16
+  QuantType w_code = QuantType::int8;  ///< W as stored: int8, fp16, bf16, int4
   ActivationScaling scaling = ActivationScaling::static_per_tensor;  ///< of a quantized A
+  int group_size = 0;        ///< int4: k per scale group (staged with the tile); else 0
+  bool zero_points = false;  ///< int4 with zero points
 
   bool operator==(const CudaOperands&) const = default;
 };
@@ -72,6 +77,8 @@ struct CudaOperands {
 ///   stages and a deep pipeline keep enough weight bytes in flight.
 /// - fp16, bf16: the same roles with half the k per stage (W's rows are twice as wide, so the
 ///   same bytes per stage): 128x128x32_w2x2_s4, 64x64x32_w2x2_s4, 16x128x64_w1x4_s4.
+/// - w4a16: w8a8's tiles (a quarter of the A stage's bytes for W, so 3-4 stages fit easily);
+///   every warp tile is a whole n32 quad (one ldmatrix.x4 of int4 serves four n8 tiles).
 /// Each list is {prefill, mid, decode}. Errc-free: a family the cuda target does not implement
 /// has none (an empty list).
 std::vector<CudaTile> cuda_tiles(GemmFamily family);
@@ -93,13 +100,15 @@ std::vector<CudaTileBucket> default_cuda_tiles(GemmFamily family);
 /// static_asserts it).
 int gemm_smem_bytes(const CudaTile& tile, const CudaOperands& operands);
 
-/// CTAs of `tile` one SM of `arch` can hold, as far as shared memory and threads allow: the
-/// occupancy the kernel is compiled for (its registers are bounded to allow it, __launch_bounds__).
+/// CTAs of `tile` one SM of `arch` can hold, as far as shared memory, threads and registers (the
+/// accumulators plus kRegistersBesideAccumulators a thread) allow: the occupancy the kernel is
+/// compiled for (its registers are bounded to allow it, __launch_bounds__).
 int intended_blocks_per_sm(const CudaTile& tile, const CudaOperands& operands, CudaArch arch);
 
-/// The rules a tile must satisfy on `arch`: warp tiles of whole m16 x n16 mma pairs,
-/// BLOCK_K a multiple of 32, at least 2 stages, copies that split evenly over the threads, at most
-/// 1024 threads, and shared memory within the arch's per-block limit. The error names the
+/// The rules a tile must satisfy on `arch`: warp tiles of whole m16 x n16 mma pairs (int4: n32
+/// quads), BLOCK_K a multiple of 32 (int4: one that divides the group size or is a multiple of
+/// it), at least 2 stages, copies that split evenly over the threads, at most 1024 threads, and
+/// shared memory within the arch's per-block limit. The error names the
 /// parameter, its value and the rule.
 Expected<void> validate(const CudaTile& tile, const CudaOperands& operands, CudaArch arch);
 

@@ -23,8 +23,8 @@ namespace qk_gen {{
 struct {config} {{
   static constexpr qk::cuda::Code A_CODE = qk::cuda::Code::{a_code};
   static constexpr qk::cuda::Code W_CODE = qk::cuda::Code::{w_code};
-  static constexpr int GROUP_SIZE = 0;
-  static constexpr bool W_ZERO = false;
+  static constexpr int GROUP_SIZE = {group_size};
+  static constexpr bool W_ZERO = {w_zero};
   static constexpr qk::cuda::InputType INPUT = qk::cuda::InputType::{input};
   static constexpr qk::cuda::Scaling SCALING = qk::cuda::Scaling::{scaling};
   static constexpr bool BIAS = {bias};
@@ -43,6 +43,7 @@ static_assert(qk::cuda::gemm_smem_bytes<{config}>() == {smem},
 )",
       fmt::arg("name", k.name), fmt::arg("arch", to_string(spec.arch)), fmt::arg("config", config),
       fmt::arg("a_code", to_string(o.a_code)), fmt::arg("w_code", to_string(o.w_code)),
+      fmt::arg("group_size", o.group_size), fmt::arg("w_zero", o.zero_points ? "true" : "false"),
       fmt::arg("input", to_string(spec.input)), fmt::arg("scaling", to_string(spec.scaling)),
       fmt::arg("bias", spec.bias ? "true" : "false"), fmt::arg("output", to_string(spec.output)),
       fmt::arg("block_m", spec.tile.block_m), fmt::arg("block_n", spec.tile.block_n),

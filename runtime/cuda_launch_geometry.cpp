@@ -22,12 +22,14 @@ Expected<CudaLaunchGeometry> launch_geometry(const codegen::CudaKernelSpec& spec
   if (n < 1 || n > kMaxIndex) return bad_dimension("n", n, "must be in [1, 2^31 - 1]");
   if (k < 16 || k > kMaxIndex || k % 16 != 0)
     return bad_dimension("k", k, "must be a positive multiple of 16 below 2^31");
+  if (spec.group_size > 0 && k % spec.group_size != 0)
+    return bad_dimension(
+        "k", k, fmt::format("must be a multiple of the weights' group size {}", spec.group_size));
   const std::int64_t grid_y = (m + spec.tile.block_m - 1) / spec.tile.block_m;
   if (grid_y > kMaxGridY)
     return bad_dimension("m", m,
                          fmt::format("needs {} blocks of {} rows; gridDim.y is at most {}", grid_y,
-                                     spec.tile.block_m, kMaxGridY)
-);
+                                     spec.tile.block_m, kMaxGridY));
   return CudaLaunchGeometry{
       .grid_x = static_cast<unsigned>((n + spec.tile.block_n - 1) / spec.tile.block_n),
       .grid_y = static_cast<unsigned>(grid_y),

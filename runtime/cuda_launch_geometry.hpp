@@ -20,7 +20,8 @@ struct CudaLaunchGeometry {
 
 /// The launch of `kernel` (rendered from `spec`) for Y[m, n] = A[m, k] · W[n, k]ᵀ.
 /// Errors (Errc::invalid_argument) name the dimension, its value and the limit: m, n >= 1; k a
-/// positive multiple of 16 (every row of A and W starts 16-byte aligned, which cp.async needs);
+/// positive multiple of 16 (every row of A and W starts 16-byte aligned, which cp.async needs)
+/// and of the weights' group size (int4);
 /// m, n, k below 2^31 (the kernels index with int); ceil(m / BLOCK_M) <= 65535 (gridDim.y).
 Expected<CudaLaunchGeometry> launch_geometry(const codegen::CudaKernelSpec& spec,
                                              const codegen::RenderedCudaKernel& kernel,

@@ -8,9 +8,10 @@
 //
 //   static constexpr qk::cuda::Code A_CODE;        // A's mma operand: int8 (quantized in the
 //                                                  // kernel) or fp16/bf16 (= INPUT, as it arrives)
-//   static constexpr qk::cuda::Code W_CODE;        // W as stored: int8, fp16, bf16
-//   static constexpr int GROUP_SIZE;               // k per weight scale group; 0: none
-//   static constexpr bool W_ZERO;                  // the weights have zero points
+//   static constexpr qk::cuda::Code W_CODE;        // W as stored: int8, fp16, bf16, or int4
+//                                                  // (dequantized to A_CODE in registers)
+//   static constexpr int GROUP_SIZE;               // int4: k per weight scale group; else 0
+//   static constexpr bool W_ZERO;                  // int4: the weights have zero points
 //   static constexpr qk::cuda::InputType INPUT;    // dtype of A: fp16 or bf16
 //   static constexpr qk::cuda::Scaling SCALING;    // A's scale: none (16-bit A), static per-tensor
 //                                                  // or dynamic per-token
@@ -84,6 +85,21 @@ __global__ void __launch_bounds__(GemmLayout<C>::THREADS, C::MIN_BLOCKS)
           in ? w_bytes + (static_cast<long long>(gn) * K + gk) * code_bits(C::W_CODE) / 8 : args.w;
       ptx::cp_async_16(w_dst + r * L::W_STRIDE + c, src, in ? 16 : 0);
     }
+    // int4: the k-tile's group scales (and zero points), rows [K / GROUP_SIZE, N rounded up to
+    // 4] in global memory; pieces past the groups or past N are zero-filled like the weights.
+    if constexpr (L::GROUPED_W) {
+#pragma unroll
+      for (int i = 0; i < (L::WS_CHUNKS + L::THREADS - 1) / L::THREADS; ++i) {
+        const int chunk = tid + i * L::THREADS;
+        if (L::WS_CHUNKS % L::THREADS != 0 && chunk >= L::WS_CHUNKS) break;
+        const int g = k0 / C::GROUP_SIZE + L::ws_chunk_group(chunk);
+        const int gn = n0 + L::ws_chunk_col(chunk);
+        const bool in = g < K / C::GROUP_SIZE && gn < N;
+        const float* base = L::ws_chunk_array(chunk) == 0 ? args.w_scale : args.w_zero;
+        const void* src = in ? base + static_cast<long long>(g) * ((N + 3) & ~3) + gn : base;
+        ptx::cp_async_16(a_dst + L::WS_OFFSET + 16 * chunk, src, in ? 16 : 0);
+      }
+    }
   };
 
   // The prologue: STAGES - 1 k-tiles in flight before the first mma. A group is committed even
@@ -124,18 +140,26 @@ __global__ void __launch_bounds__(GemmLayout<C>::THREADS, C::MIN_BLOCKS)
 
     const unsigned stage_base = smem_base + stage * L::STAGE;
     const unsigned a_tile = L::QUANTIZE_A ? smem_base + L::A8_OFFSET : stage_base;
-    // The mma steps: 32 bytes of the operand rows each (k32 of 8-bit, k16 of 16-bit operands).
+    const float* ws = reinterpret_cast<const float*>(smem + stage * L::STAGE + L::WS_OFFSET);
+    // k32 steps of W's fragments, each one (8-bit) or two (16-bit) mma steps of 32 bytes of the
+    // operand rows.
 #pragma unroll
-    for (int kb = 0; kb < L::MMA_ROW_BYTES; kb += 32) {
-      unsigned a_frag[L::MMA_M][4];
-      unsigned b_frag[L::MMA_N][2];
+    for (int kk = 0; kk < C::BLOCK_K; kk += 32) {
+      WStep<C> w;
+      w.load(stage_base + L::W_OFFSET, ws, warp_n, kk, lane);
 #pragma unroll
-      for (int i = 0; i < L::MMA_M; ++i) load_a<C>(a_frag[i], a_tile, warp_m, i, kb, lane);
-      load_w<C>(b_frag, stage_base + L::W_OFFSET, warp_n, kb, lane);
+      for (int h = 0; h < L::MMA_PER_K32; ++h) {
+        unsigned a_frag[L::MMA_M][4];
 #pragma unroll
-      for (int i = 0; i < L::MMA_M; ++i)
+        for (int i = 0; i < L::MMA_M; ++i)
+          load_a<C>(a_frag[i], a_tile, warp_m, i, kk * L::MMA_PER_K32 + 32 * h, lane);
+        unsigned b_frag[L::MMA_N][2];
+        w.piece(b_frag, h);
 #pragma unroll
-        for (int n = 0; n < L::MMA_N; ++n) MmaOp::run(acc[i][n], a_frag[i], b_frag[n]);
+        for (int i = 0; i < L::MMA_M; ++i)
+#pragma unroll
+          for (int n = 0; n < L::MMA_N; ++n) MmaOp::run(acc[i][n], a_frag[i], b_frag[n]);
+      }
     }
   }
   ptx::cp_async_wait<0>();

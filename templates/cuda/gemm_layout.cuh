@@ -87,6 +87,7 @@ struct GemmLayout {
   /// loop's mma steps are 32 bytes of it: m16n8k32 for 8-bit operands, m16n8k16 for 16-bit ones.
   static constexpr int MMA_ROW_BYTES = C::BLOCK_K * code_bits(C::A_CODE) / 8;
   static constexpr int MMA_K = 256 / code_bits(C::A_CODE);  ///< k of one mma step: 32 or 16
+  static constexpr int MMA_PER_K32 = 32 / MMA_K;            ///< mma steps per 32 k
 
   /// The warp's first row and column within the CTA's tile (warps in row-major order).
   static constexpr QK_HD int warp_row0(int warp) { return (warp / C::WARPS_N) * WARP_M; }

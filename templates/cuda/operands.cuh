@@ -108,25 +108,85 @@ __device__ __forceinline__ void load_a(unsigned (&a)[4], unsigned tile, int warp
   ptx::ldmatrix_x4(a, tile + L::a_frag_row(warp_m, i, lane) * STRIDE + L::a_frag_byte(kb, lane));
 }
 
-/// The B fragments of the warp's n8 tiles at byte `kb` of a stage's W rows (8- or 16-bit W, read
-/// as stored): one ldmatrix.x4 per pair of n8 tiles.
-template <class C>
-__device__ __forceinline__ void load_w(unsigned (&b)[GemmLayout<C>::MMA_N][2], unsigned w_tile,
-                                       int warp_n, int kb, int lane) {
+/// W's B fragments of the warp's n8 tiles for one k32 step (`kk`) of a stage: load() once per
+/// step, then piece(b, h) per mma step h of it (one for 8-bit operands, two m16n8k16 for 16-bit
+/// ones). This one reads 8- or 16-bit W as stored: one ldmatrix.x4 per pair of n8 tiles and step.
+template <class C, bool GROUPED = GemmLayout<C>::GROUPED_W>
+struct WStep {
   using L = GemmLayout<C>;
   static_assert(code_bits(C::W_CODE) == code_bits(C::A_CODE),
                 "W read as stored must have the width of the mma's operand type.");
-#pragma unroll
-  for (int p = 0; p < L::MMA_N / 2; ++p) {
-    unsigned r[4];
-    ptx::ldmatrix_x4(
-        r, w_tile + L::w_frag_row(warp_n, p, lane) * L::W_STRIDE + L::w_frag_byte(kb, lane));
-    b[2 * p][0] = r[0];
-    b[2 * p][1] = r[1];
-    b[2 * p + 1][0] = r[2];
-    b[2 * p + 1][1] = r[3];
+  unsigned w_tile;  ///< shared address of the stage's W tile
+  int warp_n, kk, lane;
+
+  __device__ __forceinline__ void load(unsigned w_tile_, const float*, int warp_n_, int kk_,
+                                       int lane_) {
+    w_tile = w_tile_;
+    warp_n = warp_n_;
+    kk = kk_;
+    lane = lane_;
   }
-}
+  __device__ __forceinline__ void piece(unsigned (&b)[L::MMA_N][2], int h) const {
+    const int kb = kk * code_bits(C::W_CODE) / 8 + 32 * h;
+#pragma unroll
+    for (int p = 0; p < L::MMA_N / 2; ++p) {
+      unsigned r[4];
+      ptx::ldmatrix_x4(
+          r, w_tile + L::w_frag_row(warp_n, p, lane) * L::W_STRIDE + L::w_frag_byte(kb, lane));
+      b[2 * p][0] = r[0];
+      b[2 * p][1] = r[1];
+      b[2 * p + 1][0] = r[2];
+      b[2 * p + 1][1] = r[3];
+    }
+  }
+};
+
+/// int4 W (the k32-interleaved layout, quant/pack_cuda.hpp): one ldmatrix.x4 per four n8 tiles
+/// hands each lane the 32-bit word of its column holding the 8 codes of its B fragments for the
+/// whole k32 step; with the column's group scale and zero point (staged with the tile) they are
+/// dequantized in registers to A's 16-bit type (numerics §6.3), nibbles 4h..4h+3 for piece h.
+template <class C>
+struct WStep<C, true> {
+  using L = GemmLayout<C>;
+  static_assert(C::A_CODE == Code::fp16 || C::A_CODE == Code::bf16,
+                "int4 weights are dequantized to fp16/bf16 activations' type.");
+  unsigned words[L::MMA_N];
+  float scale[L::MMA_N];
+  float zero_biased[L::MMA_N];  ///< 2^23 + the zero point (dequant_int4_pair)
+
+  __device__ __forceinline__ void load(unsigned w_tile, const float* ws, int warp_n, int kk,
+                                       int lane) {
+#pragma unroll
+    for (int q = 0; q < L::MMA_N / 4; ++q) {
+      unsigned r[4];
+      ptx::ldmatrix_x4(
+          r, w_tile + L::w4_frag_row(warp_n, q, lane) * L::W_STRIDE + L::w4_frag_byte(kk));
+#pragma unroll
+      for (int j = 0; j < 4; ++j) words[4 * q + j] = r[j];
+    }
+    // The step's group within the k-tile: 0 when a group spans whole k-tiles.
+    const int group = L::GROUPS_PER_TILE > 1 ? kk / C::GROUP_SIZE : 0;
+#pragma unroll
+    for (int n = 0; n < L::MMA_N; ++n) {
+      const int col = warp_n + 8 * n + lane / 4;  // the B fragments' column g
+      scale[n] = ws[group * C::BLOCK_N + col];
+      if constexpr (C::W_ZERO)
+        zero_biased[n] = __fadd_rn(8388608.0f, ws[L::WS_FLOATS + group * C::BLOCK_N + col]);
+      else
+        zero_biased[n] = 8388616.0f;  // 2^23 + 8: numerics §3.2's symmetric zero point
+    }
+  }
+  __device__ __forceinline__ void piece(unsigned (&b)[L::MMA_N][2], int h) const {
+#pragma unroll
+    for (int n = 0; n < L::MMA_N; ++n) {
+      const unsigned w = words[n] >> (16 * h);
+      b[n][0] =
+          detail::dequant_int4_pair<C::A_CODE>(w & 0xf, (w >> 4) & 0xf, zero_biased[n], scale[n]);
+      b[n][1] = detail::dequant_int4_pair<C::A_CODE>((w >> 8) & 0xf, (w >> 12) & 0xf,
+                                                     zero_biased[n], scale[n]);
+    }
+  }
+};
 
 /// The tensor-core instruction of the A operand's type: one m16n8k32 (8-bit) or m16n8k16 (16-bit)
 /// step of an m16n8 tile, 32 bytes of A's and W's rows.

@@ -133,6 +133,21 @@ __device__ __forceinline__ unsigned short f32_to_bf16(float f) {
   return h;
 }
 
+/// Two fp32 -> fp16x2 bits, each rounded to nearest even (one cvt for both; sm_80+): lo in the
+/// lower half, the element of the lower k in an mma operand register.
+__device__ __forceinline__ unsigned f32x2_to_f16x2(float lo, float hi) {
+  unsigned r;
+  asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+  return r;
+}
+
+/// Two fp32 -> bf16x2 bits, each rounded to nearest even (sm_80+), lo in the lower half.
+__device__ __forceinline__ unsigned f32x2_to_bf16x2(float lo, float hi) {
+  unsigned r;
+  asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+  return r;
+}
+
 }  // namespace qk::cuda::ptx
 
 #endif  // QK_CUDA_EMU

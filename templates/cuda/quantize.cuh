@@ -1,7 +1,7 @@
 // The device side of the numerics contract (docs/numerics.md) the GEMM kernels share: float
-// conversions of the 16-bit types, activation scales from an absmax (§2), and activation codes
-// (§3.1). Every operation is rounded on its own (__fmul_rn/__fsub_rn are never contracted into an
-// FMA; no fast math).
+// conversions of the 16-bit types, activation scales from an absmax (§2), activation codes (§3.1)
+// and the int4 dequantization of the weight-only family (§4, §6.3). Every operation is rounded on
+// its own (__fmul_rn/__fsub_rn are never contracted into an FMA; no fast math).
 #pragma once
 
 #include "cuda/gemm_layout.cuh"
@@ -60,6 +60,21 @@ template <Code T>
 __device__ __forceinline__ unsigned quantize_pair(float x0, float x1, float inv) {
   static_assert(T == Code::int8, "Activations are quantized to int8.");
   return quantize_s8(x0, inv) | quantize_s8(x1, inv) << 8;
+}
+
+/// numerics §4 and §6.3: the 16-bit weights of two int4 codes, each `float(code − zero) · scale`
+/// (one fp32 multiply, rounded once to T by cvt.rn): bit for bit the reference's w16.
+/// `zero_biased` is 2^23 + zero: 2^23 + code is the fp32 whose low mantissa bits are the code,
+/// so one subtraction gives code − zero exactly, with no integer-to-float conversion.
+template <Code T>
+__device__ __forceinline__ unsigned dequant_int4_pair(unsigned code0, unsigned code1,
+                                                      float zero_biased, float scale) {
+  const float v0 = __fmul_rn(__fsub_rn(__uint_as_float(0x4B000000u | code0), zero_biased), scale);
+  const float v1 = __fmul_rn(__fsub_rn(__uint_as_float(0x4B000000u | code1), zero_biased), scale);
+  if constexpr (T == Code::fp16)
+    return ptx::f32x2_to_f16x2(v0, v1);
+  else
+    return ptx::f32x2_to_bf16x2(v0, v1);
 }
 
 }  // namespace qk::cuda::detail

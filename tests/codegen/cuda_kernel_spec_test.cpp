@@ -34,6 +34,16 @@ LayerConfig float_layer(QuantType type) {
   return l;
 }
 
+/// W4A16: int4 weights in groups of `group` k, with zero points or not, fp16 activations.
+LayerConfig w4a16_layer(int group, bool zero_points) {
+  LayerConfig l = float_layer(QuantType::fp16);
+  l.weight_quant = QuantType::int4;
+  l.weight_granularity = WeightGranularity::per_group;
+  l.block_size = group;
+  l.weight_symmetric = !zero_points;
+  return l;
+}
+
 const CudaTile kBig{128, 128, 64, 2, 2, 3};
 const CudaOperands kW8A8{QuantType::int8, QuantType::int8, ActivationScaling::static_per_tensor};
 
@@ -55,6 +65,9 @@ TEST(CudaKernelSpec, DistinctSpecsHaveDistinctNames) {
   layers[4].epilogue.output = QuantType::bf16;
   layers.push_back(float_layer(QuantType::fp16));
   layers.push_back(float_layer(QuantType::bf16));
+  layers.push_back(w4a16_layer(128, false));
+  layers.push_back(w4a16_layer(128, true));
+  layers.push_back(w4a16_layer(64, false));
   std::set<std::string> names;
   std::size_t specs = 0;
   for (const LayerConfig& l : layers)
@@ -120,15 +133,53 @@ TEST(CudaKernelSpec, FloatBaselinesReadBothOperandsInTheirType) {
   }
 }
 
+TEST(CudaKernelSpec, W4A16NamesItsGroupsAndTakesOnlyPerGroupWeights) {
+  auto spec = cuda_kernel_spec(w4a16_layer(32, true), kBig, CudaArch::sm_80);
+  ASSERT_TRUE(spec) << spec.error().str();
+  EXPECT_EQ(canonical_name(*spec),
+            "qk_w4a16_sm_80_fp16_none_g32z_bias_none_fp16_128x128x64_w2x2_s3");
+  EXPECT_EQ(operands(*spec),
+            (CudaOperands{QuantType::fp16, QuantType::int4, ActivationScaling::none, 32, true}));
+  LayerConfig channel = w4a16_layer(32, false);
+  channel.weight_granularity = WeightGranularity::per_channel;
+  channel.block_size = 0;
+  auto refused = cuda_kernel_spec(channel, kBig, CudaArch::sm_80);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Errc::unsupported);
+  EXPECT_NE(refused.error().message.find("weight_granularity per_channel"), std::string::npos)
+      << refused.error().str();
+}
+
+// int4's own tile rules: warp tiles of whole n32 quads; k-tiles and groups that nest.
+TEST(CudaTile, Int4TilesNestWithTheGroups) {
+  const CudaOperands g128{QuantType::fp16, QuantType::int4, ActivationScaling::none, 128, false};
+  const CudaOperands g32z{QuantType::fp16, QuantType::int4, ActivationScaling::none, 32, true};
+  EXPECT_TRUE(validate({64, 64, 64, 2, 2, 3}, g128, CudaArch::sm_86));
+  auto narrow = validate({64, 32, 64, 2, 2, 3}, g128, CudaArch::sm_86);  // 16 columns a warp
+  ASSERT_FALSE(narrow);
+  EXPECT_NE(narrow.error().where.find(".block_n"), std::string::npos) << narrow.error().str();
+  auto straddles = validate({64, 64, 96, 2, 2, 3}, g128, CudaArch::sm_86);  // 96 vs 128
+  ASSERT_FALSE(straddles);
+  EXPECT_NE(straddles.error().where.find(".block_k"), std::string::npos) << straddles.error().str();
+  // Per stage: A 128 x 144, W 128 x (32 + 16), and 2 groups x 128 columns x (scale, zero).
+  EXPECT_EQ(gemm_smem_bytes(kBig, g32z), 3 * (128 * 144 + 128 * 48 + 2 * 128 * 8));
+  EXPECT_EQ(gemm_smem_bytes(kBig, g128), 3 * (128 * 144 + 128 * 48 + 128 * 4));
+}
+
 // Every family's shipped tiles, with every scaling it takes, on every arch.
 TEST(CudaTile, ShippedTilesAreValidOnEveryArch) {
   const std::vector<CudaOperands> operand_sets{
       kW8A8,
       {QuantType::int8, QuantType::int8, ActivationScaling::dynamic_per_token},
       {QuantType::fp16, QuantType::fp16, ActivationScaling::none},
-      {QuantType::bf16, QuantType::bf16, ActivationScaling::none}};
-  const GemmFamily families[] = {GemmFamily::w8a8, GemmFamily::w8a8, GemmFamily::fp16,
-                                 GemmFamily::bf16};
+      {QuantType::bf16, QuantType::bf16, ActivationScaling::none},
+      {QuantType::fp16, QuantType::int4, ActivationScaling::none, 32, true},
+      {QuantType::bf16, QuantType::int4, ActivationScaling::none, 64, false},
+      {QuantType::fp16, QuantType::int4, ActivationScaling::none, 128, true},
+      {QuantType::fp16, QuantType::int4, ActivationScaling::none, 256, false}};
+  const GemmFamily families[] = {GemmFamily::w8a8,  GemmFamily::w8a8,  GemmFamily::fp16,
+                                 GemmFamily::bf16,  GemmFamily::w4a16, GemmFamily::w4a16,
+                                 GemmFamily::w4a16, GemmFamily::w4a16};
   for (std::size_t i = 0; i < operand_sets.size(); ++i) {
     ASSERT_EQ(cuda_tiles(families[i]).size(), 3u) << to_string(families[i]);
     for (CudaArch arch : kCudaArchs)

@@ -110,6 +110,8 @@ struct Variant {
   QuantType output;
   CudaTile tile;
   CudaArch arch;
+  int group_size = 0;  ///< w4a16
+  bool zero_points = false;
 };
 
 std::string variant_name(const testing::TestParamInfo<Variant>& info);
@@ -121,10 +123,10 @@ void PrintTo(const Variant& v, std::ostream* os) {
 
 std::string variant_name(const testing::TestParamInfo<Variant>& info) {
   const Variant& v = info.param;
-  return fmt::format("{}_{}_{}_{}_{}_{}_{}", to_string(v.family), to_string(v.arch),
-                     to_string(v.input), codegen::scaling_tag(v.scaling),
-                     v.bias ? "bias" : "nobias", to_string(v.output),
-                     codegen::canonical_name(v.tile));
+  return fmt::format(
+      "{}_{}_{}_{}{}_{}_{}_{}", to_string(v.family), to_string(v.arch), to_string(v.input),
+      codegen::scaling_tag(v.scaling), codegen::weight_group_tag(v.group_size, v.zero_points),
+      v.bias ? "bias" : "nobias", to_string(v.output), codegen::canonical_name(v.tile));
 }
 
 LayerConfig layer_of(const Variant& v) {
@@ -138,6 +140,13 @@ LayerConfig layer_of(const Variant& v) {
     case GemmFamily::fp16:
     case GemmFamily::bf16:
       layer.weight_quant = layer.activation_quant = v.input;
+      break;
+    case GemmFamily::w4a16:
+      layer.weight_quant = QuantType::int4;
+      layer.activation_quant = v.input;
+      layer.weight_granularity = WeightGranularity::per_group;
+      layer.block_size = v.group_size;
+      layer.weight_symmetric = !v.zero_points;
       break;
     default:  // w8a8
       layer.weight_quant = layer.activation_quant = QuantType::int8;
@@ -180,21 +189,35 @@ std::vector<Variant> float_variants() {
   return out;
 }
 
+// w4a16: fp16, groups of 128, symmetric over every tile and arch; bf16, zero points and the other
+// group sizes (a k-tile holding two groups, one group spanning two k-tiles) once each.
+std::vector<Variant> w4a16_variants() {
+  std::vector<Variant> out;
+  const auto tiles = codegen::cuda_tiles(GemmFamily::w4a16);
+  for (CudaArch arch : codegen::kCudaArchs)
+    for (const CudaTile& tile : tiles)
+      out.push_back({GemmFamily::w4a16, QuantType::fp16, ActivationScaling::none, true,
+                     QuantType::fp16, tile, arch, 128, false});
+  out.push_back({GemmFamily::w4a16, QuantType::bf16, ActivationScaling::none, false,
+                 QuantType::bf16, tiles.front(), CudaArch::sm_80, 32, true});
+  out.push_back({GemmFamily::w4a16, QuantType::fp16, ActivationScaling::none, true, QuantType::fp16,
+                 tiles.back(), CudaArch::sm_89, 64, true});
+  out.push_back({GemmFamily::w4a16, QuantType::bf16, ActivationScaling::none, true, QuantType::fp16,
+                 tiles[1], CudaArch::sm_90a, 256, false});
+  return out;
+}
+
 /// The tensor-core instruction each family's main loop was written for, as nvdisasm prints it,
 /// and the k one instruction covers.
 struct TensorCoreOp {
   std::string pattern;
   int k;
 };
-TensorCoreOp tensor_core_op(GemmFamily family) {
-  switch (family) {
-    case GemmFamily::fp16:
-      return {R"(\bHMMA\.16816\.F32\s)", 16};
-    case GemmFamily::bf16:
-      return {R"(\bHMMA\.16816\.F32\.BF16\b)", 16};
-    default:  // w8a8
-      return {R"(\bIMMA\.16832\.S8\.S8\b)", 32};
-  }
+TensorCoreOp tensor_core_op(const Variant& v) {
+  if (v.family == GemmFamily::w8a8) return {R"(\bIMMA\.16832\.S8\.S8\b)", 32};
+  // fp16, bf16 and w4a16 (int4 dequantized to the activations' type): HMMA of A's type.
+  if (v.input == QuantType::fp16) return {R"(\bHMMA\.16816\.F32\s)", 16};
+  return {R"(\bHMMA\.16816\.F32\.BF16\b)", 16};
 }
 
 class GemmNvrtc : public testing::TestWithParam<Variant> {};
@@ -249,7 +272,7 @@ TEST_P(GemmNvrtc, CompilesWithinBudgetAndSassHasTensorCoresAndNoLocalMemory) {
   // The main loop is unrolled over BLOCK_K once: exactly one mma per m16 x n8 x k-step of a warp
   // tile, so none was lost and none duplicated.
   const int warp_m = v.tile.block_m / v.tile.warps_m, warp_n = v.tile.block_n / v.tile.warps_n;
-  const TensorCoreOp op = tensor_core_op(v.family);
+  const TensorCoreOp op = tensor_core_op(v);
   EXPECT_EQ(count(op.pattern), (warp_m / 16) * (warp_n / 8) * (v.tile.block_k / op.k))
       << op.pattern << " per k-tile";
   EXPECT_GT(count(R"(\bLDGSTS\.E\.BYPASS\.128\b)"), 0) << "128-bit cp.async.cg";
@@ -273,6 +296,7 @@ TEST_P(GemmNvrtc, CompilesWithinBudgetAndSassHasTensorCoresAndNoLocalMemory) {
 
 INSTANTIATE_TEST_SUITE_P(W8A8, GemmNvrtc, testing::ValuesIn(w8a8_variants()), variant_name);
 INSTANTIATE_TEST_SUITE_P(Float, GemmNvrtc, testing::ValuesIn(float_variants()), variant_name);
+INSTANTIATE_TEST_SUITE_P(W4A16, GemmNvrtc, testing::ValuesIn(w4a16_variants()), variant_name);
 
 }  // namespace
 }  // namespace qk::runtime

@@ -8,7 +8,10 @@
 // code), it proves the layout algebra the kernel relies on.
 #include "cuda/gemm_layout.cuh"
 
+#include "quant/pack_cuda.hpp"
+
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <set>
 #include <vector>
@@ -20,12 +23,13 @@ namespace {
 using qk::cuda::Code;
 using qk::cuda::Scaling;
 
-template <int BM, int BN, int BK, int WM, int WN, int S, Code A = Code::int8>
+template <int BM, int BN, int BK, int WM, int WN, int S, Code A = Code::int8, Code W = A,
+          int GROUP = 0, bool ZERO = false>
 struct Config {
   static constexpr Code A_CODE = A;
-  static constexpr Code W_CODE = A;
-  static constexpr int GROUP_SIZE = 0;
-  static constexpr bool W_ZERO = false;
+  static constexpr Code W_CODE = W;
+  static constexpr int GROUP_SIZE = GROUP;
+  static constexpr bool W_ZERO = ZERO;
   static constexpr Scaling SCALING = A == Code::int8 ? Scaling::static_per_tensor : Scaling::none;
   static constexpr int BLOCK_M = BM, BLOCK_N = BN, BLOCK_K = BK;
   static constexpr int WARPS_M = WM, WARPS_N = WN, STAGES = S;
@@ -244,6 +248,141 @@ TEST(CudaGemmLayout, SixteenBitWarpsComputeTheExactTileProduct) {
   check_layout<Config<16, 128, 64, 1, 4, 4, Code::bf16>>();
   check_layout<Config<32, 64, 96, 1, 2, 2, Code::fp16>>();
   check_layout<Config<48, 48, 64, 3, 1, 2, Code::bf16>>();
+}
+
+// int4 W (w4a16): weights quantized and packed by quant/pack_cuda.hpp into the k32-interleaved
+// layout, one k-tile of them placed in stage 1 as the kernel's copies place it; every warp's
+// ldmatrix.x4 of n8 quads (w4_frag_row/w4_frag_byte), the nibbles of each lane's word taken as
+// the kernel's WStep takes them (piece h: nibbles 4h..4h+3, b[0] = 4h, 4h+1, b[1] = 4h+2, 4h+3,
+// the lower one in the lower half), their values code - zero fed to the emulated m16n8k16 with
+// A's 16-bit tile: the accumulators must be the exact integer product A · (code - zero)ᵀ. And the
+// group scales' copies place [array][group][column] where WStep reads them.
+template <class C>
+void check_int4_layout(std::int64_t k_tile) {
+  using L = qk::cuda::GemmLayout<C>;
+  SCOPED_TRACE(testing::Message() << C::BLOCK_M << "x" << C::BLOCK_N << "x" << C::BLOCK_K << "_w"
+                                  << C::WARPS_M << "x" << C::WARPS_N << " group " << C::GROUP_SIZE
+                                  << " zero " << C::W_ZERO << " k-tile " << k_tile);
+  // Past the k-tile, rounded up to whole groups.
+  const std::int64_t K =
+      (C::BLOCK_K * (k_tile + 2) + C::GROUP_SIZE - 1) / C::GROUP_SIZE * C::GROUP_SIZE;
+  std::mt19937 rng(C::BLOCK_N * 31 + C::BLOCK_K + C::GROUP_SIZE);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> wf(C::BLOCK_N * K);
+  for (auto& x : wf) x = normal(rng);
+  auto q = qk::quant::quantize_weights(
+      wf, C::BLOCK_N, K,
+      {qk::QuantType::int4, qk::WeightGranularity::per_group, C::GROUP_SIZE, !C::W_ZERO});
+  ASSERT_TRUE(q) << q.error().str();
+  auto packed = qk::quant::pack_cuda_int4(*q);
+  ASSERT_TRUE(packed) << packed.error().str();
+
+  std::uniform_int_distribution<int> code(-127, 127);
+  std::vector<int> a(C::BLOCK_M * C::BLOCK_K);
+  for (auto& x : a) x = code(rng);
+  std::vector<std::uint8_t> smem(L::SMEM_BYTES, 0x55);
+  const int stage = 1 * L::STAGE, w_base = stage + L::W_OFFSET;
+  for (int r = 0; r < C::BLOCK_M; ++r)
+    for (int k = 0; k < C::BLOCK_K; ++k)
+      for (int b = 0; b < 2; ++b)
+        smem[stage + r * L::A16_STRIDE + 2 * k + b] =
+            std::uint8_t(a[r * C::BLOCK_K + k] >> (8 * b));
+  // The weights' copies, as load_stage issues them: chunk -> (row, byte), from row n's bytes
+  // k0 / 2 + byte of the packed global rows.
+  for (int chunk = 0; chunk < L::W_CHUNKS; ++chunk) {
+    const int r = L::w_chunk_row(chunk), c = L::w_chunk_byte(chunk);
+    for (int b = 0; b < 16; ++b)
+      smem[w_base + r * L::W_STRIDE + c + b] =
+          packed->codes[r * K / 2 + k_tile * C::BLOCK_K / 2 + c + b];
+  }
+  // The group parameters' copies: chunk -> 16 bytes at WS_OFFSET + 16 chunk, from row
+  // (k0 / GROUP_SIZE + group) of the scales (array 0) or zero points (array 1).
+  std::vector<int> seen(2 * L::WS_FLOATS, 0);
+  for (int chunk = 0; chunk < L::WS_CHUNKS; ++chunk) {
+    const int g = int(k_tile * C::BLOCK_K / C::GROUP_SIZE) + L::ws_chunk_group(chunk);
+    const int col = L::ws_chunk_col(chunk);
+    const auto& src = L::ws_chunk_array(chunk) == 0 ? packed->scales : packed->zero_points;
+    for (int e = 0; e < 4; ++e) {
+      ++seen[L::ws_chunk_array(chunk) * L::WS_FLOATS + L::ws_chunk_group(chunk) * C::BLOCK_N + col +
+             e];
+      float v = src[g * packed->n_padded + col + e];
+      std::memcpy(&smem[stage + L::WS_OFFSET + 16 * chunk + 4 * e], &v, 4);
+    }
+  }
+  for (int i = 0; i < L::WS_FLOATS * L::WS_ARRAYS; ++i) ASSERT_EQ(seen[i], 1) << "float " << i;
+
+  std::vector<int> y(C::BLOCK_M * C::BLOCK_N, 0);
+  for (int warp = 0; warp < L::THREADS / 32; ++warp) {
+    const int warp_m = L::warp_row0(warp), warp_n = L::warp_col0(warp);
+    std::vector<std::vector<std::vector<std::array<std::int32_t, 4>>>> acc(
+        L::MMA_M, std::vector<std::vector<std::array<std::int32_t, 4>>>(
+                      L::MMA_N, std::vector<std::array<std::int32_t, 4>>(32, {0, 0, 0, 0})));
+    for (int kk = 0; kk < C::BLOCK_K; kk += 32) {
+      std::vector<std::array<std::uint32_t, 32>> words(L::MMA_N);
+      for (int qd = 0; qd < L::MMA_N / 4; ++qd) {
+        std::array<int, 32> addr;
+        for (int lane = 0; lane < 32; ++lane)
+          addr[lane] =
+              w_base + L::w4_frag_row(warp_n, qd, lane) * L::W_STRIDE + L::w4_frag_byte(kk);
+        EXPECT_EQ(worst_conflict({addr.begin(), addr.end()}), 1);
+        const auto r = ldmatrix_x4(smem, addr);
+        for (int lane = 0; lane < 32; ++lane)
+          for (int j = 0; j < 4; ++j) words[4 * qd + j][lane] = r[lane][j];
+      }
+      const int group = L::GROUPS_PER_TILE > 1 ? kk / C::GROUP_SIZE : 0;
+      for (int h = 0; h < 2; ++h) {
+        std::vector<std::array<std::uint32_t, 4>> a_frag[L::MMA_M];
+        for (int i = 0; i < L::MMA_M; ++i) {
+          std::array<int, 32> addr;
+          for (int lane = 0; lane < 32; ++lane)
+            addr[lane] = stage + L::a_frag_row(warp_m, i, lane) * L::A16_STRIDE +
+                         L::a_frag_byte(2 * kk + 32 * h, lane);
+          a_frag[i] = ldmatrix_x4(smem, addr);
+        }
+        for (int n = 0; n < L::MMA_N; ++n) {
+          std::vector<std::array<std::uint32_t, 2>> b(32);
+          for (int lane = 0; lane < 32; ++lane) {
+            const int col = warp_n + 8 * n + lane / 4;
+            float zero = 8.0f;
+            if (C::W_ZERO)
+              std::memcpy(
+                  &zero,
+                  &smem[stage + L::WS_OFFSET + 4 * (L::WS_FLOATS + group * C::BLOCK_N + col)], 4);
+            const std::uint32_t w = words[n][lane] >> (16 * h);
+            for (int r = 0; r < 2; ++r) {
+              const int lo = int((w >> (8 * r)) & 0xf) - int(zero);
+              const int hi = int((w >> (8 * r + 4)) & 0xf) - int(zero);
+              b[lane][r] = std::uint32_t(std::uint16_t(lo)) | std::uint32_t(std::uint16_t(hi))
+                                                                  << 16;
+            }
+          }
+          for (int i = 0; i < L::MMA_M; ++i) mma_16816(acc[i][n], a_frag[i], b);
+        }
+      }
+    }
+    for (int i = 0; i < L::MMA_M; ++i)
+      for (int n = 0; n < L::MMA_N; ++n)
+        for (int lane = 0; lane < 32; ++lane)
+          for (int e = 0; e < 4; ++e)
+            y[(warp_m + 16 * i + L::acc_row(e, lane)) * C::BLOCK_N + warp_n + 8 * n +
+              L::acc_col(e, lane)] = acc[i][n][lane][e];
+  }
+  for (int m = 0; m < C::BLOCK_M; ++m)
+    for (int n = 0; n < C::BLOCK_N; ++n) {
+      int ref = 0;
+      for (int k = 0; k < C::BLOCK_K; ++k)
+        ref += a[m * C::BLOCK_K + k] * q->int_value(n, k_tile * C::BLOCK_K + k);
+      ASSERT_EQ(y[m * C::BLOCK_N + n], ref) << "element (" << m << ", " << n << ")";
+    }
+}
+
+// The shipped w4a16 tiles and the group sizes' cases: groups spanning k-tiles, k-tiles holding
+// several groups; with zero points and without; a k-tile other than the first.
+TEST(CudaGemmLayout, Int4WarpsComputeTheExactTileProduct) {
+  check_int4_layout<Config<128, 128, 32, 2, 2, 4, Code::fp16, Code::int4, 128, false>>(1);
+  check_int4_layout<Config<64, 64, 64, 2, 2, 3, Code::fp16, Code::int4, 32, true>>(1);
+  check_int4_layout<Config<16, 128, 128, 1, 4, 4, Code::bf16, Code::int4, 64, true>>(0);
+  check_int4_layout<Config<32, 64, 64, 1, 2, 2, Code::fp16, Code::int4, 256, false>>(3);
 }
 
 }  // namespace
