@@ -9,11 +9,17 @@ namespace qk::codegen {
 
 namespace {
 
-constexpr std::string_view kFamilies = "w8a8, fp16, bf16, w4a16";
+constexpr std::string_view kFamilies = "w8a8, fp16, bf16, w4a16, fp8";
 
 bool implemented(GemmFamily f) {
   return f == GemmFamily::w8a8 || f == GemmFamily::fp16 || f == GemmFamily::bf16 ||
-         f == GemmFamily::w4a16;
+         f == GemmFamily::w4a16 || f == GemmFamily::fp8;
+}
+
+/// "_e4m3" / "_e5m2" for fp8 kernels, "" otherwise: A's code in the name.
+std::string_view activation_tag(const CudaKernelSpec& s) {
+  if (s.family != GemmFamily::fp8) return "";
+  return s.activation_quant == QuantType::fp8_e5m2 ? "_e5m2" : "_e4m3";
 }
 
 }  // namespace
@@ -35,6 +41,14 @@ Expected<CudaKernelSpec> cuda_kernel_spec(const LayerConfig& layer, const CudaTi
   if (layer.activation_scaling == ActivationScaling::dynamic_per_tensor)
     return unsupported("activation_scaling", to_string(layer.activation_scaling),
                        "static_per_tensor, dynamic_per_token (none for fp16/bf16 activations)");
+  // fp8 mma exists from sm_89 (Ada) on; ptxas rejects it for sm_80/sm_86.
+  if (family == GemmFamily::fp8 && arch != CudaArch::sm_89 && arch != CudaArch::sm_90a)
+    return Error{Errc::unsupported, "target cuda",
+                 fmt::format("family fp8 needs the fp8 tensor cores of sm_89 or sm_90a; {} has "
+                             "none (mma.sync .e4m3/.e5m2 requires sm_89)",
+                             to_string(arch))};
+  if (family == GemmFamily::fp8 && layer.weight_quant != QuantType::fp8_e4m3)
+    return unsupported("weight_quant", to_string(layer.weight_quant), "fp8_e4m3 for fp8");
   // int4 scales are applied in the dequant before the mma, per group of K.
   if (family == GemmFamily::w4a16 && layer.weight_granularity != WeightGranularity::per_group)
     return unsupported("weight_granularity", to_string(layer.weight_granularity),
@@ -52,6 +66,7 @@ Expected<CudaKernelSpec> cuda_kernel_spec(const LayerConfig& layer, const CudaTi
                       layer.epilogue.output,
                       family == GemmFamily::w4a16 ? layer.block_size : 0,
                       family == GemmFamily::w4a16 && !layer.weight_symmetric,
+                      layer.activation_quant,
                       tile};
   if (auto ok = validate(tile, operands(spec), arch); !ok) return ok.error();
   return spec;
@@ -64,14 +79,16 @@ CudaOperands operands(const CudaKernelSpec& s) {
       return {s.input, s.input, s.scaling};
     case GemmFamily::w4a16:
       return {s.input, QuantType::int4, s.scaling, s.group_size, s.zero_points};
+    case GemmFamily::fp8:
+      return {s.activation_quant, QuantType::fp8_e4m3, s.scaling};
     default:  // w8a8
       return {QuantType::int8, QuantType::int8, s.scaling};
   }
 }
 
 std::string canonical_name(const CudaKernelSpec& s) {
-  return fmt::format("qk_{}_{}_{}_{}{}_{}_{}_{}_{}", to_string(s.family), to_string(s.arch),
-                     to_string(s.input), scaling_tag(s.scaling),
+  return fmt::format("qk_{}_{}_{}_{}{}{}_{}_{}_{}_{}", to_string(s.family), to_string(s.arch),
+                     to_string(s.input), scaling_tag(s.scaling), activation_tag(s),
                      weight_group_tag(s.group_size, s.zero_points), s.bias ? "bias" : "nobias",
                      to_string(s.activation), to_string(s.output), canonical_name(s.tile));
 }

@@ -44,6 +44,8 @@ std::vector<CudaTile> cuda_tiles(GemmFamily family) {
   switch (family) {
     case GemmFamily::w8a8:
       return {{128, 128, 64, 2, 2, 3}, {64, 64, 64, 2, 2, 3}, {16, 128, 128, 1, 4, 4}};
+    case GemmFamily::fp8:
+      return {{128, 128, 64, 2, 4, 3}, {64, 64, 64, 2, 2, 3}, {16, 128, 128, 1, 4, 4}};
     case GemmFamily::fp16:
     case GemmFamily::bf16:
       return {{128, 128, 32, 2, 2, 4}, {64, 64, 32, 2, 2, 4}, {16, 128, 64, 1, 4, 4}};
@@ -103,8 +105,10 @@ int intended_blocks_per_sm(const CudaTile& t, const CudaOperands& o, CudaArch ar
   // plus fragments, addresses and loop state: asking ptxas for more CTAs than that allows makes
   // it spill (w4a16's 128x128 tile would get 170 registers for 3 CTAs on sm_90a).
   const int accumulators = (t.block_m / t.warps_m) * (t.block_n / t.warps_n) / 32;
-  const int by_registers =
-      l.registers_per_sm / (t.threads() * (accumulators + kRegistersBesideAccumulators));
+  const bool emulated_fp8 = arch == CudaArch::sm_90a &&
+                            (o.a_code == QuantType::fp8_e4m3 || o.a_code == QuantType::fp8_e5m2);
+  const int beside = kRegistersBesideAccumulators + (emulated_fp8 ? kRegistersOfEmulatedFp8Mma : 0);
+  const int by_registers = l.registers_per_sm / (t.threads() * (accumulators + beside));
   return std::min({by_smem, by_threads, by_registers, l.max_blocks_per_sm});
 }
 

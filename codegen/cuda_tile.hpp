@@ -38,6 +38,9 @@ inline constexpr int kRegisterAllocationUnit = 256;  ///< registers are allocate
 /// Registers a thread of the GEMM kernels needs beside its accumulators (one step's fragments,
 /// addresses, loop state), at least: the shipped tiles use 48-110.
 inline constexpr int kRegistersBesideAccumulators = 64;
+/// More of them for fp8 on sm_90a, where ptxas emulates mma.sync .e4m3/.e5m2 (Hopper's fp8 tensor
+/// cores serve only wgmma): every fp8 operand register is unpacked into two fp16 ones for HMMA.
+inline constexpr int kRegistersOfEmulatedFp8Mma = 128;
 
 CudaArchLimits limits(CudaArch arch);
 
@@ -60,8 +63,9 @@ std::string canonical_name(const CudaTile& tile);
 /// What a kernel's shared memory, copies and tile rules depend on besides the tile: the operand
 /// types where the mma reads them and the scales that travel with them.
 struct CudaOperands {
-  QuantType a_code = QuantType::int8;  ///< A as the mma reads it: int8, or fp16/bf16 as it arrives
-  QuantType w_code = QuantType::int8;  ///< W as stored: int8, fp16, bf16, int4
+  /// A as the mma reads it: int8 or fp8 (quantized in the kernel), or fp16/bf16 as it arrives
+  QuantType a_code = QuantType::int8;
+  QuantType w_code = QuantType::int8;  ///< W as stored: int8, fp8_e4m3, fp16, bf16, int4
   ActivationScaling scaling = ActivationScaling::static_per_tensor;  ///< of a quantized A
   int group_size = 0;        ///< int4: k per scale group (staged with the tile); else 0
   bool zero_points = false;  ///< int4 with zero points
@@ -77,6 +81,8 @@ struct CudaOperands {
 ///   stages and a deep pipeline keep enough weight bytes in flight.
 /// - fp16, bf16: the same roles with half the k per stage (W's rows are twice as wide, so the
 ///   same bytes per stage): 128x128x32_w2x2_s4, 64x64x32_w2x2_s4, 16x128x64_w1x4_s4.
+/// - fp8: w8a8's, the prefill one with 8 warps (128x128x64_w2x4_s3): 64 accumulators a thread
+///   leave room for sm_90a's emulation of the fp8 mma (kRegistersOfEmulatedFp8Mma).
 /// - w4a16: w8a8's tiles (a quarter of the A stage's bytes for W, so 3-4 stages fit easily);
 ///   every warp tile is a whole n32 quad (one ldmatrix.x4 of int4 serves four n8 tiles).
 /// Each list is {prefill, mid, decode}. Errc-free: a family the cuda target does not implement

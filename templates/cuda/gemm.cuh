@@ -6,9 +6,11 @@
 // One kernel template over one config type. codegen renders a struct with these members (all
 // of them, nothing else varies between instances) and instantiates gemm<Config>:
 //
-//   static constexpr qk::cuda::Code A_CODE;        // A's mma operand: int8 (quantized in the
-//                                                  // kernel) or fp16/bf16 (= INPUT, as it arrives)
-//   static constexpr qk::cuda::Code W_CODE;        // W as stored: int8, fp16, bf16, or int4
+//   static constexpr qk::cuda::Code A_CODE;        // A's mma operand: int8 or fp8_e4m3/e5m2
+//                                                  // (quantized in the kernel; fp8: sm_89+), or
+//                                                  // fp16/bf16 (= INPUT, as it arrives)
+//   static constexpr qk::cuda::Code W_CODE;        // W as stored: int8, fp8_e4m3, fp16, bf16, or
+//                                                  // int4
 //                                                  // (dequantized to A_CODE in registers)
 //   static constexpr int GROUP_SIZE;               // int4: k per weight scale group; else 0
 //   static constexpr bool W_ZERO;                  // int4: the weights have zero points

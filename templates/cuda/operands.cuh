@@ -202,6 +202,24 @@ struct Mma<Code::int8> {
   }
 };
 
+/// fp8 A (e4m3 or e5m2) x e4m3 W, sm_89+: products exact in fp32, fp32 accumulation (§6.4).
+template <>
+struct Mma<Code::fp8_e4m3> {
+  using Acc = float;
+  __device__ __forceinline__ static void run(float (&d)[4], const unsigned (&a)[4],
+                                             const unsigned (&b)[2]) {
+    ptx::mma_e4m3_16832(d, a, b);
+  }
+};
+template <>
+struct Mma<Code::fp8_e5m2> {
+  using Acc = float;
+  __device__ __forceinline__ static void run(float (&d)[4], const unsigned (&a)[4],
+                                             const unsigned (&b)[2]) {
+    ptx::mma_e5m2_e4m3_16832(d, a, b);
+  }
+};
+
 /// fp16/bf16 A: fp32 accumulation (numerics §6.3, §6.5).
 template <>
 struct Mma<Code::fp16> {

@@ -97,6 +97,29 @@ __device__ __forceinline__ void mma_bf16_16816(float (&d)[4], const unsigned (&a
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
 
+/// D = A · B + D on the fp8 tensor cores (sm_89, sm_90a), fp32 accumulation: A 16x32 e4m3 (row),
+/// B 32x8 e4m3 (col), D 16x8 f32. Fragments (PTX ISA 9.0, §9.7.14.5.10 "Matrix Fragments for
+/// mma.m16n8k32", .e4m3/.e5m2 share the .s8 layout): byte for byte those of mma_s8_16832, so
+/// the same ldmatrix.x4 maps load them; d as for mma_f16_16816.
+__device__ __forceinline__ void mma_e4m3_16832(float (&d)[4], const unsigned (&a)[4],
+                                               const unsigned (&b)[2]) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+      "{%8, %9}, {%0, %1, %2, %3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+/// mma_e4m3_16832 with A in e5m2 (activations with a wider range), B still e4m3.
+__device__ __forceinline__ void mma_e5m2_e4m3_16832(float (&d)[4], const unsigned (&a)[4],
+                                                    const unsigned (&b)[2]) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k32.row.col.f32.e5m2.e4m3.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+      "{%8, %9}, {%0, %1, %2, %3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
 /// 16 bytes from global memory through the non-coherent path (LDG.E.128.CONSTANT): one
 /// instruction per 8 halves, and A is read-only for the kernel's lifetime.
 __device__ __forceinline__ uint4 ldg_128(const void* p) {
@@ -145,6 +168,21 @@ __device__ __forceinline__ unsigned f32x2_to_f16x2(float lo, float hi) {
 __device__ __forceinline__ unsigned f32x2_to_bf16x2(float lo, float hi) {
   unsigned r;
   asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+  return r;
+}
+
+/// Two fp32 -> e4m3x2 (sm_89+): each rounded to nearest even and saturated to ±448 (.satfinite,
+/// numerics §10), lo in the lower byte of the low 16 bits. NaN is the caller's case.
+__device__ __forceinline__ unsigned f32x2_to_e4m3x2(float lo, float hi) {
+  unsigned short r;
+  asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(r) : "f"(hi), "f"(lo));
+  return r;
+}
+
+/// Two fp32 -> e5m2x2 (sm_89+): as f32x2_to_e4m3x2, saturated to ±57344.
+__device__ __forceinline__ unsigned f32x2_to_e5m2x2(float lo, float hi) {
+  unsigned short r;
+  asm("cvt.rn.satfinite.e5m2x2.f32 %0, %1, %2;" : "=h"(r) : "f"(hi), "f"(lo));
   return r;
 }
 

@@ -1,7 +1,7 @@
 // The device side of the numerics contract (docs/numerics.md) the GEMM kernels share: float
-// conversions of the 16-bit types, activation scales from an absmax (§2), activation codes (§3.1)
-// and the int4 dequantization of the weight-only family (§4, §6.3). Every operation is rounded on
-// its own (__fmul_rn/__fsub_rn are never contracted into an FMA; no fast math).
+// conversions of the 16-bit types, activation scales from an absmax (§2), activation codes (§3.1,
+// §3.4) and the int4 dequantization of the weight-only family (§4, §6.3). Every operation is
+// rounded on its own (__fmul_rn/__fsub_rn are never contracted into an FMA; no fast math).
 #pragma once
 
 #include "cuda/gemm_layout.cuh"
@@ -58,8 +58,17 @@ __device__ __forceinline__ unsigned quantize_s8(float x, float inv) {
 /// low byte: the order an mma operand word holds consecutive k.
 template <Code T>
 __device__ __forceinline__ unsigned quantize_pair(float x0, float x1, float inv) {
-  static_assert(T == Code::int8, "Activations are quantized to int8.");
-  return quantize_s8(x0, inv) | quantize_s8(x1, inv) << 8;
+  if constexpr (T == Code::int8) {
+    return quantize_s8(x0, inv) | quantize_s8(x1, inv) << 8;
+  } else {
+    // numerics §3.4 / §10: round to nearest even, saturate to the largest finite value; NaN
+    // becomes 0x7F (positive) explicitly rather than by what the instruction does with its sign.
+    const float v0 = __fmul_rn(x0, inv), v1 = __fmul_rn(x1, inv);
+    unsigned p = T == Code::fp8_e4m3 ? ptx::f32x2_to_e4m3x2(v0, v1) : ptx::f32x2_to_e5m2x2(v0, v1);
+    if (v0 != v0) p = (p & 0xff00u) | 0x7fu;
+    if (v1 != v1) p = (p & 0x00ffu) | 0x7f00u;
+    return p;
+  }
 }
 
 /// numerics §4 and §6.3: the 16-bit weights of two int4 codes, each `float(code − zero) · scale`

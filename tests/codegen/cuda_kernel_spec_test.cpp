@@ -44,6 +44,14 @@ LayerConfig w4a16_layer(int group, bool zero_points) {
   return l;
 }
 
+/// FP8: `activation` (e4m3 or e5m2) activations quantized in the kernel, e4m3 weights.
+LayerConfig fp8_layer(QuantType activation) {
+  LayerConfig l = w8a8_layer();
+  l.weight_quant = QuantType::fp8_e4m3;
+  l.activation_quant = activation;
+  return l;
+}
+
 const CudaTile kBig{128, 128, 64, 2, 2, 3};
 const CudaOperands kW8A8{QuantType::int8, QuantType::int8, ActivationScaling::static_per_tensor};
 
@@ -150,6 +158,47 @@ TEST(CudaKernelSpec, W4A16NamesItsGroupsAndTakesOnlyPerGroupWeights) {
       << refused.error().str();
 }
 
+TEST(CudaKernelSpec, Fp8NeedsSm89OrSm90aAndNamesItsActivationCode) {
+  for (CudaArch arch : {CudaArch::sm_80, CudaArch::sm_86}) {
+    auto refused = cuda_kernel_spec(fp8_layer(QuantType::fp8_e4m3), kBig, arch);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code, Errc::unsupported);
+    EXPECT_NE(refused.error().message.find(std::string(to_string(arch)) + " has none"),
+              std::string::npos)
+        << refused.error().str();
+  }
+  std::set<std::string> names;
+  for (CudaArch arch : {CudaArch::sm_89, CudaArch::sm_90a})
+    for (QuantType a : {QuantType::fp8_e4m3, QuantType::fp8_e5m2})
+      for (const CudaTile& tile : cuda_tiles(GemmFamily::fp8)) {
+        auto spec = cuda_kernel_spec(fp8_layer(a), tile, arch);
+        ASSERT_TRUE(spec) << spec.error().str();
+        EXPECT_EQ(operands(*spec),
+                  (CudaOperands{a, QuantType::fp8_e4m3, ActivationScaling::static_per_tensor}));
+        names.insert(canonical_name(*spec));
+      }
+  EXPECT_EQ(names.size(), 2u * 2u * 3u);
+  EXPECT_EQ(
+      canonical_name(*cuda_kernel_spec(fp8_layer(QuantType::fp8_e5m2), kBig, CudaArch::sm_89)),
+      "qk_fp8_sm_89_fp16_st_e5m2_bias_none_fp16_128x128x64_w2x2_s3");
+  LayerConfig e5m2_weights = fp8_layer(QuantType::fp8_e4m3);
+  e5m2_weights.weight_quant = QuantType::fp8_e5m2;
+  auto refused = cuda_kernel_spec(e5m2_weights, kBig, CudaArch::sm_89);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("weight_quant fp8_e5m2"), std::string::npos)
+      << refused.error().str();
+}
+
+// sm_90a emulates the fp8 mma with fp16 ones: more registers a thread, so fewer CTAs.
+TEST(CudaTile, EmulatedFp8LeavesRoomForItsRegisters) {
+  const CudaOperands fp8{QuantType::fp8_e4m3, QuantType::fp8_e4m3,
+                         ActivationScaling::static_per_tensor};
+  const CudaTile mid{64, 64, 64, 2, 2, 3};
+  EXPECT_EQ(intended_blocks_per_sm(mid, kW8A8, CudaArch::sm_90a), 4);
+  EXPECT_EQ(intended_blocks_per_sm(mid, fp8, CudaArch::sm_90a), 2);
+  EXPECT_EQ(intended_blocks_per_sm(mid, fp8, CudaArch::sm_89), 2);  // shared memory, as w8a8
+}
+
 // int4's own tile rules: warp tiles of whole n32 quads; k-tiles and groups that nest.
 TEST(CudaTile, Int4TilesNestWithTheGroups) {
   const CudaOperands g128{QuantType::fp16, QuantType::int4, ActivationScaling::none, 128, false};
@@ -176,10 +225,12 @@ TEST(CudaTile, ShippedTilesAreValidOnEveryArch) {
       {QuantType::fp16, QuantType::int4, ActivationScaling::none, 32, true},
       {QuantType::bf16, QuantType::int4, ActivationScaling::none, 64, false},
       {QuantType::fp16, QuantType::int4, ActivationScaling::none, 128, true},
-      {QuantType::fp16, QuantType::int4, ActivationScaling::none, 256, false}};
-  const GemmFamily families[] = {GemmFamily::w8a8,  GemmFamily::w8a8,  GemmFamily::fp16,
-                                 GemmFamily::bf16,  GemmFamily::w4a16, GemmFamily::w4a16,
-                                 GemmFamily::w4a16, GemmFamily::w4a16};
+      {QuantType::fp16, QuantType::int4, ActivationScaling::none, 256, false},
+      {QuantType::fp8_e4m3, QuantType::fp8_e4m3, ActivationScaling::dynamic_per_token},
+      {QuantType::fp8_e5m2, QuantType::fp8_e4m3, ActivationScaling::static_per_tensor}};
+  const GemmFamily families[] = {
+      GemmFamily::w8a8,  GemmFamily::w8a8,  GemmFamily::fp16,  GemmFamily::bf16, GemmFamily::w4a16,
+      GemmFamily::w4a16, GemmFamily::w4a16, GemmFamily::w4a16, GemmFamily::fp8,  GemmFamily::fp8};
   for (std::size_t i = 0; i < operand_sets.size(); ++i) {
     ASSERT_EQ(cuda_tiles(families[i]).size(), 3u) << to_string(families[i]);
     for (CudaArch arch : kCudaArchs)

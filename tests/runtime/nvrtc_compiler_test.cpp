@@ -112,6 +112,7 @@ struct Variant {
   CudaArch arch;
   int group_size = 0;  ///< w4a16
   bool zero_points = false;
+  QuantType fp8 = QuantType::fp8_e4m3;  ///< fp8: the activations' code
 };
 
 std::string variant_name(const testing::TestParamInfo<Variant>& info);
@@ -147,6 +148,10 @@ LayerConfig layer_of(const Variant& v) {
       layer.weight_granularity = WeightGranularity::per_group;
       layer.block_size = v.group_size;
       layer.weight_symmetric = !v.zero_points;
+      break;
+    case GemmFamily::fp8:
+      layer.weight_quant = QuantType::fp8_e4m3;
+      layer.activation_quant = v.fp8;
       break;
     default:  // w8a8
       layer.weight_quant = layer.activation_quant = QuantType::int8;
@@ -207,6 +212,22 @@ std::vector<Variant> w4a16_variants() {
   return out;
 }
 
+// fp8 (sm_89 and sm_90a only): e4m3 activations, static scale, over every tile on both archs;
+// e5m2 activations (the mixed e5m2 x e4m3 mma) and per-token scaling once each.
+std::vector<Variant> fp8_variants() {
+  std::vector<Variant> out;
+  const auto tiles = codegen::cuda_tiles(GemmFamily::fp8);
+  for (CudaArch arch : {CudaArch::sm_89, CudaArch::sm_90a})
+    for (const CudaTile& tile : tiles)
+      out.push_back({GemmFamily::fp8, QuantType::fp16, ActivationScaling::static_per_tensor, true,
+                     QuantType::fp16, tile, arch});
+  out.push_back({GemmFamily::fp8, QuantType::bf16, ActivationScaling::dynamic_per_token, false,
+                 QuantType::bf16, tiles.front(), CudaArch::sm_89, 0, false, QuantType::fp8_e5m2});
+  out.push_back({GemmFamily::fp8, QuantType::fp16, ActivationScaling::dynamic_per_token, true,
+                 QuantType::fp16, tiles.back(), CudaArch::sm_90a, 0, false, QuantType::fp8_e4m3});
+  return out;
+}
+
 /// The tensor-core instruction each family's main loop was written for, as nvdisasm prints it,
 /// and the k one instruction covers.
 struct TensorCoreOp {
@@ -215,6 +236,15 @@ struct TensorCoreOp {
 };
 TensorCoreOp tensor_core_op(const Variant& v) {
   if (v.family == GemmFamily::w8a8) return {R"(\bIMMA\.16832\.S8\.S8\b)", 32};
+  // sm_89 runs mma.sync .e4m3/.e5m2 on its fp8 tensor cores (QMMA). sm_90a's fp8 tensor cores
+  // are reached only by wgmma: ptxas lowers mma.sync fp8 there to F2FP unpacks to fp16 and two
+  // HMMA.16816 per k32 (exact: every fp8 value is an fp16 value), so that is what is counted.
+  if (v.family == GemmFamily::fp8 && v.arch == CudaArch::sm_90a)
+    return {R"(\bHMMA\.16816\.F32\s)", 16};
+  if (v.family == GemmFamily::fp8)
+    return {v.fp8 == QuantType::fp8_e4m3 ? R"(\bQMMA\.16832\.F32\.E4M3\.E4M3\b)"
+                                         : R"(\bQMMA\.16832\.F32\.E5M2\.E4M3\b)",
+            32};
   // fp16, bf16 and w4a16 (int4 dequantized to the activations' type): HMMA of A's type.
   if (v.input == QuantType::fp16) return {R"(\bHMMA\.16816\.F32\s)", 16};
   return {R"(\bHMMA\.16816\.F32\.BF16\b)", 16};
@@ -264,6 +294,7 @@ TEST_P(GemmNvrtc, CompilesWithinBudgetAndSassHasTensorCoresAndNoLocalMemory) {
   const test::Outcome sass =
       test::run_command(test::shell_quote(nvdisasm) + " " + test::shell_quote(cubin_path));
   ASSERT_EQ(sass.exit_code, 0) << sass.output;
+  if (std::getenv("QK_DUMP_SASS")) std::printf("%s\n", sass.output.c_str());
   auto count = [&](const std::string& pattern) {
     const std::regex re(pattern);
     return std::distance(std::sregex_iterator(sass.output.begin(), sass.output.end(), re),
@@ -275,6 +306,11 @@ TEST_P(GemmNvrtc, CompilesWithinBudgetAndSassHasTensorCoresAndNoLocalMemory) {
   const TensorCoreOp op = tensor_core_op(v);
   EXPECT_EQ(count(op.pattern), (warp_m / 16) * (warp_n / 8) * (v.tile.block_k / op.k))
       << op.pattern << " per k-tile";
+  if (v.family == GemmFamily::fp8) {
+    EXPECT_GT(count(R"(\bF2FP\.SATFINITE\.E[45]M[23]\.F32\.PACK_AB)"), 0) << "cvt to fp8";
+    EXPECT_EQ(count(R"(\bF2FP\.F16\.E[45]M[23]\.UNPACK_B\b)") > 0, v.arch == CudaArch::sm_90a)
+        << "fp8 unpacked to fp16 where (and only where) mma.sync fp8 is emulated";
+  }
   EXPECT_GT(count(R"(\bLDGSTS\.E\.BYPASS\.128\b)"), 0) << "128-bit cp.async.cg";
   EXPECT_GT(count(R"(\bLDSM\.16\.M88\.4\b)"), 0) << "ldmatrix.x4";
   EXPECT_EQ(count(R"(\b(LDL|STL)(\.[A-Z0-9]+)*\b)"), 0) << "local memory traffic";
@@ -297,6 +333,7 @@ TEST_P(GemmNvrtc, CompilesWithinBudgetAndSassHasTensorCoresAndNoLocalMemory) {
 INSTANTIATE_TEST_SUITE_P(W8A8, GemmNvrtc, testing::ValuesIn(w8a8_variants()), variant_name);
 INSTANTIATE_TEST_SUITE_P(Float, GemmNvrtc, testing::ValuesIn(float_variants()), variant_name);
 INSTANTIATE_TEST_SUITE_P(W4A16, GemmNvrtc, testing::ValuesIn(w4a16_variants()), variant_name);
+INSTANTIATE_TEST_SUITE_P(FP8, GemmNvrtc, testing::ValuesIn(fp8_variants()), variant_name);
 
 }  // namespace
 }  // namespace qk::runtime

@@ -240,6 +240,10 @@ TEST(CudaGemmLayout, WarpsComputeTheExactTileProduct) {
   check_layout<Config<32, 64, 32, 1, 2, 2>>();
   check_layout<Config<48, 32, 96, 3, 1, 2>>();
   check_layout<Config<64, 192, 64, 4, 2, 2>>();
+  // fp8 (e4m3/e5m2 share the .s8 fragments of m16n8k32, PTX ISA 9.0 §9.7.14.5.10): the same
+  // bytes, so the same maps; its 8-warp prefill tile.
+  check_layout<Config<128, 128, 64, 2, 4, 3, Code::fp8_e4m3>>();
+  check_layout<Config<16, 128, 128, 1, 4, 4, Code::fp8_e5m2, Code::fp8_e4m3>>();
 }
 
 TEST(CudaGemmLayout, SixteenBitWarpsComputeTheExactTileProduct) {
