@@ -294,7 +294,6 @@ TEST_P(GemmNvrtc, CompilesWithinBudgetAndSassHasTensorCoresAndNoLocalMemory) {
   const test::Outcome sass =
       test::run_command(test::shell_quote(nvdisasm) + " " + test::shell_quote(cubin_path));
   ASSERT_EQ(sass.exit_code, 0) << sass.output;
-  if (std::getenv("QK_DUMP_SASS")) std::printf("%s\n", sass.output.c_str());
   auto count = [&](const std::string& pattern) {
     const std::regex re(pattern);
     return std::distance(std::sregex_iterator(sass.output.begin(), sass.output.end(), re),
