@@ -9,11 +9,15 @@ namespace qk::codegen {
 
 namespace {
 
-constexpr std::string_view kFamilies = "w8a8, fp16, bf16, w4a16, fp8";
+constexpr std::string_view kFamilies = "w8a8, fp16, bf16, w4a16, fp8, w4a8";
 
 bool implemented(GemmFamily f) {
   return f == GemmFamily::w8a8 || f == GemmFamily::fp16 || f == GemmFamily::bf16 ||
-         f == GemmFamily::w4a16 || f == GemmFamily::fp8;
+         f == GemmFamily::w4a16 || f == GemmFamily::fp8 || f == GemmFamily::w4a8;
+}
+
+bool int4_weights(GemmFamily f) {
+  return f == GemmFamily::w4a16 || f == GemmFamily::w4a8;
 }
 
 /// "_e4m3" / "_e5m2" for fp8 kernels, "" otherwise: A's code in the name.
@@ -49,10 +53,10 @@ Expected<CudaKernelSpec> cuda_kernel_spec(const LayerConfig& layer, const CudaTi
                              to_string(arch))};
   if (family == GemmFamily::fp8 && layer.weight_quant != QuantType::fp8_e4m3)
     return unsupported("weight_quant", to_string(layer.weight_quant), "fp8_e4m3 for fp8");
-  // int4 scales are applied in the dequant before the mma, per group of K.
-  if (family == GemmFamily::w4a16 && layer.weight_granularity != WeightGranularity::per_group)
+  // int4 scales are applied per group of K (in the dequant, or to the group's int32 sums).
+  if (int4_weights(family) && layer.weight_granularity != WeightGranularity::per_group)
     return unsupported("weight_granularity", to_string(layer.weight_granularity),
-                       "per_group for w4a16");
+                       fmt::format("per_group for {}", to_string(family)));
   if (layer.epilogue.activation != Activation::none)
     return unsupported("epilogue.activation", to_string(layer.epilogue.activation), "none");
   if (layer.epilogue.output != QuantType::fp16 && layer.epilogue.output != QuantType::bf16)
@@ -64,8 +68,8 @@ Expected<CudaKernelSpec> cuda_kernel_spec(const LayerConfig& layer, const CudaTi
                       layer.epilogue.bias,
                       layer.epilogue.activation,
                       layer.epilogue.output,
-                      family == GemmFamily::w4a16 ? layer.block_size : 0,
-                      family == GemmFamily::w4a16 && !layer.weight_symmetric,
+                      int4_weights(family) ? layer.block_size : 0,
+                      int4_weights(family) && !layer.weight_symmetric,
                       layer.activation_quant,
                       tile};
   if (auto ok = validate(tile, operands(spec), arch); !ok) return ok.error();
@@ -81,6 +85,8 @@ CudaOperands operands(const CudaKernelSpec& s) {
       return {s.input, QuantType::int4, s.scaling, s.group_size, s.zero_points};
     case GemmFamily::fp8:
       return {s.activation_quant, QuantType::fp8_e4m3, s.scaling};
+    case GemmFamily::w4a8:
+      return {QuantType::int8, QuantType::int4, s.scaling, s.group_size, s.zero_points};
     default:  // w8a8
       return {QuantType::int8, QuantType::int8, s.scaling};
   }

@@ -30,10 +30,10 @@ struct CudaKernelSpec {
 
 /// The spec of `layer` with `tile` on `arch`. Errors: the layer is invalid (validate_layer's first
 /// error); the cuda target does not implement it yet (Errc::unsupported, naming the field, its
-/// value and what is implemented: families w8a8, fp16, bf16, w4a16 (per_group), fp8 (e4m3 or
-/// e5m2 activations x e4m3 weights, on sm_89 and sm_90a only); fp16/bf16 input; static
-/// per-tensor or dynamic per-token scaling for w8a8 and fp8; no activation function; fp16/bf16
-/// output); the tile is invalid on `arch` for the layer's operands.
+/// value and what is implemented: families w8a8, fp16, bf16, w4a16 and w4a8 (per_group), fp8
+/// (e4m3 or e5m2 activations x e4m3 weights, on sm_89 and sm_90a only); fp16/bf16 input; static
+/// per-tensor or dynamic per-token scaling for w8a8, w4a8 and fp8; no activation function;
+/// fp16/bf16 output); the tile is invalid on `arch` for the layer's operands.
 Expected<CudaKernelSpec> cuda_kernel_spec(const LayerConfig& layer, const CudaTile& tile,
                                           CudaArch arch);
 

@@ -45,6 +45,7 @@ std::vector<CudaTile> cuda_tiles(GemmFamily family) {
     case GemmFamily::w8a8:
       return {{128, 128, 64, 2, 2, 3}, {64, 64, 64, 2, 2, 3}, {16, 128, 128, 1, 4, 4}};
     case GemmFamily::fp8:
+    case GemmFamily::w4a8:
       return {{128, 128, 64, 2, 4, 3}, {64, 64, 64, 2, 2, 3}, {16, 128, 128, 1, 4, 4}};
     case GemmFamily::fp16:
     case GemmFamily::bf16:
@@ -104,7 +105,10 @@ int intended_blocks_per_sm(const CudaTile& t, const CudaOperands& o, CudaArch ar
   // A thread keeps its accumulators (one register per element of its share of the warp tile)
   // plus fragments, addresses and loop state: asking ptxas for more CTAs than that allows makes
   // it spill (w4a16's 128x128 tile would get 170 registers for 3 CTAs on sm_90a).
-  const int accumulators = (t.block_m / t.warps_m) * (t.block_n / t.warps_n) / 32;
+  // w4a8 keeps two sets: the group's int32 sums and the fp32 sum over groups.
+  const bool group_sums = o.a_code == QuantType::int8 && o.w_code == QuantType::int4;
+  const int accumulators =
+      (group_sums ? 2 : 1) * (t.block_m / t.warps_m) * (t.block_n / t.warps_n) / 32;
   const bool emulated_fp8 = arch == CudaArch::sm_90a &&
                             (o.a_code == QuantType::fp8_e4m3 || o.a_code == QuantType::fp8_e5m2);
   const int beside = kRegistersBesideAccumulators + (emulated_fp8 ? kRegistersOfEmulatedFp8Mma : 0);

@@ -83,6 +83,8 @@ struct CudaOperands {
 ///   same bytes per stage): 128x128x32_w2x2_s4, 64x64x32_w2x2_s4, 16x128x64_w1x4_s4.
 /// - fp8: w8a8's, the prefill one with 8 warps (128x128x64_w2x4_s3): 64 accumulators a thread
 ///   leave room for sm_90a's emulation of the fp8 mma (kRegistersOfEmulatedFp8Mma).
+/// - w4a8: fp8's: its int32 group sums and fp32 sum over groups are two sets of accumulators,
+///   64 each a thread in the 8-warp prefill tile.
 /// - w4a16: w8a8's tiles (a quarter of the A stage's bytes for W, so 3-4 stages fit easily);
 ///   every warp tile is a whole n32 quad (one ldmatrix.x4 of int4 serves four n8 tiles).
 /// Each list is {prefill, mid, decode}. Errc-free: a family the cuda target does not implement

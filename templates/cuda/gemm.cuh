@@ -10,8 +10,8 @@
 //                                                  // (quantized in the kernel; fp8: sm_89+), or
 //                                                  // fp16/bf16 (= INPUT, as it arrives)
 //   static constexpr qk::cuda::Code W_CODE;        // W as stored: int8, fp8_e4m3, fp16, bf16, or
-//                                                  // int4
-//                                                  // (dequantized to A_CODE in registers)
+//                                                  // int4 (converted to A_CODE in registers:
+//                                                  // fp16/bf16 for w4a16, int8 for w4a8)
 //   static constexpr int GROUP_SIZE;               // int4: k per weight scale group; else 0
 //   static constexpr bool W_ZERO;                  // int4: the weights have zero points
 //   static constexpr qk::cuda::InputType INPUT;    // dtype of A: fp16 or bf16
@@ -124,6 +124,16 @@ __global__ void __launch_bounds__(GemmLayout<C>::THREADS, C::MIN_BLOCKS)
     for (int j = 0; j < L::MMA_N; ++j)
 #pragma unroll
       for (int e = 0; e < 4; ++e) acc[i][j][e] = 0;
+  // w4a8: the fp32 sum over weight groups of their scaled int32 sums (add_group_sums).
+  float group_sum[L::GROUP_SUMS ? L::MMA_M : 1][L::GROUP_SUMS ? L::MMA_N : 1][4];
+  if constexpr (L::GROUP_SUMS) {
+#pragma unroll
+    for (int i = 0; i < L::MMA_M; ++i)
+#pragma unroll
+      for (int j = 0; j < L::MMA_N; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) group_sum[i][j][e] = 0.0f;
+  }
 
   for (int kt = 0; kt < k_tiles; ++kt) {
     const int stage = kt % C::STAGES;
@@ -162,13 +172,21 @@ __global__ void __launch_bounds__(GemmLayout<C>::THREADS, C::MIN_BLOCKS)
 #pragma unroll
           for (int n = 0; n < L::MMA_N; ++n) MmaOp::run(acc[i][n], a_frag[i], b_frag[n]);
       }
+      if constexpr (L::GROUP_SUMS) {
+        // K is a multiple of the group size, so the last k-tile ends a group too.
+        const bool ends_group =
+            C::GROUP_SIZE < C::BLOCK_K
+                ? (kk + 32) % C::GROUP_SIZE == 0
+                : kk + 32 == C::BLOCK_K && (kt + 1) * C::BLOCK_K % C::GROUP_SIZE == 0;
+        if (ends_group) add_group_sums<C>(group_sum, acc, ws, warp_n, kk, lane);
+      }
     }
   }
   ptx::cp_async_wait<0>();
 
   // Epilogue, numerics §6 and §7: y = convert((float(acc) · w_scale[n]) · a_scale[m] + bias[n]),
-  // the scales where the family has them, each operation rounded on its own (__fmul_rn/__fadd_rn
-  // are never contracted into an FMA).
+  // the scales where the family has them (w4a8: the group sums, weight scales applied), each
+  // operation rounded on its own (__fmul_rn/__fadd_rn are never contracted into an FMA).
   unsigned short* y = static_cast<unsigned short*>(args.y);
 #pragma unroll
   for (int n = 0; n < L::MMA_N; ++n) {
@@ -192,7 +210,11 @@ __global__ void __launch_bounds__(GemmLayout<C>::THREADS, C::MIN_BLOCKS)
         unsigned short out[2];
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
-          float v = static_cast<float>(acc[i][n][2 * h + e]);
+          float v;
+          if constexpr (L::GROUP_SUMS)
+            v = group_sum[i][n][2 * h + e];
+          else
+            v = static_cast<float>(acc[i][n][2 * h + e]);
           if constexpr (L::CHANNEL_W_SCALE) v = __fmul_rn(v, ws[e]);
           if constexpr (L::QUANTIZE_A) v = __fmul_rn(v, as);
           if constexpr (C::BIAS) v = __fadd_rn(v, bias[e]);

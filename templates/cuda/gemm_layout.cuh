@@ -49,6 +49,9 @@ struct GemmLayout {
   static constexpr bool QUANTIZE_A = code_bits(C::A_CODE) == 8;
   /// int4 weights: per-group scales (and zero points) staged with the tile, dequant in registers.
   static constexpr bool GROUPED_W = C::W_CODE == Code::int4;
+  /// int4 weights x int8 activations: exact int32 sums per group, scaled and summed in fp32
+  /// (numerics §6.2).
+  static constexpr bool GROUP_SUMS = GROUPED_W && QUANTIZE_A;
   /// int8 and fp8 weights carry one scale per channel, applied in the epilogue.
   static constexpr bool CHANNEL_W_SCALE =
       C::W_CODE == Code::int8 || C::W_CODE == Code::fp8_e4m3 || C::W_CODE == Code::fp8_e5m2;

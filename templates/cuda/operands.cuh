@@ -141,18 +141,22 @@ struct WStep {
   }
 };
 
-/// int4 W (the k32-interleaved layout, quant/pack_cuda.hpp): one ldmatrix.x4 per four n8 tiles
+/// int4 W (the k32-interleaved layouts, quant/pack_cuda.hpp): one ldmatrix.x4 per four n8 tiles
 /// hands each lane the 32-bit word of its column holding the 8 codes of its B fragments for the
-/// whole k32 step; with the column's group scale and zero point (staged with the tile) they are
-/// dequantized in registers to A's 16-bit type (numerics §6.3), nibbles 4h..4h+3 for piece h.
+/// whole k32 step. For 16-bit A they are dequantized in registers with the column's group scale
+/// and zero point (staged with the tile) to A's type (numerics §6.3), nibbles 4h..4h+3 for piece
+/// h; for int8 A they are widened to code - zero as int8 (the group scale is applied to the
+/// group's int32 sums, numerics §6.2).
 template <class C>
 struct WStep<C, true> {
   using L = GemmLayout<C>;
-  static_assert(C::A_CODE == Code::fp16 || C::A_CODE == Code::bf16,
-                "int4 weights are dequantized to fp16/bf16 activations' type.");
+  static constexpr bool TO_INT8 = C::A_CODE == Code::int8;
+  static_assert(TO_INT8 || C::A_CODE == Code::fp16 || C::A_CODE == Code::bf16,
+                "int4 weights feed int8 or fp16/bf16 activations.");
   unsigned words[L::MMA_N];
-  float scale[L::MMA_N];
-  float zero_biased[L::MMA_N];  ///< 2^23 + the zero point (dequant_int4_pair)
+  float scale[L::MMA_N];        ///< 16-bit A: the column's group scale
+  float zero_biased[L::MMA_N];  ///< 16-bit A: 2^23 + the zero point (dequant_int4_pair)
+  unsigned zero4[L::MMA_N];     ///< int8 A: the zero point in each byte
 
   __device__ __forceinline__ void load(unsigned w_tile, const float* ws, int warp_n, int kk,
                                        int lane) {
@@ -169,24 +173,62 @@ struct WStep<C, true> {
 #pragma unroll
     for (int n = 0; n < L::MMA_N; ++n) {
       const int col = warp_n + 8 * n + lane / 4;  // the B fragments' column g
-      scale[n] = ws[group * C::BLOCK_N + col];
-      if constexpr (C::W_ZERO)
-        zero_biased[n] = __fadd_rn(8388608.0f, ws[L::WS_FLOATS + group * C::BLOCK_N + col]);
-      else
-        zero_biased[n] = 8388616.0f;  // 2^23 + 8: numerics §3.2's symmetric zero point
+      const float zero = C::W_ZERO ? ws[L::WS_FLOATS + group * C::BLOCK_N + col] : 8.0f;
+      if constexpr (TO_INT8) {
+        zero4[n] = static_cast<unsigned>(zero) * 0x01010101u;
+      } else {
+        scale[n] = ws[group * C::BLOCK_N + col];
+        zero_biased[n] = __fadd_rn(8388608.0f, zero);  // exact: zero <= 15
+      }
     }
   }
   __device__ __forceinline__ void piece(unsigned (&b)[L::MMA_N][2], int h) const {
 #pragma unroll
     for (int n = 0; n < L::MMA_N; ++n) {
-      const unsigned w = words[n] >> (16 * h);
-      b[n][0] =
-          detail::dequant_int4_pair<C::A_CODE>(w & 0xf, (w >> 4) & 0xf, zero_biased[n], scale[n]);
-      b[n][1] = detail::dequant_int4_pair<C::A_CODE>((w >> 8) & 0xf, (w >> 12) & 0xf,
-                                                     zero_biased[n], scale[n]);
+      if constexpr (TO_INT8) {
+        // Nibbles 0, 2, 4, 6 and 1, 3, 5, 7 into bytes, then interleaved back in order:
+        // b[0] = nibbles 0-3 (k 4t..4t+3), b[1] = nibbles 4-7 (k 16+4t..19+4t).
+        const unsigned lo = words[n] & 0x0f0f0f0fu, hi = (words[n] >> 4) & 0x0f0f0f0fu;
+        b[n][0] = detail::int4x4_minus_zero(__byte_perm(lo, hi, 0x5140), zero4[n]);
+        b[n][1] = detail::int4x4_minus_zero(__byte_perm(lo, hi, 0x7362), zero4[n]);
+      } else {
+        const unsigned w = words[n] >> (16 * h);
+        b[n][0] =
+            detail::dequant_int4_pair<C::A_CODE>(w & 0xf, (w >> 4) & 0xf, zero_biased[n], scale[n]);
+        b[n][1] = detail::dequant_int4_pair<C::A_CODE>((w >> 8) & 0xf, (w >> 12) & 0xf,
+                                                       zero_biased[n], scale[n]);
+      }
     }
   }
 };
+
+/// w4a8, numerics §6.2: at the end of a weight group, sum[i][n][e] += float(acc) · w_scale[n, g]
+/// (in fp32, groups in increasing order) and the group's int32 sums start again from 0. An
+/// accumulator's column is 2t + e % 2 of its n8 tile (not the B fragments' g), so each lane reads
+/// two columns' scales per tile. `kk`: the group's last k32 step within the stage.
+template <class C>
+__device__ __forceinline__ void add_group_sums(
+    float (&sum)[GemmLayout<C>::MMA_M][GemmLayout<C>::MMA_N][4],
+    int (&acc)[GemmLayout<C>::MMA_M][GemmLayout<C>::MMA_N][4], const float* ws, int warp_n, int kk,
+    int lane) {
+  using L = GemmLayout<C>;
+  const int group = L::GROUPS_PER_TILE > 1 ? kk / C::GROUP_SIZE : 0;
+#pragma unroll
+  for (int n = 0; n < L::MMA_N; ++n) {
+    float scale[2];
+#pragma unroll
+    for (int e = 0; e < 2; ++e)
+      scale[e] = ws[group * C::BLOCK_N + warp_n + 8 * n + L::acc_col(e, lane)];
+#pragma unroll
+    for (int i = 0; i < L::MMA_M; ++i)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        sum[i][n][e] =
+            __fadd_rn(sum[i][n][e], __fmul_rn(static_cast<float>(acc[i][n][e]), scale[e % 2]));
+        acc[i][n][e] = 0;
+      }
+  }
+}
 
 /// The tensor-core instruction of the A operand's type: one m16n8k32 (8-bit) or m16n8k16 (16-bit)
 /// step of an m16n8 tile, 32 bytes of A's and W's rows.

@@ -1,7 +1,8 @@
 // The device side of the numerics contract (docs/numerics.md) the GEMM kernels share: float
 // conversions of the 16-bit types, activation scales from an absmax (§2), activation codes (§3.1,
-// §3.4) and the int4 dequantization of the weight-only family (§4, §6.3). Every operation is
-// rounded on its own (__fmul_rn/__fsub_rn are never contracted into an FMA; no fast math).
+// §3.4) and the int4 dequantization of the w4a16 and w4a8 families (§4, §6.2, §6.3). Every
+// operation is rounded on its own (__fmul_rn/__fsub_rn are never contracted into an FMA; no fast
+// math).
 #pragma once
 
 #include "cuda/gemm_layout.cuh"
@@ -84,6 +85,13 @@ __device__ __forceinline__ unsigned dequant_int4_pair(unsigned code0, unsigned c
     return ptx::f32x2_to_f16x2(v0, v1);
   else
     return ptx::f32x2_to_bf16x2(v0, v1);
+}
+
+/// numerics §6.2: four int4 codes (one per byte, 0..15) minus their zero point (`zero4`: the zero
+/// point in each byte), as four int8 in −15..15. Biasing each byte by 0x80 first keeps the byte
+/// subtractions from borrowing into their neighbours; the XOR removes the bias again.
+__device__ __forceinline__ unsigned int4x4_minus_zero(unsigned codes, unsigned zero4) {
+  return ((codes | 0x80808080u) - zero4) ^ 0x80808080u;
 }
 
 }  // namespace qk::cuda::detail

@@ -44,6 +44,16 @@ LayerConfig w4a16_layer(int group, bool zero_points) {
   return l;
 }
 
+/// W4A8: int4 weights in groups of `group` k (zero points or not), int8 activations.
+LayerConfig w4a8_layer(int group, bool zero_points) {
+  LayerConfig l = w8a8_layer();
+  l.weight_quant = QuantType::int4;
+  l.weight_granularity = WeightGranularity::per_group;
+  l.block_size = group;
+  l.weight_symmetric = !zero_points;
+  return l;
+}
+
 /// FP8: `activation` (e4m3 or e5m2) activations quantized in the kernel, e4m3 weights.
 LayerConfig fp8_layer(QuantType activation) {
   LayerConfig l = w8a8_layer();
@@ -76,6 +86,8 @@ TEST(CudaKernelSpec, DistinctSpecsHaveDistinctNames) {
   layers.push_back(w4a16_layer(128, false));
   layers.push_back(w4a16_layer(128, true));
   layers.push_back(w4a16_layer(64, false));
+  layers.push_back(w4a8_layer(128, false));
+  layers.push_back(w4a8_layer(32, true));
   std::set<std::string> names;
   std::size_t specs = 0;
   for (const LayerConfig& l : layers)
@@ -199,6 +211,23 @@ TEST(CudaTile, EmulatedFp8LeavesRoomForItsRegisters) {
   EXPECT_EQ(intended_blocks_per_sm(mid, fp8, CudaArch::sm_89), 2);  // shared memory, as w8a8
 }
 
+TEST(CudaKernelSpec, W4A8SumsGroupsOfInt8ProductsAndTakesOnlyPerGroupWeights) {
+  auto spec = cuda_kernel_spec(w4a8_layer(64, true), kBig, CudaArch::sm_86);
+  ASSERT_TRUE(spec) << spec.error().str();
+  EXPECT_EQ(canonical_name(*spec), "qk_w4a8_sm_86_fp16_st_g64z_bias_none_fp16_128x128x64_w2x2_s3");
+  EXPECT_EQ(operands(*spec), (CudaOperands{QuantType::int8, QuantType::int4,
+                                           ActivationScaling::static_per_tensor, 64, true}));
+  LayerConfig channel = w4a8_layer(64, false);
+  channel.weight_granularity = WeightGranularity::per_channel;
+  channel.block_size = 0;
+  auto refused = cuda_kernel_spec(channel, kBig, CudaArch::sm_86);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("per_group for w4a8"), std::string::npos)
+      << refused.error().str();
+  // Two sets of accumulators: the 128x128 tile of 4 warps is held to one CTA even on sm_90a.
+  EXPECT_EQ(intended_blocks_per_sm(kBig, operands(*spec), CudaArch::sm_90a), 1);
+}
+
 // int4's own tile rules: warp tiles of whole n32 quads; k-tiles and groups that nest.
 TEST(CudaTile, Int4TilesNestWithTheGroups) {
   const CudaOperands g128{QuantType::fp16, QuantType::int4, ActivationScaling::none, 128, false};
@@ -227,10 +256,14 @@ TEST(CudaTile, ShippedTilesAreValidOnEveryArch) {
       {QuantType::fp16, QuantType::int4, ActivationScaling::none, 128, true},
       {QuantType::fp16, QuantType::int4, ActivationScaling::none, 256, false},
       {QuantType::fp8_e4m3, QuantType::fp8_e4m3, ActivationScaling::dynamic_per_token},
-      {QuantType::fp8_e5m2, QuantType::fp8_e4m3, ActivationScaling::static_per_tensor}};
-  const GemmFamily families[] = {
-      GemmFamily::w8a8,  GemmFamily::w8a8,  GemmFamily::fp16,  GemmFamily::bf16, GemmFamily::w4a16,
-      GemmFamily::w4a16, GemmFamily::w4a16, GemmFamily::w4a16, GemmFamily::fp8,  GemmFamily::fp8};
+      {QuantType::fp8_e5m2, QuantType::fp8_e4m3, ActivationScaling::static_per_tensor},
+      {QuantType::int8, QuantType::int4, ActivationScaling::dynamic_per_token, 32, true},
+      {QuantType::int8, QuantType::int4, ActivationScaling::static_per_tensor, 256, false}};
+  const GemmFamily families[] = {GemmFamily::w8a8,  GemmFamily::w8a8,  GemmFamily::fp16,
+                                 GemmFamily::bf16,  GemmFamily::w4a16, GemmFamily::w4a16,
+                                 GemmFamily::w4a16, GemmFamily::w4a16, GemmFamily::fp8,
+                                 GemmFamily::fp8,   GemmFamily::w4a8,  GemmFamily::w4a8};
+  ASSERT_EQ(std::size(families), operand_sets.size());
   for (std::size_t i = 0; i < operand_sets.size(); ++i) {
     ASSERT_EQ(cuda_tiles(families[i]).size(), 3u) << to_string(families[i]);
     for (CudaArch arch : kCudaArchs)

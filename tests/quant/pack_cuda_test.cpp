@@ -19,7 +19,7 @@ namespace {
 TEST(PackCudaInt4, EachWordHoldsOneLanesFragmentsInRegisterOrder) {
   std::set<std::pair<std::int64_t, int>> seen;
   for (std::int64_t k = 0; k < 64; ++k) {
-    const Int4Position at = cuda_int4_position(k);
+    const Int4Position at = cuda_int4_position(k, CudaInt4Order::m16n8k16);
     EXPECT_TRUE(seen.insert({at.byte, at.high}).second) << "k " << k << " shares a nibble";
     EXPECT_EQ(at.byte / 16, k / 32) << "k " << k << " leaves its 16-byte chunk";
     const std::int64_t t = (at.byte % 16) / 4;
@@ -30,16 +30,34 @@ TEST(PackCudaInt4, EachWordHoldsOneLanesFragmentsInRegisterOrder) {
   EXPECT_EQ(seen.size(), 64u);
 }
 
+// The m16n8k32 order: word t holds b[0] = k 4t..4t+3 (nibbles 0-3) and b[1] = k 16+4t..19+4t
+// (nibbles 4-7) of an s8 m16n8k32 step (PTX ISA 9.0 §9.7.14.5.10), the lower k lower.
+TEST(PackCudaInt4, Int8OrderHoldsOneLanesM16n8k32Fragments) {
+  std::set<std::pair<std::int64_t, int>> seen;
+  for (std::int64_t k = 0; k < 64; ++k) {
+    const Int4Position at = cuda_int4_position(k, CudaInt4Order::m16n8k32);
+    EXPECT_TRUE(seen.insert({at.byte, at.high}).second) << "k " << k << " shares a nibble";
+    EXPECT_EQ(at.byte / 16, k / 32) << "k " << k << " leaves its 16-byte chunk";
+    const std::int64_t t = (at.byte % 16) / 4;
+    const std::int64_t nibble = 2 * (at.byte % 4) + at.high;
+    EXPECT_EQ(k % 32, 16 * (nibble / 4) + 4 * t + nibble % 4) << "k " << k;
+  }
+}
+
 void check_round_trip(std::int64_t n, std::int64_t k, WeightGranularity granularity, int block,
                       bool symmetric) {
   SCOPED_TRACE(testing::Message() << n << "x" << k << " block " << block << " sym " << symmetric);
   const std::vector<float> w = test::random_matrix(n, k, static_cast<unsigned>(n * 7 + k));
   auto q = quantize_weights(w, n, k, {QuantType::int4, granularity, block, symmetric});
   ASSERT_TRUE(q) << q.error().str();
-  auto p = pack_cuda_int4(*q);
+  auto p = pack_cuda_int4(*q, CudaInt4Order::m16n8k16);
   ASSERT_TRUE(p) << p.error().str();
   EXPECT_EQ(p->codes.size(), static_cast<std::size_t>(n * k / 2));
   EXPECT_EQ(unpack_cuda_int4(*p), q->codes);
+  auto p8 = pack_cuda_int4(*q, CudaInt4Order::m16n8k32);
+  ASSERT_TRUE(p8) << p8.error().str();
+  EXPECT_EQ(unpack_cuda_int4(*p8), q->codes);
+  EXPECT_EQ(p8->scales, p->scales);
   EXPECT_EQ(p->n_padded % 4, 0);
   EXPECT_GE(p->n_padded, n);
   EXPECT_LT(p->n_padded, n + 4);
@@ -75,14 +93,14 @@ TEST(PackCudaInt4, RefusesWhatTheLayoutCannotHold) {
   const std::vector<float> w = test::random_matrix(4, 48, 1);
   auto q = quantize_weights(w, 4, 48, {QuantType::int4, WeightGranularity::per_channel, 0, true});
   ASSERT_TRUE(q);
-  auto p = pack_cuda_int4(*q);
+  auto p = pack_cuda_int4(*q, CudaInt4Order::m16n8k16);
   ASSERT_FALSE(p);
   EXPECT_EQ(p.error().code, Errc::invalid_argument);
   EXPECT_EQ(p.error().where, "weights.k");
   EXPECT_NE(p.error().message.find("48"), std::string::npos) << p.error().message;
   auto q8 = quantize_weights(w, 4, 48, {QuantType::int8, WeightGranularity::per_channel, 0, true});
   ASSERT_TRUE(q8);
-  EXPECT_EQ(pack_cuda_int4(*q8).error().code, Errc::unsupported);
+  EXPECT_EQ(pack_cuda_int4(*q8, CudaInt4Order::m16n8k32).error().code, Errc::unsupported);
 }
 
 }  // namespace

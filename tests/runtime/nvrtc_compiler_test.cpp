@@ -153,6 +153,13 @@ LayerConfig layer_of(const Variant& v) {
       layer.weight_quant = QuantType::fp8_e4m3;
       layer.activation_quant = v.fp8;
       break;
+    case GemmFamily::w4a8:
+      layer.weight_quant = QuantType::int4;
+      layer.activation_quant = QuantType::int8;
+      layer.weight_granularity = WeightGranularity::per_group;
+      layer.block_size = v.group_size;
+      layer.weight_symmetric = !v.zero_points;
+      break;
     default:  // w8a8
       layer.weight_quant = layer.activation_quant = QuantType::int8;
   }
@@ -228,6 +235,24 @@ std::vector<Variant> fp8_variants() {
   return out;
 }
 
+// w4a8: static scale, groups of 128, symmetric over every tile and arch; per-token scaling,
+// zero points, groups smaller than a k-tile (a flush per k32 pair) and larger than one, once each.
+std::vector<Variant> w4a8_variants() {
+  std::vector<Variant> out;
+  const auto tiles = codegen::cuda_tiles(GemmFamily::w4a8);
+  for (CudaArch arch : codegen::kCudaArchs)
+    for (const CudaTile& tile : tiles)
+      out.push_back({GemmFamily::w4a8, QuantType::fp16, ActivationScaling::static_per_tensor, true,
+                     QuantType::fp16, tile, arch, 128, false});
+  out.push_back({GemmFamily::w4a8, QuantType::bf16, ActivationScaling::dynamic_per_token, false,
+                 QuantType::bf16, tiles.front(), CudaArch::sm_80, 32, true});
+  out.push_back({GemmFamily::w4a8, QuantType::fp16, ActivationScaling::dynamic_per_token, true,
+                 QuantType::fp16, tiles.back(), CudaArch::sm_89, 64, true});
+  out.push_back({GemmFamily::w4a8, QuantType::bf16, ActivationScaling::static_per_tensor, true,
+                 QuantType::fp16, tiles[1], CudaArch::sm_90a, 256, false});
+  return out;
+}
+
 /// The tensor-core instruction each family's main loop was written for, as nvdisasm prints it,
 /// and the k one instruction covers.
 struct TensorCoreOp {
@@ -235,7 +260,8 @@ struct TensorCoreOp {
   int k;
 };
 TensorCoreOp tensor_core_op(const Variant& v) {
-  if (v.family == GemmFamily::w8a8) return {R"(\bIMMA\.16832\.S8\.S8\b)", 32};
+  if (v.family == GemmFamily::w8a8 || v.family == GemmFamily::w4a8)
+    return {R"(\bIMMA\.16832\.S8\.S8\b)", 32};
   // sm_89 runs mma.sync .e4m3/.e5m2 on its fp8 tensor cores (QMMA). sm_90a's fp8 tensor cores
   // are reached only by wgmma: ptxas lowers mma.sync fp8 there to F2FP unpacks to fp16 and two
   // HMMA.16816 per k32 (exact: every fp8 value is an fp16 value), so that is what is counted.
@@ -333,6 +359,7 @@ INSTANTIATE_TEST_SUITE_P(W8A8, GemmNvrtc, testing::ValuesIn(w8a8_variants()), va
 INSTANTIATE_TEST_SUITE_P(Float, GemmNvrtc, testing::ValuesIn(float_variants()), variant_name);
 INSTANTIATE_TEST_SUITE_P(W4A16, GemmNvrtc, testing::ValuesIn(w4a16_variants()), variant_name);
 INSTANTIATE_TEST_SUITE_P(FP8, GemmNvrtc, testing::ValuesIn(fp8_variants()), variant_name);
+INSTANTIATE_TEST_SUITE_P(W4A8, GemmNvrtc, testing::ValuesIn(w4a8_variants()), variant_name);
 
 }  // namespace
 }  // namespace qk::runtime

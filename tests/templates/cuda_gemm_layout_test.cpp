@@ -30,7 +30,8 @@ struct Config {
   static constexpr Code W_CODE = W;
   static constexpr int GROUP_SIZE = GROUP;
   static constexpr bool W_ZERO = ZERO;
-  static constexpr Scaling SCALING = A == Code::int8 ? Scaling::static_per_tensor : Scaling::none;
+  static constexpr Scaling SCALING =
+      qk::cuda::code_bits(A) == 8 ? Scaling::static_per_tensor : Scaling::none;
   static constexpr int BLOCK_M = BM, BLOCK_N = BN, BLOCK_K = BK;
   static constexpr int WARPS_M = WM, WARPS_N = WN, STAGES = S;
 };
@@ -254,13 +255,14 @@ TEST(CudaGemmLayout, SixteenBitWarpsComputeTheExactTileProduct) {
   check_layout<Config<48, 48, 64, 3, 1, 2, Code::bf16>>();
 }
 
-// int4 W (w4a16): weights quantized and packed by quant/pack_cuda.hpp into the k32-interleaved
-// layout, one k-tile of them placed in stage 1 as the kernel's copies place it; every warp's
-// ldmatrix.x4 of n8 quads (w4_frag_row/w4_frag_byte), the nibbles of each lane's word taken as
-// the kernel's WStep takes them (piece h: nibbles 4h..4h+3, b[0] = 4h, 4h+1, b[1] = 4h+2, 4h+3,
-// the lower one in the lower half), their values code - zero fed to the emulated m16n8k16 with
-// A's 16-bit tile: the accumulators must be the exact integer product A · (code - zero)ᵀ. And the
-// group scales' copies place [array][group][column] where WStep reads them.
+// int4 W (w4a16, w4a8): weights quantized and packed by quant/pack_cuda.hpp in the order of the
+// activations' mma, one k-tile of them placed in stage 1 as the kernel's copies place it; every
+// warp's ldmatrix.x4 of n8 quads (w4_frag_row/w4_frag_byte), the nibbles of each lane's word
+// taken as WStep documents it — 16-bit A: piece h is nibbles 4h..4h+3, b[0] = 4h, 4h+1 and
+// b[1] = 4h+2, 4h+3 (lower half first); int8 A: b[0] = nibbles 0-3, b[1] = nibbles 4-7 (lowest
+// byte first) — their values code - zero fed to the emulated mma (m16n8k16 or m16n8k32) with A's
+// tile: the accumulators must be the exact integer product A · (code - zero)ᵀ. And the group
+// parameters' copies place [array][group][column] where WStep and add_group_sums read them.
 template <class C>
 void check_int4_layout(std::int64_t k_tile) {
   using L = qk::cuda::GemmLayout<C>;
@@ -278,7 +280,9 @@ void check_int4_layout(std::int64_t k_tile) {
       wf, C::BLOCK_N, K,
       {qk::QuantType::int4, qk::WeightGranularity::per_group, C::GROUP_SIZE, !C::W_ZERO});
   ASSERT_TRUE(q) << q.error().str();
-  auto packed = qk::quant::pack_cuda_int4(*q);
+  constexpr bool INT8_A = C::A_CODE == Code::int8;
+  auto packed = qk::quant::pack_cuda_int4(
+      *q, INT8_A ? qk::quant::CudaInt4Order::m16n8k32 : qk::quant::CudaInt4Order::m16n8k16);
   ASSERT_TRUE(packed) << packed.error().str();
 
   std::uniform_int_distribution<int> code(-127, 127);
@@ -286,10 +290,12 @@ void check_int4_layout(std::int64_t k_tile) {
   for (auto& x : a) x = code(rng);
   std::vector<std::uint8_t> smem(L::SMEM_BYTES, 0x55);
   const int stage = 1 * L::STAGE, w_base = stage + L::W_OFFSET;
+  const int a_base = INT8_A ? L::A8_OFFSET : stage;
+  const int a_stride = INT8_A ? L::A8_STRIDE : L::A16_STRIDE;
   for (int r = 0; r < C::BLOCK_M; ++r)
     for (int k = 0; k < C::BLOCK_K; ++k)
-      for (int b = 0; b < 2; ++b)
-        smem[stage + r * L::A16_STRIDE + 2 * k + b] =
+      for (int b = 0; b < (INT8_A ? 1 : 2); ++b)
+        smem[a_base + r * a_stride + (INT8_A ? 1 : 2) * k + b] =
             std::uint8_t(a[r * C::BLOCK_K + k] >> (8 * b));
   // The weights' copies, as load_stage issues them: chunk -> (row, byte), from row n's bytes
   // k0 / 2 + byte of the packed global rows.
@@ -334,13 +340,13 @@ void check_int4_layout(std::int64_t k_tile) {
           for (int j = 0; j < 4; ++j) words[4 * qd + j][lane] = r[lane][j];
       }
       const int group = L::GROUPS_PER_TILE > 1 ? kk / C::GROUP_SIZE : 0;
-      for (int h = 0; h < 2; ++h) {
+      for (int h = 0; h < L::MMA_PER_K32; ++h) {
         std::vector<std::array<std::uint32_t, 4>> a_frag[L::MMA_M];
         for (int i = 0; i < L::MMA_M; ++i) {
           std::array<int, 32> addr;
           for (int lane = 0; lane < 32; ++lane)
-            addr[lane] = stage + L::a_frag_row(warp_m, i, lane) * L::A16_STRIDE +
-                         L::a_frag_byte(2 * kk + 32 * h, lane);
+            addr[lane] = a_base + L::a_frag_row(warp_m, i, lane) * a_stride +
+                         L::a_frag_byte(kk * L::MMA_PER_K32 + 32 * h, lane);
           a_frag[i] = ldmatrix_x4(smem, addr);
         }
         for (int n = 0; n < L::MMA_N; ++n) {
@@ -352,15 +358,26 @@ void check_int4_layout(std::int64_t k_tile) {
               std::memcpy(
                   &zero,
                   &smem[stage + L::WS_OFFSET + 4 * (L::WS_FLOATS + group * C::BLOCK_N + col)], 4);
-            const std::uint32_t w = words[n][lane] >> (16 * h);
+            auto value = [&](int nibble) {
+              return int((words[n][lane] >> (4 * nibble)) & 0xf) - int(zero);
+            };
             for (int r = 0; r < 2; ++r) {
-              const int lo = int((w >> (8 * r)) & 0xf) - int(zero);
-              const int hi = int((w >> (8 * r + 4)) & 0xf) - int(zero);
-              b[lane][r] = std::uint32_t(std::uint16_t(lo)) | std::uint32_t(std::uint16_t(hi))
-                                                                  << 16;
+              if (INT8_A) {
+                b[lane][r] = 0;
+                for (int j = 0; j < 4; ++j)
+                  b[lane][r] |= std::uint32_t(std::uint8_t(value(4 * r + j))) << (8 * j);
+              } else {
+                b[lane][r] = std::uint32_t(std::uint16_t(value(4 * h + 2 * r))) |
+                             std::uint32_t(std::uint16_t(value(4 * h + 2 * r + 1))) << 16;
+              }
             }
           }
-          for (int i = 0; i < L::MMA_M; ++i) mma_16816(acc[i][n], a_frag[i], b);
+          for (int i = 0; i < L::MMA_M; ++i) {
+            if (INT8_A)
+              mma_16832(acc[i][n], a_frag[i], b);
+            else
+              mma_16816(acc[i][n], a_frag[i], b);
+          }
         }
       }
     }
@@ -387,6 +404,13 @@ TEST(CudaGemmLayout, Int4WarpsComputeTheExactTileProduct) {
   check_int4_layout<Config<64, 64, 64, 2, 2, 3, Code::fp16, Code::int4, 32, true>>(1);
   check_int4_layout<Config<16, 128, 128, 1, 4, 4, Code::bf16, Code::int4, 64, true>>(0);
   check_int4_layout<Config<32, 64, 64, 1, 2, 2, Code::fp16, Code::int4, 256, false>>(3);
+}
+
+// w4a8: the same words in the m16n8k32 order, widened to int8 for the s8 mma; its shipped tiles.
+TEST(CudaGemmLayout, Int4ToInt8WarpsComputeTheExactTileProduct) {
+  check_int4_layout<Config<128, 128, 64, 2, 4, 3, Code::int8, Code::int4, 128, false>>(1);
+  check_int4_layout<Config<64, 64, 64, 2, 2, 3, Code::int8, Code::int4, 32, true>>(2);
+  check_int4_layout<Config<16, 128, 128, 1, 4, 4, Code::int8, Code::int4, 64, true>>(0);
 }
 
 }  // namespace
