@@ -40,33 +40,83 @@ std::string canonical_name(const CudaTile& t) {
                      t.stages);
 }
 
-std::vector<CudaTile> w8a8_cuda_tiles() {
-  return {{128, 128, 64, 2, 2, 3}, {64, 64, 64, 2, 2, 3}, {16, 128, 128, 1, 4, 4}};
+std::vector<CudaTile> cuda_tiles(GemmFamily family) {
+  switch (family) {
+    case GemmFamily::w8a8:
+      return {{128, 128, 64, 2, 2, 3}, {64, 64, 64, 2, 2, 3}, {16, 128, 128, 1, 4, 4}};
+    case GemmFamily::fp8:
+    case GemmFamily::w4a8:
+      return {{128, 128, 64, 2, 4, 3}, {64, 64, 64, 2, 2, 3}, {16, 128, 128, 1, 4, 4}};
+    case GemmFamily::fp16:
+    case GemmFamily::bf16:
+      return {{128, 128, 32, 2, 2, 4}, {64, 64, 32, 2, 2, 4}, {16, 128, 64, 1, 4, 4}};
+    case GemmFamily::w4a16:
+      return {{128, 128, 32, 2, 2, 4}, {64, 64, 64, 2, 2, 3}, {16, 128, 128, 1, 4, 4}};
+    default:
+      return {};
+  }
 }
 
-std::vector<CudaTileBucket> default_cuda_tiles(GemmFamily /*family: w8a8, the only one so far*/) {
-  const std::vector<CudaTile> tiles = w8a8_cuda_tiles();
+std::vector<CudaTileBucket> default_cuda_tiles(GemmFamily family) {
+  const std::vector<CudaTile> tiles = cuda_tiles(family);
+  if (tiles.empty()) return {};
   return {{16, tiles[2]}, {256, tiles[1]}, {std::numeric_limits<std::int64_t>::max(), tiles[0]}};
 }
 
-int w8a8_smem_bytes(const CudaTile& t, ActivationScaling scaling) {
-  // Rows padded by 16 bytes (w8a8.cuh, W8A8Layout): fp16/bf16 A stages, int8 W stages, one
-  // int8 A tile, and the per-token scales and inverses.
-  const int a16_stage = t.block_m * (2 * t.block_k + 16);
-  const int w_stage = t.block_n * (t.block_k + 16);
-  const int a8 = t.block_m * (t.block_k + 16);
-  const int scales = scaling == ActivationScaling::dynamic_per_token ? 8 * t.block_m : 0;
+namespace {
+
+int code_bits(QuantType q) {
+  return q == QuantType::int4 ? 4 : (q == QuantType::fp16 || q == QuantType::bf16) ? 16 : 8;
+}
+
+// templates/cuda/gemm_layout.cuh, padded_stride: rows padded to an odd number of 16-byte units.
+int padded_stride(int row_bytes) {
+  return row_bytes + ((row_bytes / 16) % 2 == 0 ? 16 : 0);
+}
+
+// templates/cuda/gemm_layout.cuh, GROUPS_PER_TILE: int4 scale groups one k-tile touches.
+int groups_per_tile(const CudaTile& t, const CudaOperands& o) {
+  if (o.w_code != QuantType::int4) return 0;
+  return o.group_size >= t.block_k ? 1 : t.block_k / o.group_size;
+}
+
+int group_param_bytes(const CudaTile& t, const CudaOperands& o) {
+  return 4 * groups_per_tile(t, o) * t.block_n * (o.zero_points ? 2 : 1);
+}
+
+}  // namespace
+
+int gemm_smem_bytes(const CudaTile& t, const CudaOperands& o) {
+  // templates/cuda/gemm_layout.cuh, GemmLayout: per stage the fp16/bf16 A tile, the W tile and
+  // int4's group scales and zero points; then the 8-bit A tile of a quantized A, and the
+  // per-token scales and inverses.
+  const int a16_stage = t.block_m * padded_stride(2 * t.block_k);
+  const int w_stage =
+      t.block_n * padded_stride(t.block_k * code_bits(o.w_code) / 8) + group_param_bytes(t, o);
+  const int a8 = code_bits(o.a_code) == 8 ? t.block_m * padded_stride(t.block_k) : 0;
+  const int scales = o.scaling == ActivationScaling::dynamic_per_token ? 8 * t.block_m : 0;
   return t.stages * (a16_stage + w_stage) + a8 + scales;
 }
 
-int intended_blocks_per_sm(const CudaTile& t, ActivationScaling scaling, CudaArch arch) {
+int intended_blocks_per_sm(const CudaTile& t, const CudaOperands& o, CudaArch arch) {
   const CudaArchLimits l = limits(arch);
-  const int by_smem = l.smem_per_sm / (w8a8_smem_bytes(t, scaling) + kSmemReservedPerBlock);
+  const int by_smem = l.smem_per_sm / (gemm_smem_bytes(t, o) + kSmemReservedPerBlock);
   const int by_threads = l.max_threads_per_sm / t.threads();
-  return std::min({by_smem, by_threads, l.max_blocks_per_sm});
+  // A thread keeps its accumulators (one register per element of its share of the warp tile)
+  // plus fragments, addresses and loop state: asking ptxas for more CTAs than that allows makes
+  // it spill (w4a16's 128x128 tile would get 170 registers for 3 CTAs on sm_90a).
+  // w4a8 keeps two sets: the group's int32 sums and the fp32 sum over groups.
+  const bool group_sums = o.a_code == QuantType::int8 && o.w_code == QuantType::int4;
+  const int accumulators =
+      (group_sums ? 2 : 1) * (t.block_m / t.warps_m) * (t.block_n / t.warps_n) / 32;
+  const bool emulated_fp8 = arch == CudaArch::sm_90a &&
+                            (o.a_code == QuantType::fp8_e4m3 || o.a_code == QuantType::fp8_e5m2);
+  const int beside = kRegistersBesideAccumulators + (emulated_fp8 ? kRegistersOfEmulatedFp8Mma : 0);
+  const int by_registers = l.registers_per_sm / (t.threads() * (accumulators + beside));
+  return std::min({by_smem, by_threads, by_registers, l.max_blocks_per_sm});
 }
 
-Expected<void> validate(const CudaTile& t, ActivationScaling scaling, CudaArch arch) {
+Expected<void> validate(const CudaTile& t, const CudaOperands& o, CudaArch arch) {
   auto fail = [&](std::string field, std::string rule) {
     return Error{Errc::invalid_argument,
                  fmt::format("tile {} ({}).{}", canonical_name(t), to_string(arch), field),
@@ -86,19 +136,31 @@ Expected<void> validate(const CudaTile& t, ActivationScaling scaling, CudaArch a
     return fail("block_n", fmt::format("block_n {} must be a positive multiple of 16 * warps_n = "
                                        "{} (whole pairs of n8 mma tiles per warp)",
                                        t.block_n, 16 * t.warps_n));
+  if (o.w_code == QuantType::int4 && (t.block_n / t.warps_n) % 32 != 0)
+    return fail("block_n", fmt::format("block_n {} / warps_n {} must be a multiple of 32 for int4 "
+                                       "weights (one ldmatrix.x4 loads four n8 tiles)",
+                                       t.block_n, t.warps_n));
   if (t.block_k < 32 || t.block_k % 32 != 0)
     return fail("block_k", fmt::format("block_k {} must be a positive multiple of 32 (the k of "
-                                       "one m16n8k32 mma)",
+                                       "one main-loop step: one m16n8k32 mma or two m16n8k16)",
                                        t.block_k));
+  if (o.w_code == QuantType::int4 &&
+      (o.group_size < 32 || o.group_size % 32 != 0 ||
+       (o.group_size % t.block_k != 0 && t.block_k % o.group_size != 0)))
+    return fail("block_k", fmt::format("block_k {} and the weights' group size {} must divide one "
+                                       "another, the group a multiple of 32 (a k-tile holds whole "
+                                       "groups or lies in one)",
+                                       t.block_k, o.group_size));
   if (t.stages < 2)
     return fail("stages",
                 fmt::format("stages {} must be >= 2 to overlap copies with mma", t.stages));
-  const int a_chunks = t.block_m * t.block_k / 8, w_chunks = t.block_n * t.block_k / 16;
+  const int a_chunks = t.block_m * t.block_k / 8;
+  const int w_chunks = t.block_n * t.block_k * code_bits(o.w_code) / 8 / 16;
   if (a_chunks % t.threads() != 0 || w_chunks % t.threads() != 0)
     return fail("block_k", fmt::format("the {} (A) and {} (W) 16-byte copies per stage must split "
                                        "evenly over {} threads",
                                        a_chunks, w_chunks, t.threads()));
-  const int smem = w8a8_smem_bytes(t, scaling);
+  const int smem = gemm_smem_bytes(t, o);
   if (smem > limits(arch).smem_per_block)
     return fail("stages", fmt::format("{} bytes of shared memory exceed the {} bytes a block may "
                                       "use on {}",

@@ -1,6 +1,6 @@
-// The tile of a CUDA W8A8 kernel (what the autotuner will search and what a kernel's canonical
+// The tile of a CUDA GEMM kernel (what the autotuner will search and what a kernel's canonical
 // name records), the architectures qk compiles for, and each one's resource limits. See
-// templates/cuda/w8a8.cuh for the meaning of each parameter.
+// templates/cuda/gemm.cuh for the meaning of each parameter.
 #pragma once
 
 #include <array>
@@ -35,6 +35,12 @@ struct CudaArchLimits {
 inline constexpr int kSmemReservedPerBlock = 1024;  ///< bytes the system keeps per block
 inline constexpr int kMaxRegistersPerThread = 255;
 inline constexpr int kRegisterAllocationUnit = 256;  ///< registers are allocated per warp in 256s
+/// Registers a thread of the GEMM kernels needs beside its accumulators (one step's fragments,
+/// addresses, loop state), at least: the shipped tiles use 48-110.
+inline constexpr int kRegistersBesideAccumulators = 64;
+/// More of them for fp8 on sm_90a, where ptxas emulates mma.sync .e4m3/.e5m2 (Hopper's fp8 tensor
+/// cores serve only wgmma): every fp8 operand register is unpacked into two fp16 ones for HMMA.
+inline constexpr int kRegistersOfEmulatedFp8Mma = 128;
 
 CudaArchLimits limits(CudaArch arch);
 
@@ -54,13 +60,36 @@ struct CudaTile {
 /// "128x128x64_w2x2_s3": the tile's part of kernel names, logs and keys.
 std::string canonical_name(const CudaTile& tile);
 
-/// The tiles qk ships for W8A8 (every one is compiled for every arch by the tests):
-/// - 128x128x64_w2x2_s3, prefill: 64 x 64 warp tiles (128 int32 accumulators a thread), the
-///   largest tile whose 3 stages fit the 99 KB a block may use on sm_86/sm_89;
-/// - 64x64x64_w2x2_s3, mid-size M: 2 to 4 CTAs per SM hide each other's barriers;
-/// - 16x128x128_w1x4_s4, decode (M <= 16): no wasted m16 rows, four warps split N, long K
+/// What a kernel's shared memory, copies and tile rules depend on besides the tile: the operand
+/// types where the mma reads them and the scales that travel with them.
+struct CudaOperands {
+  /// A as the mma reads it: int8 or fp8 (quantized in the kernel), or fp16/bf16 as it arrives
+  QuantType a_code = QuantType::int8;
+  QuantType w_code = QuantType::int8;  ///< W as stored: int8, fp8_e4m3, fp16, bf16, int4
+  ActivationScaling scaling = ActivationScaling::static_per_tensor;  ///< of a quantized A
+  int group_size = 0;        ///< int4: k per scale group (staged with the tile); else 0
+  bool zero_points = false;  ///< int4 with zero points
+
+  bool operator==(const CudaOperands&) const = default;
+};
+
+/// The tiles qk ships per family (every one is compiled for every arch by the tests):
+/// - w8a8: 128x128x64_w2x2_s3, prefill: 64 x 64 warp tiles (128 int32 accumulators a thread),
+///   the largest tile whose 3 stages fit the 99 KB a block may use on sm_86/sm_89;
+///   64x64x64_w2x2_s3, mid-size M: 2 to 4 CTAs per SM hide each other's barriers;
+///   16x128x128_w1x4_s4, decode (M <= 16): no wasted m16 rows, four warps split N, long K
 ///   stages and a deep pipeline keep enough weight bytes in flight.
-std::vector<CudaTile> w8a8_cuda_tiles();
+/// - fp16, bf16: the same roles with half the k per stage (W's rows are twice as wide, so the
+///   same bytes per stage): 128x128x32_w2x2_s4, 64x64x32_w2x2_s4, 16x128x64_w1x4_s4.
+/// - fp8: w8a8's, the prefill one with 8 warps (128x128x64_w2x4_s3): 64 accumulators a thread
+///   leave room for sm_90a's emulation of the fp8 mma (kRegistersOfEmulatedFp8Mma).
+/// - w4a8: fp8's: its int32 group sums and fp32 sum over groups are two sets of accumulators,
+///   64 each a thread in the 8-warp prefill tile.
+/// - w4a16: w8a8's tiles (a quarter of the A stage's bytes for W, so 3-4 stages fit easily);
+///   every warp tile is a whole n32 quad (one ldmatrix.x4 of int4 serves four n8 tiles).
+/// Each list is {prefill, mid, decode}. Errc-free: a family the cuda target does not implement
+/// has none (an empty list).
+std::vector<CudaTile> cuda_tiles(GemmFamily family);
 
 /// The tile for calls with M up to `max_m`.
 struct CudaTileBucket {
@@ -69,24 +98,27 @@ struct CudaTileBucket {
 };
 
 /// The tiles a layer runs where nothing was tuned for the device (no GPU has tuned qk yet),
-/// ascending by max_m, the last unbounded: the decode tile up to M = 16, 64x64 up to M = 256 (a
-/// 4096-wide layer then still makes 64 x 4 CTAs, enough for every SM of the largest GPU), and
-/// 128x128 above. Every entry is one of w8a8_cuda_tiles().
+/// ascending by max_m, the last unbounded: the decode tile up to M = 16, the mid one up to
+/// M = 256 (a 4096-wide layer then still makes 64 x 4 CTAs, enough for every SM of the largest
+/// GPU), and the prefill one above. Every entry is one of cuda_tiles(family).
 std::vector<CudaTileBucket> default_cuda_tiles(GemmFamily family);
 
-/// Dynamic shared memory of the W8A8 kernel with `tile`, in bytes: the same figure as
-/// w8a8_smem_bytes<Config>() in templates/cuda/w8a8.cuh (the rendered source static_asserts it).
-int w8a8_smem_bytes(const CudaTile& tile, ActivationScaling scaling);
+/// Dynamic shared memory of the kernel with `tile` and `operands`, in bytes: the same figure as
+/// gemm_smem_bytes<Config>() in templates/cuda/gemm_layout.cuh (the rendered source
+/// static_asserts it).
+int gemm_smem_bytes(const CudaTile& tile, const CudaOperands& operands);
 
-/// CTAs of `tile` one SM of `arch` can hold, as far as shared memory and threads allow: the
-/// occupancy the kernel is compiled for (its registers are bounded to allow it, __launch_bounds__).
-int intended_blocks_per_sm(const CudaTile& tile, ActivationScaling scaling, CudaArch arch);
+/// CTAs of `tile` one SM of `arch` can hold, as far as shared memory, threads and registers (the
+/// accumulators plus kRegistersBesideAccumulators a thread) allow: the occupancy the kernel is
+/// compiled for (its registers are bounded to allow it, __launch_bounds__).
+int intended_blocks_per_sm(const CudaTile& tile, const CudaOperands& operands, CudaArch arch);
 
-/// The rules a W8A8 tile must satisfy on `arch`: warp tiles of whole m16 x n16 mma pairs,
-/// BLOCK_K a multiple of 32, at least 2 stages, copies that split evenly over the threads, at most
-/// 1024 threads, and shared memory within the arch's per-block limit. The error names the
+/// The rules a tile must satisfy on `arch`: warp tiles of whole m16 x n16 mma pairs (int4: n32
+/// quads), BLOCK_K a multiple of 32 (int4: one that divides the group size or is a multiple of
+/// it), at least 2 stages, copies that split evenly over the threads, at most 1024 threads, and
+/// shared memory within the arch's per-block limit. The error names the
 /// parameter, its value and the rule.
-Expected<void> validate(const CudaTile& tile, ActivationScaling scaling, CudaArch arch);
+Expected<void> validate(const CudaTile& tile, const CudaOperands& operands, CudaArch arch);
 
 }  // namespace qk::codegen
 

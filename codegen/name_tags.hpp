@@ -2,8 +2,11 @@
 #pragma once
 
 #include <array>
+#include <string>
 #include <string_view>
 #include <utility>
+
+#include <fmt/format.h>
 
 #include "qk/layer_config.hpp"
 
@@ -20,6 +23,12 @@ constexpr std::string_view scaling_tag(ActivationScaling s) {
   for (const auto& [value, tag] : kTags)
     if (value == s) return tag;
   return "?";
+}
+
+/// "_g128", "_g32z" (with zero points), or "" for weights without groups: the weight scale
+/// groups in cuda kernel names.
+inline std::string weight_group_tag(int group_size, bool zero_points) {
+  return group_size == 0 ? "" : fmt::format("_g{}{}", group_size, zero_points ? "z" : "");
 }
 
 }  // namespace qk::codegen

@@ -22,12 +22,14 @@ Expected<CudaLaunchGeometry> launch_geometry(const codegen::CudaKernelSpec& spec
   if (n < 1 || n > kMaxIndex) return bad_dimension("n", n, "must be in [1, 2^31 - 1]");
   if (k < 16 || k > kMaxIndex || k % 16 != 0)
     return bad_dimension("k", k, "must be a positive multiple of 16 below 2^31");
+  if (spec.group_size > 0 && k % spec.group_size != 0)
+    return bad_dimension(
+        "k", k, fmt::format("must be a multiple of the weights' group size {}", spec.group_size));
   const std::int64_t grid_y = (m + spec.tile.block_m - 1) / spec.tile.block_m;
   if (grid_y > kMaxGridY)
     return bad_dimension("m", m,
                          fmt::format("needs {} blocks of {} rows; gridDim.y is at most {}", grid_y,
-                                     spec.tile.block_m, kMaxGridY)
-);
+                                     spec.tile.block_m, kMaxGridY));
   return CudaLaunchGeometry{
       .grid_x = static_cast<unsigned>((n + spec.tile.block_n - 1) / spec.tile.block_n),
       .grid_y = static_cast<unsigned>(grid_y),
@@ -36,7 +38,7 @@ Expected<CudaLaunchGeometry> launch_geometry(const codegen::CudaKernelSpec& spec
   };
 }
 
-Expected<void> check_alignment(const QkCudaW8A8Args& args) {
+Expected<void> check_alignment(const QkCudaGemmArgs& args) {
   const struct {
     const char* name;
     const void* p;
@@ -46,6 +48,42 @@ Expected<void> check_alignment(const QkCudaW8A8Args& args) {
       return Error{Errc::invalid_argument, o.name,
                    fmt::format("address {} must be non-null and 16-byte aligned", o.p)};
   return {};
+}
+
+Expected<CudaLaunchGeometry> prepare_launch(const codegen::CudaKernelSpec& spec,
+                                            const codegen::RenderedCudaKernel& kernel,
+                                            const QkCudaGemmArgs& args) {
+  auto geometry = launch_geometry(spec, kernel, args.m, args.n, args.k);
+  if (!geometry) return geometry.error();
+  if (auto aligned = check_alignment(args); !aligned) return aligned.error();
+  auto bad = [](const char* name, std::string message) {
+    return Error{Errc::invalid_argument, name, std::move(message)};
+  };
+  const codegen::CudaOperands ops = codegen::operands(spec);
+  const bool int4 = ops.w_code == QuantType::int4;
+  auto aligned_16 = [](const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; };
+  if (ops.w_code != QuantType::fp16 && ops.w_code != QuantType::bf16) {
+    if (args.w_scale == nullptr)
+      return bad("w_scale", fmt::format("is null; {} reads the weights' scales", kernel.name));
+    if (int4 && !aligned_16(args.w_scale))
+      return bad("w_scale", fmt::format("address {} must be 16-byte aligned for int4 weights",
+                                        static_cast<const void*>(args.w_scale)));
+  }
+  if (int4 && ops.zero_points && (args.w_zero == nullptr || !aligned_16(args.w_zero)))
+    return bad("w_zero", fmt::format("address {} must be non-null and 16-byte aligned: {} reads "
+                                     "zero points",
+                                     static_cast<const void*>(args.w_zero), kernel.name));
+  const bool quantized_a = ops.a_code != QuantType::fp16 && ops.a_code != QuantType::bf16;
+  if (quantized_a && spec.scaling == ActivationScaling::static_per_tensor &&
+      args.a_scale == nullptr)
+    return bad("a_scale", fmt::format("is null; {} was built for static per-tensor scaling, "
+                                      "which reads the scale [1]",
+                                      kernel.name));
+  if (spec.bias != (args.bias != nullptr))
+    return bad("bias", fmt::format("is {}, but {} was built {} a bias",
+                                   args.bias ? "given" : "null", kernel.name,
+                                   spec.bias ? "with" : "without"));
+  return geometry;
 }
 
 }  // namespace qk::runtime

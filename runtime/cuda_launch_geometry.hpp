@@ -20,7 +20,8 @@ struct CudaLaunchGeometry {
 
 /// The launch of `kernel` (rendered from `spec`) for Y[m, n] = A[m, k] · W[n, k]ᵀ.
 /// Errors (Errc::invalid_argument) name the dimension, its value and the limit: m, n >= 1; k a
-/// positive multiple of 16 (every row of A and W starts 16-byte aligned, which cp.async needs);
+/// positive multiple of 16 (every row of A and W starts 16-byte aligned, which cp.async needs)
+/// and of the weights' group size (int4);
 /// m, n, k below 2^31 (the kernels index with int); ceil(m / BLOCK_M) <= 65535 (gridDim.y).
 Expected<CudaLaunchGeometry> launch_geometry(const codegen::CudaKernelSpec& spec,
                                              const codegen::RenderedCudaKernel& kernel,
@@ -28,6 +29,17 @@ Expected<CudaLaunchGeometry> launch_geometry(const codegen::CudaKernelSpec& spec
 
 /// The alignment the kernels assume: A, W and Y on 16-byte boundaries (128-bit loads and
 /// cp.async of 16 bytes). Error (Errc::invalid_argument) names the pointer and its address.
-Expected<void> check_alignment(const QkCudaW8A8Args& args);
+Expected<void> check_alignment(const QkCudaGemmArgs& args);
+
+/// The launch of `kernel` (rendered from `spec`) on `args`: launch_geometry() of its m, n, k and
+/// check_alignment(), plus the rules of the kernel's config (codegen::operands): w_scale is
+/// required unless W is fp16/bf16, and for int4 W 16-byte aligned, as are w_zero, required with
+/// zero points (their rows are copied with 16-byte cp.async); a_scale is required with static
+/// per-tensor scaling of a quantized A; bias is required when the kernel adds one and must be
+/// null when it does not (a mismatch would read garbage or silently drop the bias).
+/// Errors (Errc::invalid_argument) name the argument, its value and the rule.
+Expected<CudaLaunchGeometry> prepare_launch(const codegen::CudaKernelSpec& spec,
+                                            const codegen::RenderedCudaKernel& kernel,
+                                            const QkCudaGemmArgs& args);
 
 }  // namespace qk::runtime

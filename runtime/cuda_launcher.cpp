@@ -24,25 +24,6 @@ struct Event {
 
 }  // namespace
 
-Expected<CudaLaunchGeometry> prepare_w8a8_launch(const codegen::CudaKernelSpec& spec,
-                                                 const codegen::RenderedCudaKernel& kernel,
-                                                 const QkCudaW8A8Args& args) {
-  auto geometry = launch_geometry(spec, kernel, args.m, args.n, args.k);
-  if (!geometry) return geometry.error();
-  if (auto aligned = check_alignment(args); !aligned) return aligned.error();
-  if (args.w_scale == nullptr)
-    return bad_argument("w_scale", "is null; the kernel reads one scale per output channel [n]");
-  if (spec.scaling == ActivationScaling::static_per_tensor && args.a_scale == nullptr)
-    return bad_argument("a_scale", fmt::format("is null; {} was built for static per-tensor "
-                                               "scaling, which reads the scale [1]",
-                                               kernel.name));
-  if (spec.bias != (args.bias != nullptr))
-    return bad_argument(
-        "bias", fmt::format("is {}, but {} was built {} a bias", args.bias ? "given" : "null",
-                            kernel.name, spec.bias ? "with" : "without"));
-  return geometry;
-}
-
 Expected<void> check_dynamic_smem(int smem_bytes, const CudaDeviceInfo& device) {
   if (smem_bytes > device.smem_per_block_optin)
     return Error{Errc::unsupported, device.name,
@@ -136,9 +117,9 @@ CudaFunction::~CudaFunction() {
   if (module_ != nullptr) (void)driver_->api().cuModuleUnload(static_cast<CUmodule>(module_));
 }
 
-Expected<void> CudaFunction::launch(const CudaLaunchGeometry& g, const QkCudaW8A8Args& args) const {
+Expected<void> CudaFunction::launch(const CudaLaunchGeometry& g, const QkCudaGemmArgs& args) const {
   // The kernel's only parameter is the argument struct, by value: kernelParams holds its address.
-  QkCudaW8A8Args copy = args;
+  QkCudaGemmArgs copy = args;
   void* params[] = {&copy};
   return launch_with(g, params);
 }

@@ -1,13 +1,14 @@
-// Running a cubin on a device: loading it, launching the W8A8 kernel with the geometry of
+// Running a cubin on a device: loading it, launching a GEMM kernel with the geometry of
 // runtime/cuda_launch_geometry.hpp, device memory, and timing with CUDA events. The only code of
 // qk that needs a GPU to run, so it is kept small; everything about a launch that can be decided
 // without a GPU (the arguments against the kernel's spec, the geometry, the shared-memory opt-in)
-// is decided by prepare_w8a8_launch() and check_dynamic_smem(), which the tests cover.
+// is decided by prepare_launch() (runtime/cuda_launch_geometry.hpp, shared with cuda-emu) and
+// check_dynamic_smem(), which the tests cover.
 //
 // Example:
 //   auto device = (*qk::runtime::CudaDriver::get())->open_device(0);
 //   auto fn = CudaFunction::load(*device, bin.cubin, bin.lowered_name, kernel.smem_bytes);
-//   auto geometry = prepare_w8a8_launch(spec, kernel, args);   // args hold device pointers
+//   auto geometry = prepare_launch(spec, kernel, args);   // args hold device pointers
 //   auto ok = fn->launch(*geometry, args);
 #pragma once
 
@@ -28,15 +29,6 @@ namespace qk::runtime {
 /// Dynamic shared memory a block may use without opting in (CUDA C++ Programming Guide,
 /// "Shared Memory": above 48 KB a kernel must raise its MAX_DYNAMIC_SHARED_SIZE_BYTES).
 inline constexpr int kSmemWithoutOptIn = 48 * 1024;
-
-/// The launch of `kernel` (rendered from `spec`) on `args`: launch_geometry() of its m, n, k and
-/// check_alignment(), plus the rules of the kernel's config: w_scale is required; a_scale is
-/// required with static per-tensor scaling; bias is required when the kernel adds one and must be
-/// null when it does not (a mismatch would read garbage or silently drop the bias).
-/// Errors (Errc::invalid_argument) name the argument, its value and the rule.
-Expected<CudaLaunchGeometry> prepare_w8a8_launch(const codegen::CudaKernelSpec& spec,
-                                                 const codegen::RenderedCudaKernel& kernel,
-                                                 const QkCudaW8A8Args& args);
 
 /// Whether a kernel needing `smem_bytes` of dynamic shared memory fits `device`. Error
 /// (Errc::unsupported) names the kernel's bytes and the device's opt-in limit.
@@ -83,9 +75,9 @@ class CudaFunction {
   ~CudaFunction();
 
   /// Enqueues the kernel on the default stream with `args` as its one parameter (the kernel takes
-  /// QkCudaW8A8Args by value). Asynchronous: errors of the run itself surface at the next
-  /// synchronization. @pre geometry from prepare_w8a8_launch(spec, kernel, args)
-  Expected<void> launch(const CudaLaunchGeometry& geometry, const QkCudaW8A8Args& args) const;
+  /// QkCudaGemmArgs by value). Asynchronous: errors of the run itself surface at the next
+  /// synchronization. @pre geometry from prepare_launch(spec, kernel, args)
+  Expected<void> launch(const CudaLaunchGeometry& geometry, const QkCudaGemmArgs& args) const;
 
   /// Enqueues the kernel with `params` (cuLaunchKernel's kernelParams: one pointer to each
   /// argument, in order), for kernels other than qk's (a benchmark's helpers).

@@ -2,12 +2,12 @@
 // bucket's default tile (codegen::default_cuda_tiles), launched on the CPU by the emulator with
 // the geometry a GPU launch would use (runtime/cuda_launch_geometry.hpp).
 #include <algorithm>
-#include <cstring>
 
 #include <fmt/format.h>
 
 #include "codegen/cuda_kernel_spec.hpp"
 #include "codegen/m_buckets.hpp"
+#include "quant/pack_cuda.hpp"
 #include "runtime/bucket_variants.hpp"
 #include "runtime/cuda_launch_geometry.hpp"
 #include "runtime/emu_backend.hpp"
@@ -17,13 +17,37 @@
 namespace qk::runtime {
 namespace {
 
-/// Weights as the CUDA kernels read them: the canonical int8 [N, K] codes (numerics §5.1) and one
-/// fp32 scale per output channel (a per-tensor scale repeated).
+/// Weights as the CUDA kernels read them (templates/cuda/abi.h): int8, fp8 and fp16/bf16 in the
+/// canonical [N, K] rows (numerics §5.1) with one fp32 scale per output channel (a per-tensor
+/// scale repeated; none for fp16/bf16); int4 in the k32-interleaved layout of the mma it feeds,
+/// with [groups][N padded] scales and zero points (quant/pack_cuda.hpp).
 struct CudaPackedWeights final : PackedWeights::Impl {
-  std::vector<std::int8_t> codes;
+  std::vector<std::uint8_t> codes;
   std::vector<float> scales;
+  std::vector<float> zero_points;  ///< int4 with zero points; else empty
   CudaPackedWeights(std::int64_t n, std::int64_t k) : Impl(Target::cuda_emu, n, k) {}
 };
+
+Expected<std::shared_ptr<CudaPackedWeights>> pack_for_cuda(const quant::QuantizedWeights& weights,
+                                                           const codegen::CudaOperands& ops) {
+  auto packed = std::make_shared<CudaPackedWeights>(weights.n, weights.k);
+  if (ops.w_code == QuantType::int4) {
+    // The order of the mma the codes feed: int8 activations take m16n8k32, 16-bit ones m16n8k16.
+    auto int4 = quant::pack_cuda_int4(weights, ops.a_code == QuantType::int8
+                                                   ? quant::CudaInt4Order::m16n8k32
+                                                   : quant::CudaInt4Order::m16n8k16);
+    if (!int4) return int4.error();
+    packed->codes = std::move(int4->codes);
+    packed->scales = std::move(int4->scales);
+    packed->zero_points = std::move(int4->zero_points);
+    return packed;
+  }
+  packed->codes = weights.codes;
+  if (ops.w_code == QuantType::fp16 || ops.w_code == QuantType::bf16) return packed;
+  packed->scales.resize(static_cast<std::size_t>(weights.n));
+  for (std::int64_t n = 0; n < weights.n; ++n) packed->scales[n] = weights.scale(n, 0);
+  return packed;
+}
 
 struct EmuKernel final : Kernel::Impl {
   BucketVariants<EmuKernelModule> variants;
@@ -35,12 +59,10 @@ struct EmuKernel final : Kernel::Impl {
   const std::string& name(std::int64_t m) const override { return variants.for_m(m).name; }
 
   Expected<PackedWeights> pack(const quant::QuantizedWeights& weights) const override {
-    auto packed = std::make_shared<CudaPackedWeights>(weights.n, weights.k);
-    packed->codes.resize(weights.codes.size());
-    std::memcpy(packed->codes.data(), weights.codes.data(), weights.codes.size());
-    packed->scales.resize(static_cast<std::size_t>(weights.n));
-    for (std::int64_t n = 0; n < weights.n; ++n) packed->scales[n] = weights.scale(n, 0);
-    return PackedWeights(std::move(packed));
+    // Every bucket's kernel has the layer's operands: any one says how to pack.
+    auto packed = pack_for_cuda(weights, codegen::operands(variants.for_m(1).spec));
+    if (!packed) return packed.error();
+    return PackedWeights(std::move(*packed));
   }
 
   Expected<void> run(ConstMatrix a, const PackedWeights::Impl& packed, MutableMatrix out,
@@ -56,19 +78,19 @@ struct EmuKernel final : Kernel::Impl {
                                out.stride, out.cols)};
     const auto& w = static_cast<const CudaPackedWeights&>(packed);
     const EmuKernelModule& kernel = variants.for_m(a.rows);
-    auto geometry = launch_geometry(kernel.spec, kernel.rendered, a.rows, layer.n, layer.k);
-    if (!geometry) return geometry.error();
-    QkCudaW8A8Args args{};
+    QkCudaGemmArgs args{};
     args.a = a.data;
     args.w = w.codes.data();
-    args.w_scale = w.scales.data();
+    args.w_scale = w.scales.empty() ? nullptr : w.scales.data();
+    args.w_zero = w.zero_points.empty() ? nullptr : w.zero_points.data();
     args.a_scale = &params.activation_scale;
     args.bias = layer.epilogue.bias ? params.bias.data() : nullptr;
     args.y = out.data;
     args.m = static_cast<int>(a.rows);
     args.n = static_cast<int>(layer.n);
     args.k = static_cast<int>(layer.k);
-    if (auto aligned = check_alignment(args); !aligned) return aligned.error();
+    auto geometry = prepare_launch(kernel.spec, kernel.rendered, args);
+    if (!geometry) return geometry.error();
     return emu::launch({{geometry->grid_x, geometry->grid_y, 1},
                         {geometry->block_x, 1, 1},
                         geometry->smem_bytes,

@@ -16,7 +16,7 @@ namespace qk::runtime {
 
 /// A header NVRTC resolves `#include "<name>"` to, from memory.
 struct NvrtcHeader {
-  std::string name;  ///< as the source spells it, e.g. "cuda/w8a8.cuh"
+  std::string name;  ///< as the source spells it, e.g. "cuda/gemm.cuh"
   std::string contents;
 };
 
@@ -69,7 +69,7 @@ class NvrtcCompiler {
   NvrtcCompiler& operator=(const NvrtcCompiler&) = delete;
 
   /// Compiles `source` to a cubin for `arch` and lowers `name_expression` (a kernel template
-  /// instantiation, e.g. "qk::cuda::w8a8_gemm<qk_gen::X_config>") to its mangled name.
+  /// instantiation, e.g. "qk::cuda::gemm<qk_gen::X_config>") to its mangled name.
   /// `name` names the source in diagnostics ("<name>.cu(12): error …") and is the error's where.
   /// Errors: Errc::compile_error whose message holds NVRTC's log and the options;
   /// Errc::parse_error when ptxas's report for the kernel cannot be read.

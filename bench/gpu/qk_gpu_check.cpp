@@ -80,8 +80,8 @@ Expected<LoadedKernel> load_kernel(Session& s, const LayerConfig& layer,
 Expected<std::vector<float>> run_once(Session& s, const LoadedKernel& k, const HostProblem& p,
                                       const bench::gpu::DeviceOperands& ops,
                                       const std::vector<std::int64_t>& rows) {
-  const QkCudaW8A8Args args = bench::gpu::w8a8_args(ops, p);
-  auto geometry = runtime::prepare_w8a8_launch(k.spec, k.rendered, args);
+  const QkCudaGemmArgs args = bench::gpu::w8a8_args(ops, p);
+  auto geometry = runtime::prepare_launch(k.spec, k.rendered, args);
   if (!geometry) return geometry.error();
   if (auto ok = k.function.launch(*geometry, args); !ok) return ok.error();
   if (auto ok = runtime::synchronize(s.device, k.rendered.name); !ok) return ok.error();
@@ -137,7 +137,7 @@ int run_checks(Session& s) {
   std::vector<std::vector<std::string>> rows{{"variant", "tile", "result"}};
   int failed = 0;
   for (const LayerConfig& variant : bench::gpu::w8a8_cuda_variants())
-    for (const codegen::CudaTile& tile : codegen::w8a8_cuda_tiles()) {
+    for (const codegen::CudaTile& tile : codegen::cuda_tiles(GemmFamily::w8a8)) {
       std::string problem;
       if (auto k = load_kernel(s, variant, tile))
         problem = check_kernel(s, *k, variant);
@@ -237,9 +237,9 @@ int run_timing(Session& s, const Options& o) {
         auto copies = rotating_operands(s, p);
         if (!copies) return copies.error();
         if (auto ok = (*baseline)->prepare(p); !ok) return ok.error();
-        std::vector<QkCudaW8A8Args> args;
+        std::vector<QkCudaGemmArgs> args;
         for (const auto& ops : *copies) args.push_back(bench::gpu::w8a8_args(ops, p));
-        auto geometry = runtime::prepare_w8a8_launch(kernel->spec, kernel->rendered, args[0]);
+        auto geometry = runtime::prepare_launch(kernel->spec, kernel->rendered, args[0]);
         if (!geometry) return geometry.error();
         // Both contenders are checked on their own output before anything is timed.
         if (auto ok = kernel->function.launch(*geometry, args[0]); !ok) return ok.error();
@@ -305,7 +305,7 @@ int compile_only(const std::string& arch_name) {
                              allowed_names<codegen::CudaArch>())});
   std::size_t specs = 0;
   for (const LayerConfig& variant : bench::gpu::w8a8_cuda_variants())
-    for (const codegen::CudaTile& tile : codegen::w8a8_cuda_tiles()) {
+    for (const codegen::CudaTile& tile : codegen::cuda_tiles(GemmFamily::w8a8)) {
       auto spec = codegen::cuda_kernel_spec(variant, tile, *arch);
       if (!spec) return fail(spec.error());
       ++specs;
@@ -315,7 +315,7 @@ int compile_only(const std::string& arch_name) {
   auto helpers = bench::gpu::compile_helper_kernels((*backend)->compiler(), *arch);
   if (!helpers) return fail(helpers.error());
   const auto first = codegen::cuda_kernel_spec(bench::gpu::w8a8_cuda_variants().front(),
-                                               codegen::w8a8_cuda_tiles().back(), *arch);
+                                               codegen::cuda_tiles(GemmFamily::w8a8).back(), *arch);
   auto kernel = (*backend)->cubin(*first, nullptr);
   if (!kernel) return fail(kernel.error());
   fmt::print(

@@ -165,8 +165,8 @@ Expected<DeviceOperands> upload(const runtime::CudaDevice& device, const HostPro
                         std::move(*das), std::move(*db), std::move(*dy)};
 }
 
-QkCudaW8A8Args w8a8_args(const DeviceOperands& ops, const HostProblem& p) {
-  QkCudaW8A8Args args{};
+QkCudaGemmArgs w8a8_args(const DeviceOperands& ops, const HostProblem& p) {
+  QkCudaGemmArgs args{};
   args.a = ops.a.get();
   args.w = static_cast<const int8_t*>(ops.w.get());
   args.w_scale = static_cast<const float*>(ops.w_scale.get());

@@ -61,7 +61,7 @@ struct DeviceOperands {
 Expected<DeviceOperands> upload(const runtime::CudaDevice& device, const HostProblem& p);
 
 /// The kernel arguments of `ops` (bias null when the layer has none).
-QkCudaW8A8Args w8a8_args(const DeviceOperands& ops, const HostProblem& p);
+QkCudaGemmArgs w8a8_args(const DeviceOperands& ops, const HostProblem& p);
 
 /// Rows `rows` of Y, as floats holding the stored fp16/bf16 values (as GemmReference::y).
 Expected<std::vector<float>> download_rows(const DeviceOperands& ops, const HostProblem& p,

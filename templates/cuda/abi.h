@@ -2,23 +2,24 @@
 // that will launch them (the launch itself is not written yet; docs/cuda.md).
 #pragma once
 
-#ifdef __CUDACC_RTC__
-typedef signed char int8_t;
-#else
-#include <stdint.h>
-#endif
-
-/// W8A8 GEMM: Y[M, N] = epilogue((float(Σ_k qa[m, k] · W[n, k]) · w_scale[n]) · a_scale[m]).
+/// The arguments of every GEMM family (templates/cuda/gemm.cuh): one plain struct, so that the
+/// launcher and cuda-emu handle each family alike. Y[M, N] = epilogue(op(A) · op(W)ᵀ).
 /// Preconditions the launcher checks: K a positive multiple of 16 (every row of A and W starts
-/// on a 16-byte boundary, which cp.async needs); A, W, Y 16-byte aligned; M, N >= 1.
-typedef struct QkCudaW8A8Args {
+/// on a 16-byte boundary, which cp.async needs) and of GROUP_SIZE for int4 W; A, W, Y and the
+/// int4 scales and zero points 16-byte aligned; M, N >= 1.
+typedef struct QkCudaGemmArgs {
   const void* a;         ///< [M, K] row-major, fp16 or bf16 bits (the config's INPUT)
-  const int8_t* w;       ///< [N, K] row-major int8 (K contiguous): the canonical layout
-  const float* w_scale;  ///< [N] per channel (a per-tensor scale broadcast by the packing)
-  const float* a_scale;  ///< [1] static per-tensor scale; unused with dynamic per-token
+  const void* w;         ///< [N, K] row-major (K contiguous): int8 or fp16/bf16 bits; int4:
+                         ///< [N, K / 2] bytes in the k32-interleaved layout (quant/pack_cuda.hpp)
+  const float* w_scale;  ///< int8 W: [N] per channel (a per-tensor scale broadcast by the
+                         ///< packing); int4: [K / GROUP_SIZE, N rounded up to 4] per group;
+                         ///< null for fp16/bf16 W
+  const float* w_zero;   ///< int4 with zero points: [K / GROUP_SIZE, N rounded up to 4] fp32
+                         ///< (0..15); null otherwise
+  const float* a_scale;  ///< [1] static per-tensor scale; unused otherwise
   const float* bias;     ///< [N] fp32, or null when the config has no bias
   void* y;               ///< [M, N] row-major, fp16 or bf16 bits (the config's OUTPUT)
   int m;                 ///< rows of A and Y (tokens)
   int n;                 ///< rows of W, columns of Y (out-features)
   int k;                 ///< the reduction dimension (in-features)
-} QkCudaW8A8Args;
+} QkCudaGemmArgs;

@@ -56,7 +56,8 @@ __device__ __forceinline__ void ldmatrix_x4(unsigned (&r)[4], unsigned addr) {
 }
 
 /// D = A · B + D on the tensor cores (IMMA): A 16x32 s8 (row), B 32x8 s8 (col), D 16x8 s32.
-/// Fragments (PTX ISA, "mma.m16n8k32"), g = lane / 4, t = lane % 4:
+/// Fragments (PTX ISA 9.0, §9.7.14.5.10 "Matrix Fragments for mma.m16n8k32"), g = lane / 4,
+/// t = lane % 4, the lowest byte of a register holding the lowest k:
 ///   a[0] row g, k 4t..4t+3; a[1] row g+8, k 4t..; a[2] row g, k 16+4t..; a[3] row g+8, k 16+4t..
 ///   b[0] col g, k 4t..4t+3; b[1] col g, k 16+4t..
 ///   d[0], d[1] row g, cols 2t, 2t+1; d[2], d[3] row g+8, cols 2t, 2t+1.
@@ -66,6 +67,56 @@ __device__ __forceinline__ void mma_s8_16832(int (&d)[4], const unsigned (&a)[4]
       "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
       "{%8, %9}, {%0, %1, %2, %3};\n"
       : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+/// D = A · B + D on the tensor cores (HMMA), fp32 accumulation: A 16x16 fp16 (row), B 16x8 fp16
+/// (col), D 16x8 f32. Fragments (PTX ISA 9.0, §9.7.14.5.8 "Matrix Fragments for mma.m16n8k16 with
+/// floating point type"), g = lane / 4, t = lane % 4, the lower half of a register holds the
+/// lower k (or column):
+///   a[0] row g, k 2t..2t+1; a[1] row g+8, k 2t..; a[2] row g, k 8+2t..; a[3] row g+8, k 8+2t..
+///   b[0] col g, k 2t..2t+1; b[1] col g, k 8+2t..8+2t+1
+///   d[0], d[1] row g, cols 2t, 2t+1; d[2], d[3] row g+8, cols 2t, 2t+1.
+/// In bytes these are the s8 m16n8k32 fragments' bytes, so the same ldmatrix.x4 maps load them.
+__device__ __forceinline__ void mma_f16_16816(float (&d)[4], const unsigned (&a)[4],
+                                              const unsigned (&b)[2]) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+      "{%8, %9}, {%0, %1, %2, %3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+/// mma_f16_16816 with bf16 operands (same fragments).
+__device__ __forceinline__ void mma_bf16_16816(float (&d)[4], const unsigned (&a)[4],
+                                               const unsigned (&b)[2]) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+      "{%8, %9}, {%0, %1, %2, %3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+/// D = A · B + D on the fp8 tensor cores (sm_89, sm_90a), fp32 accumulation: A 16x32 e4m3 (row),
+/// B 32x8 e4m3 (col), D 16x8 f32. Fragments (PTX ISA 9.0, §9.7.14.5.10 "Matrix Fragments for
+/// mma.m16n8k32", .e4m3/.e5m2 share the .s8 layout): byte for byte those of mma_s8_16832, so
+/// the same ldmatrix.x4 maps load them; d as for mma_f16_16816.
+__device__ __forceinline__ void mma_e4m3_16832(float (&d)[4], const unsigned (&a)[4],
+                                               const unsigned (&b)[2]) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+      "{%8, %9}, {%0, %1, %2, %3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+/// mma_e4m3_16832 with A in e5m2 (activations with a wider range), B still e4m3.
+__device__ __forceinline__ void mma_e5m2_e4m3_16832(float (&d)[4], const unsigned (&a)[4],
+                                                    const unsigned (&b)[2]) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k32.row.col.f32.e5m2.e4m3.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+      "{%8, %9}, {%0, %1, %2, %3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
 
@@ -103,6 +154,36 @@ __device__ __forceinline__ unsigned short f32_to_bf16(float f) {
   unsigned short h;
   asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(h) : "f"(f));
   return h;
+}
+
+/// Two fp32 -> fp16x2 bits, each rounded to nearest even (one cvt for both; sm_80+): lo in the
+/// lower half, the element of the lower k in an mma operand register.
+__device__ __forceinline__ unsigned f32x2_to_f16x2(float lo, float hi) {
+  unsigned r;
+  asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+  return r;
+}
+
+/// Two fp32 -> bf16x2 bits, each rounded to nearest even (sm_80+), lo in the lower half.
+__device__ __forceinline__ unsigned f32x2_to_bf16x2(float lo, float hi) {
+  unsigned r;
+  asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+  return r;
+}
+
+/// Two fp32 -> e4m3x2 (sm_89+): each rounded to nearest even and saturated to ±448 (.satfinite,
+/// numerics §10), lo in the lower byte of the low 16 bits. NaN is the caller's case.
+__device__ __forceinline__ unsigned f32x2_to_e4m3x2(float lo, float hi) {
+  unsigned short r;
+  asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(r) : "f"(hi), "f"(lo));
+  return r;
+}
+
+/// Two fp32 -> e5m2x2 (sm_89+): as f32x2_to_e4m3x2, saturated to ±57344.
+__device__ __forceinline__ unsigned f32x2_to_e5m2x2(float lo, float hi) {
+  unsigned short r;
+  asm("cvt.rn.satfinite.e5m2x2.f32 %0, %1, %2;" : "=h"(r) : "f"(hi), "f"(lo));
+  return r;
 }
 
 }  // namespace qk::cuda::ptx

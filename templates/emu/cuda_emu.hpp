@@ -112,6 +112,9 @@ inline float __fmul_rn(float a, float b) {
 inline float __fadd_rn(float a, float b) {
   return a + b;
 }
+inline float __fsub_rn(float a, float b) {
+  return a - b;
+}
 inline float __fdiv_rn(float a, float b) {
   return a / b;
 }
@@ -125,6 +128,17 @@ inline int __float2int_rn(float x) {
   if (x >= 2147483647.0f) return 2147483647;
   if (x <= -2147483648.0f) return -2147483647 - 1;
   return static_cast<int>(std::nearbyint(x));
+}
+/// As the CUDA Math API defines it: byte i of the result is byte (selector >> 4i) & 7 of the
+/// eight bytes of {y, x}, x's being bytes 0 to 3.
+inline unsigned __byte_perm(unsigned x, unsigned y, unsigned selector) {
+  const unsigned long long bytes = (static_cast<unsigned long long>(y) << 32) | x;
+  unsigned r = 0;
+  for (int i = 0; i < 4; ++i) {
+    const unsigned index = (selector >> (4 * i)) & 7u;
+    r |= static_cast<unsigned>((bytes >> (8 * index)) & 0xffu) << (8 * i);
+  }
+  return r;
 }
 inline float __uint_as_float(unsigned bits) {
   return qk::emu::detail::from_bits<float>(bits);

@@ -47,6 +47,22 @@ inline void mma_s8_16832(int (&d)[4], const unsigned (&a)[4], const unsigned (&b
   qk_emu_mma(QK_EMU_MMA_M16N8K32_S8_S32, a, b, d, d);
 }
 
+inline void mma_f16_16816(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[2]) {
+  qk_emu_mma(QK_EMU_MMA_M16N8K16_F16_F32, a, b, d, d);
+}
+
+inline void mma_bf16_16816(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[2]) {
+  qk_emu_mma(QK_EMU_MMA_M16N8K16_BF16_F32, a, b, d, d);
+}
+
+inline void mma_e4m3_16832(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[2]) {
+  qk_emu_mma(QK_EMU_MMA_M16N8K32_E4M3_E4M3_F32, a, b, d, d);
+}
+
+inline void mma_e5m2_e4m3_16832(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[2]) {
+  qk_emu_mma(QK_EMU_MMA_M16N8K32_E5M2_E4M3_F32, a, b, d, d);
+}
+
 inline uint4 ldg_128(const void* p) {
   uint4 v;
   std::memcpy(&v, p, sizeof v);
@@ -64,6 +80,19 @@ inline unsigned short f32_to_f16(float f) {
 }
 inline unsigned short f32_to_bf16(float f) {
   return qk::emu::f32_to_bf16(f);
+}
+
+inline unsigned f32x2_to_f16x2(float lo, float hi) {
+  return qk::emu::f32_to_f16(lo) | static_cast<unsigned>(qk::emu::f32_to_f16(hi)) << 16;
+}
+inline unsigned f32x2_to_bf16x2(float lo, float hi) {
+  return qk::emu::f32_to_bf16(lo) | static_cast<unsigned>(qk::emu::f32_to_bf16(hi)) << 16;
+}
+inline unsigned f32x2_to_e4m3x2(float lo, float hi) {
+  return qk::emu::f32_to_fp8(lo, 4) | static_cast<unsigned>(qk::emu::f32_to_fp8(hi, 4)) << 8;
+}
+inline unsigned f32x2_to_e5m2x2(float lo, float hi) {
+  return qk::emu::f32_to_fp8(lo, 5) | static_cast<unsigned>(qk::emu::f32_to_fp8(hi, 5)) << 8;
 }
 
 }  // namespace qk::cuda::ptx

@@ -23,14 +23,14 @@ TEST(GpuW8A8Variants, AreTheSixteenConfigsTheCudaTargetImplements) {
     EXPECT_TRUE(validate_layer(layer, "variant").empty()) << variant_label(layer);
     labels.insert(variant_label(layer));
     for (codegen::CudaArch arch : codegen::kCudaArchs)
-      for (const codegen::CudaTile& tile : codegen::w8a8_cuda_tiles()) {
+      for (const codegen::CudaTile& tile : codegen::cuda_tiles(GemmFamily::w8a8)) {
         auto spec = codegen::cuda_kernel_spec(layer, tile, arch);
         ASSERT_TRUE(spec) << spec.error().str();
         names.insert(codegen::canonical_name(*spec));
       }
   }
   EXPECT_EQ(labels.size(), 16u);
-  EXPECT_EQ(names.size(), 16u * 4 * codegen::w8a8_cuda_tiles().size());
+  EXPECT_EQ(names.size(), 16u * 4 * codegen::cuda_tiles(GemmFamily::w8a8).size());
 }
 
 TEST(GpuW8A8Problem, TheExactProblemsOutputIsItsIntegerResult) {

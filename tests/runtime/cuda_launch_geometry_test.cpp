@@ -13,8 +13,8 @@ codegen::CudaKernelSpec spec_with(codegen::CudaTile tile) {
   return spec;
 }
 
-const codegen::CudaTile kTile{.block_m = 64, .block_n = 128, .block_k = 64,
-                              .warps_m = 2, .warps_n = 2, .stages = 3};
+const codegen::CudaTile kTile{
+    .block_m = 64, .block_n = 128, .block_k = 64, .warps_m = 2, .warps_n = 2, .stages = 3};
 
 TEST(CudaLaunchGeometry, CoversTheOutputWithWholeTiles) {
   const auto spec = spec_with(kTile);
@@ -35,9 +35,9 @@ TEST(CudaLaunchGeometry, RefusesWhatTheKernelCannotRun) {
     std::int64_t m, n, k;
     const char* where;
   };
-  for (const Case& c : {Case{0, 8, 16, "m"}, Case{1, 0, 16, "n"}, Case{1, 8, 24, "k"},
-                        Case{1, 8, 0, "k"}, Case{65535LL * 64 + 1, 8, 16, "m"},
-                        Case{1, std::int64_t{1} << 31, 16, "n"}}) {
+  for (const Case& c :
+       {Case{0, 8, 16, "m"}, Case{1, 0, 16, "n"}, Case{1, 8, 24, "k"}, Case{1, 8, 0, "k"},
+        Case{65535LL * 64 + 1, 8, 16, "m"}, Case{1, std::int64_t{1} << 31, 16, "n"}}) {
     auto g = launch_geometry(spec, kernel, c.m, c.n, c.k);
     ASSERT_FALSE(g) << c.m << " " << c.n << " " << c.k;
     EXPECT_EQ(g.error().code, Errc::invalid_argument);
@@ -46,9 +46,23 @@ TEST(CudaLaunchGeometry, RefusesWhatTheKernelCannotRun) {
   EXPECT_TRUE(launch_geometry(spec, kernel, 65535LL * 64, 8, 16));
 }
 
+// int4 weights come in groups of K: a K that splits a group has no scale for its tail.
+TEST(CudaLaunchGeometry, GroupedWeightsNeedWholeGroups) {
+  auto spec = spec_with(kTile);
+  spec.family = GemmFamily::w4a16;
+  spec.scaling = ActivationScaling::none;
+  spec.group_size = 128;
+  const auto kernel = codegen::render_cuda(spec);
+  EXPECT_TRUE(launch_geometry(spec, kernel, 1, 8, 4096));
+  auto g = launch_geometry(spec, kernel, 1, 8, 4096 + 64);
+  ASSERT_FALSE(g);
+  EXPECT_EQ(g.error().where, "k");
+  EXPECT_NE(g.error().message.find("group size 128"), std::string::npos) << g.error().str();
+}
+
 TEST(CudaLaunchGeometry, ChecksTheOperandsAlignment) {
   alignas(16) static unsigned char buffer[64];
-  QkCudaW8A8Args args{};
+  QkCudaGemmArgs args{};
   args.a = buffer;
   args.w = reinterpret_cast<const int8_t*>(buffer + 16);
   args.y = buffer + 32;

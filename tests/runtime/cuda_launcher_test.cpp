@@ -16,13 +16,13 @@ codegen::CudaKernelSpec spec(ActivationScaling scaling, bool bias) {
   codegen::CudaKernelSpec s;
   s.scaling = scaling;
   s.bias = bias;
-  s.tile = codegen::w8a8_cuda_tiles().front();
+  s.tile = codegen::cuda_tiles(GemmFamily::w8a8).front();
   return s;
 }
 
 /// Arguments every rule accepts for spec(static, bias): aligned, every pointer set.
-QkCudaW8A8Args good_args() {
-  QkCudaW8A8Args args{};
+QkCudaGemmArgs good_args() {
+  QkCudaGemmArgs args{};
   args.a = g_buffer;
   args.w = reinterpret_cast<const int8_t*>(g_buffer + 64);
   args.w_scale = reinterpret_cast<const float*>(g_buffer + 128);
@@ -38,7 +38,7 @@ QkCudaW8A8Args good_args() {
 TEST(CudaLauncher, AGoodLaunchGetsTheKernelsGeometry) {
   const auto s = spec(ActivationScaling::static_per_tensor, true);
   const auto kernel = codegen::render_cuda(s);
-  auto g = prepare_w8a8_launch(s, kernel, good_args());
+  auto g = prepare_launch(s, kernel, good_args());
   ASSERT_TRUE(g) << g.error().str();
   EXPECT_EQ(g->grid_x, 1u);
   EXPECT_EQ(g->grid_y, 1u);
@@ -52,24 +52,24 @@ TEST(CudaLauncher, ArgumentsThatDoNotMatchTheKernelAreRefusedByName) {
   const auto per_token = spec(ActivationScaling::dynamic_per_token, false);
   struct Case {
     const codegen::CudaKernelSpec* spec;
-    void (*change)(QkCudaW8A8Args&);
+    void (*change)(QkCudaGemmArgs&);
     const char* where;
     const char* says;
   };
   const Case cases[] = {
-      {&with_bias, [](QkCudaW8A8Args& a) { a.bias = nullptr; }, "bias", "built with a bias"},
-      {&without_bias, [](QkCudaW8A8Args&) {}, "bias", "built without a bias"},
-      {&with_bias, [](QkCudaW8A8Args& a) { a.a_scale = nullptr; }, "a_scale", "static per-tensor"},
-      {&with_bias, [](QkCudaW8A8Args& a) { a.w_scale = nullptr; }, "w_scale", "is null"},
-      {&with_bias, [](QkCudaW8A8Args& a) { a.y = g_buffer + 1; }, "y", "16-byte aligned"},
-      {&with_bias, [](QkCudaW8A8Args& a) { a.k = 40; }, "k", "multiple of 16"},
-      {&with_bias, [](QkCudaW8A8Args& a) { a.m = 0; }, "m", "[1, 2^31 - 1]"},
-      {&per_token, [](QkCudaW8A8Args& a) { a.a_scale = nullptr; }, "bias", "built without"},
+      {&with_bias, [](QkCudaGemmArgs& a) { a.bias = nullptr; }, "bias", "built with a bias"},
+      {&without_bias, [](QkCudaGemmArgs&) {}, "bias", "built without a bias"},
+      {&with_bias, [](QkCudaGemmArgs& a) { a.a_scale = nullptr; }, "a_scale", "static per-tensor"},
+      {&with_bias, [](QkCudaGemmArgs& a) { a.w_scale = nullptr; }, "w_scale", "is null"},
+      {&with_bias, [](QkCudaGemmArgs& a) { a.y = g_buffer + 1; }, "y", "16-byte aligned"},
+      {&with_bias, [](QkCudaGemmArgs& a) { a.k = 40; }, "k", "multiple of 16"},
+      {&with_bias, [](QkCudaGemmArgs& a) { a.m = 0; }, "m", "[1, 2^31 - 1]"},
+      {&per_token, [](QkCudaGemmArgs& a) { a.a_scale = nullptr; }, "bias", "built without"},
   };
   for (const Case& c : cases) {
-    QkCudaW8A8Args args = good_args();
+    QkCudaGemmArgs args = good_args();
     c.change(args);
-    auto g = prepare_w8a8_launch(*c.spec, codegen::render_cuda(*c.spec), args);
+    auto g = prepare_launch(*c.spec, codegen::render_cuda(*c.spec), args);
     ASSERT_FALSE(g) << c.where;
     EXPECT_EQ(g.error().code, Errc::invalid_argument);
     EXPECT_EQ(g.error().where, c.where);
@@ -79,10 +79,10 @@ TEST(CudaLauncher, ArgumentsThatDoNotMatchTheKernelAreRefusedByName) {
 
 TEST(CudaLauncher, PerTokenScalingNeedsNoActivationScale) {
   const auto s = spec(ActivationScaling::dynamic_per_token, false);
-  QkCudaW8A8Args args = good_args();
+  QkCudaGemmArgs args = good_args();
   args.a_scale = nullptr;
   args.bias = nullptr;
-  EXPECT_TRUE(prepare_w8a8_launch(s, codegen::render_cuda(s), args));
+  EXPECT_TRUE(prepare_launch(s, codegen::render_cuda(s), args));
 }
 
 TEST(CudaLauncher, DynamicSharedMemoryMustFitTheDevicesOptInLimit) {

@@ -1,6 +1,7 @@
 // The CUDA kernels executed under cuda-emu through qk::jit::compile, against the reference: every
-// W8A8 variant (input, scaling, bias, output) on every shipped tile, on shapes that leave partial
-// tiles everywhere (m = 1, 7, 33, 130; n and k not multiples of any tile).
+// W8A8 variant (input, scaling, bias, output) and every other family's on every shipped tile, on
+// shapes that leave partial tiles everywhere (m = 1, 7, 33, 130, 300; n and k not multiples of
+// any tile).
 #include "qk/jit.hpp"
 
 #include <unistd.h>
@@ -53,6 +54,75 @@ TEST(CudaEmu, EveryW8A8VariantMatchesTheReferenceOnEveryTile) {
           for (std::int64_t m : {1, 7, 33, 130, 300})
             test::check_against_reference(*kernel, m, seed++, /*row_padding=*/0);
         }
+}
+
+// Compiles `l` for cuda-emu and checks every bucket's tile (m = 1, 7: decode; 33, 130: mid;
+// 300: prefill) against the reference.
+void check_every_bucket(const LayerConfig& l, const fs::path& cache, unsigned seed) {
+  auto kernel = jit::compile(l, {.target = Target::cuda_emu, .cache = cache});
+  ASSERT_TRUE(kernel) << kernel.error().str();
+  const std::string family(to_string(*family_of(l.weight_quant, l.activation_quant)));
+  EXPECT_EQ(kernel->name().rfind("qk_" + family + "_", 0), 0u) << kernel->name();
+  for (std::int64_t m : {1, 7, 33, 130, 300})
+    test::check_against_reference(*kernel, m, seed++, /*row_padding=*/0);
+}
+
+LayerConfig with_weights(LayerConfig l, QuantType weights, WeightGranularity granularity,
+                         int group, bool symmetric) {
+  l.weight_quant = weights;
+  l.weight_granularity = granularity;
+  l.block_size = group;
+  l.weight_symmetric = symmetric;
+  return l;
+}
+
+TEST(CudaEmu, TheFloatBaselinesMatchTheReference) {
+  const fs::path cache = fresh_cache();
+  for (QuantType t : {QuantType::fp16, QuantType::bf16}) {
+    LayerConfig l = w8a8_layer(t, ActivationScaling::none, true, t);
+    l.weight_quant = l.activation_quant = t;
+    check_every_bucket(l, cache, 100);
+  }
+}
+
+TEST(CudaEmu, W4A16MatchesTheReferenceWithAndWithoutZeroPoints) {
+  const fs::path cache = fresh_cache();
+  for (auto [group, symmetric] : {std::pair{32, true}, std::pair{64, false}}) {
+    LayerConfig l = w8a8_layer(QuantType::bf16, ActivationScaling::none, !symmetric,
+                               QuantType::fp16);
+    l.activation_quant = QuantType::bf16;
+    l.k = group == 32 ? 224 : 320;  // whole groups, not whole k-tiles
+    check_every_bucket(
+        with_weights(l, QuantType::int4, WeightGranularity::per_group, group, symmetric), cache,
+        200);
+  }
+}
+
+TEST(CudaEmu, W4A8MatchesTheReferenceWithAndWithoutZeroPoints) {
+  const fs::path cache = fresh_cache();
+  for (auto [group, symmetric] : {std::pair{32, false}, std::pair{64, true}}) {
+    LayerConfig l = w8a8_layer(QuantType::fp16, ActivationScaling::dynamic_per_token, symmetric,
+                               QuantType::bf16);
+    l.k = group == 32 ? 224 : 320;
+    check_every_bucket(
+        with_weights(l, QuantType::int4, WeightGranularity::per_group, group, symmetric), cache,
+        300);
+  }
+}
+
+TEST(CudaEmu, Fp8MatchesTheReferenceForBothActivationFormats) {
+  const fs::path cache = fresh_cache();
+  for (QuantType activation : {QuantType::fp8_e4m3, QuantType::fp8_e5m2}) {
+    LayerConfig l = w8a8_layer(QuantType::bf16,
+                               activation == QuantType::fp8_e4m3
+                                   ? ActivationScaling::dynamic_per_token
+                                   : ActivationScaling::static_per_tensor,
+                               true, QuantType::fp16);
+    l.activation_quant = activation;
+    check_every_bucket(
+        with_weights(l, QuantType::fp8_e4m3, WeightGranularity::per_channel, 0, true), cache,
+        400);
+  }
 }
 
 TEST(CudaEmu, EachBucketRunsItsDefaultTile) {

@@ -1,5 +1,5 @@
-// The cuda target's compiler, with no GPU: every shipped W8A8 tile compiles with NVRTC for every
-// arch, within its resource budget, and its SASS holds what the kernel was written for.
+// The cuda target's compiler, with no GPU: every shipped tile of every family compiles with NVRTC
+// for every arch, within its resource budget, and its SASS holds what the kernel was written for.
 #include "runtime/nvrtc_compiler.hpp"
 
 #include <fstream>
@@ -10,6 +10,7 @@
 
 #include "../common/run_command.hpp"
 #include "../common/temp_dir.hpp"
+#include "codegen/name_tags.hpp"
 #include "codegen/render_cuda.hpp"
 
 namespace qk::runtime {
@@ -65,7 +66,7 @@ TEST(NvrtcCompiler, VersionAndKeyNameWhatChangesTheCubin) {
   const std::string key = compiler().flags_key();
   EXPECT_NE(key.find("-std=c++17"), std::string::npos) << key;
   EXPECT_EQ(key.find("sm_80"), std::string::npos) << "the arch is a key field of its own";
-  auto other = NvrtcCompiler::create({.headers = {{"cuda/w8a8.cuh", "// edited"}}});
+  auto other = NvrtcCompiler::create({.headers = {{"cuda/gemm.cuh", "// edited"}}});
   ASSERT_TRUE(other);
   EXPECT_NE((*other)->flags_key(), key);
 }
@@ -100,14 +101,18 @@ TEST(NvrtcCompiler, TemplateRulesReachTheErrorAsSentences) {
       << bad_smem.error().message;
 }
 
-// One compile of the matrix: a layer variant, a tile, an arch.
+// One compile of the matrix: a family, a layer variant, a tile, an arch.
 struct Variant {
+  GemmFamily family;
   QuantType input;
   ActivationScaling scaling;
   bool bias;
   QuantType output;
   CudaTile tile;
   CudaArch arch;
+  int group_size = 0;  ///< w4a16
+  bool zero_points = false;
+  QuantType fp8 = QuantType::fp8_e4m3;  ///< fp8: the activations' code
 };
 
 std::string variant_name(const testing::TestParamInfo<Variant>& info);
@@ -119,48 +124,169 @@ void PrintTo(const Variant& v, std::ostream* os) {
 
 std::string variant_name(const testing::TestParamInfo<Variant>& info) {
   const Variant& v = info.param;
-  return fmt::format("{}_{}_{}_{}_{}_{}", to_string(v.arch), to_string(v.input),
-                     v.scaling == ActivationScaling::static_per_tensor ? "st" : "tok",
-                     v.bias ? "bias" : "nobias", to_string(v.output),
-                     codegen::canonical_name(v.tile));
+  return fmt::format(
+      "{}_{}_{}_{}{}_{}_{}_{}", to_string(v.family), to_string(v.arch), to_string(v.input),
+      codegen::scaling_tag(v.scaling), codegen::weight_group_tag(v.group_size, v.zero_points),
+      v.bias ? "bias" : "nobias", to_string(v.output), codegen::canonical_name(v.tile));
 }
 
-// Every shipped tile on every arch with one layer variant, and the other layer variants once
-// each (the code they change is the prologue and the epilogue, not the tile's loop): 15 compiles,
-// ~4 s each on one core.
-std::vector<Variant> variants() {
-  std::vector<Variant> out;
-  for (CudaArch arch : codegen::kCudaArchs)
-    for (const CudaTile& tile : codegen::w8a8_cuda_tiles())
-      out.push_back({QuantType::fp16, ActivationScaling::static_per_tensor, true, QuantType::fp16,
-                     tile, arch});
-  const CudaTile big = codegen::w8a8_cuda_tiles().front();
-  out.push_back({QuantType::bf16, ActivationScaling::dynamic_per_token, false, QuantType::bf16, big,
-                 CudaArch::sm_80});
-  out.push_back({QuantType::fp16, ActivationScaling::dynamic_per_token, true, QuantType::bf16, big,
-                 CudaArch::sm_89});
-  out.push_back({QuantType::bf16, ActivationScaling::static_per_tensor, false, QuantType::fp16,
-                 codegen::w8a8_cuda_tiles().back(), CudaArch::sm_90a});
-  return out;
-}
-
-class W8A8Nvrtc : public testing::TestWithParam<Variant> {};
-
-TEST_P(W8A8Nvrtc, CompilesWithinBudgetAndSassHasTensorCoresAndNoLocalMemory) {
-  const Variant& v = GetParam();
+LayerConfig layer_of(const Variant& v) {
   LayerConfig layer;
   layer.n = 4096;
   layer.k = 4096;
   layer.input_dtype = v.input;
   layer.activation_scaling = v.scaling;
   layer.epilogue = {v.bias, Activation::none, v.output};
-  auto spec = codegen::cuda_kernel_spec(layer, v.tile, v.arch);
+  switch (v.family) {
+    case GemmFamily::fp16:
+    case GemmFamily::bf16:
+      layer.weight_quant = layer.activation_quant = v.input;
+      break;
+    case GemmFamily::w4a16:
+      layer.weight_quant = QuantType::int4;
+      layer.activation_quant = v.input;
+      layer.weight_granularity = WeightGranularity::per_group;
+      layer.block_size = v.group_size;
+      layer.weight_symmetric = !v.zero_points;
+      break;
+    case GemmFamily::fp8:
+      layer.weight_quant = QuantType::fp8_e4m3;
+      layer.activation_quant = v.fp8;
+      break;
+    case GemmFamily::w4a8:
+      layer.weight_quant = QuantType::int4;
+      layer.activation_quant = QuantType::int8;
+      layer.weight_granularity = WeightGranularity::per_group;
+      layer.block_size = v.group_size;
+      layer.weight_symmetric = !v.zero_points;
+      break;
+    default:  // w8a8
+      layer.weight_quant = layer.activation_quant = QuantType::int8;
+  }
+  return layer;
+}
+
+// Per family: every shipped tile on every arch with one layer variant, and the other layer
+// variants once each (the code they change is the prologue and the epilogue, not the tile's
+// loop). ~0.3-2 s a compile.
+std::vector<Variant> w8a8_variants() {
+  std::vector<Variant> out;
+  const auto tiles = codegen::cuda_tiles(GemmFamily::w8a8);
+  for (CudaArch arch : codegen::kCudaArchs)
+    for (const CudaTile& tile : tiles)
+      out.push_back({GemmFamily::w8a8, QuantType::fp16, ActivationScaling::static_per_tensor, true,
+                     QuantType::fp16, tile, arch});
+  out.push_back({GemmFamily::w8a8, QuantType::bf16, ActivationScaling::dynamic_per_token, false,
+                 QuantType::bf16, tiles.front(), CudaArch::sm_80});
+  out.push_back({GemmFamily::w8a8, QuantType::fp16, ActivationScaling::dynamic_per_token, true,
+                 QuantType::bf16, tiles.front(), CudaArch::sm_89});
+  out.push_back({GemmFamily::w8a8, QuantType::bf16, ActivationScaling::static_per_tensor, false,
+                 QuantType::fp16, tiles.back(), CudaArch::sm_90a});
+  return out;
+}
+
+// fp16 over every tile and arch; bf16 (another mma and conversions) and the no-bias, bf16-output
+// epilogue once each.
+std::vector<Variant> float_variants() {
+  std::vector<Variant> out;
+  const auto tiles = codegen::cuda_tiles(GemmFamily::fp16);
+  for (CudaArch arch : codegen::kCudaArchs)
+    for (const CudaTile& tile : tiles)
+      out.push_back({GemmFamily::fp16, QuantType::fp16, ActivationScaling::none, true,
+                     QuantType::fp16, tile, arch});
+  out.push_back({GemmFamily::bf16, QuantType::bf16, ActivationScaling::none, false, QuantType::bf16,
+                 tiles.front(), CudaArch::sm_86});
+  out.push_back({GemmFamily::bf16, QuantType::bf16, ActivationScaling::none, true, QuantType::fp16,
+                 tiles.back(), CudaArch::sm_90a});
+  return out;
+}
+
+// w4a16: fp16, groups of 128, symmetric over every tile and arch; bf16, zero points and the other
+// group sizes (a k-tile holding two groups, one group spanning two k-tiles) once each.
+std::vector<Variant> w4a16_variants() {
+  std::vector<Variant> out;
+  const auto tiles = codegen::cuda_tiles(GemmFamily::w4a16);
+  for (CudaArch arch : codegen::kCudaArchs)
+    for (const CudaTile& tile : tiles)
+      out.push_back({GemmFamily::w4a16, QuantType::fp16, ActivationScaling::none, true,
+                     QuantType::fp16, tile, arch, 128, false});
+  out.push_back({GemmFamily::w4a16, QuantType::bf16, ActivationScaling::none, false,
+                 QuantType::bf16, tiles.front(), CudaArch::sm_80, 32, true});
+  out.push_back({GemmFamily::w4a16, QuantType::fp16, ActivationScaling::none, true, QuantType::fp16,
+                 tiles.back(), CudaArch::sm_89, 64, true});
+  out.push_back({GemmFamily::w4a16, QuantType::bf16, ActivationScaling::none, true, QuantType::fp16,
+                 tiles[1], CudaArch::sm_90a, 256, false});
+  return out;
+}
+
+// fp8 (sm_89 and sm_90a only): e4m3 activations, static scale, over every tile on both archs;
+// e5m2 activations (the mixed e5m2 x e4m3 mma) and per-token scaling once each.
+std::vector<Variant> fp8_variants() {
+  std::vector<Variant> out;
+  const auto tiles = codegen::cuda_tiles(GemmFamily::fp8);
+  for (CudaArch arch : {CudaArch::sm_89, CudaArch::sm_90a})
+    for (const CudaTile& tile : tiles)
+      out.push_back({GemmFamily::fp8, QuantType::fp16, ActivationScaling::static_per_tensor, true,
+                     QuantType::fp16, tile, arch});
+  out.push_back({GemmFamily::fp8, QuantType::bf16, ActivationScaling::dynamic_per_token, false,
+                 QuantType::bf16, tiles.front(), CudaArch::sm_89, 0, false, QuantType::fp8_e5m2});
+  out.push_back({GemmFamily::fp8, QuantType::fp16, ActivationScaling::dynamic_per_token, true,
+                 QuantType::fp16, tiles.back(), CudaArch::sm_90a, 0, false, QuantType::fp8_e4m3});
+  return out;
+}
+
+// w4a8: static scale, groups of 128, symmetric over every tile and arch; per-token scaling,
+// zero points, groups smaller than a k-tile (a flush per k32 pair) and larger than one, once each.
+std::vector<Variant> w4a8_variants() {
+  std::vector<Variant> out;
+  const auto tiles = codegen::cuda_tiles(GemmFamily::w4a8);
+  for (CudaArch arch : codegen::kCudaArchs)
+    for (const CudaTile& tile : tiles)
+      out.push_back({GemmFamily::w4a8, QuantType::fp16, ActivationScaling::static_per_tensor, true,
+                     QuantType::fp16, tile, arch, 128, false});
+  out.push_back({GemmFamily::w4a8, QuantType::bf16, ActivationScaling::dynamic_per_token, false,
+                 QuantType::bf16, tiles.front(), CudaArch::sm_80, 32, true});
+  out.push_back({GemmFamily::w4a8, QuantType::fp16, ActivationScaling::dynamic_per_token, true,
+                 QuantType::fp16, tiles.back(), CudaArch::sm_89, 64, true});
+  out.push_back({GemmFamily::w4a8, QuantType::bf16, ActivationScaling::static_per_tensor, true,
+                 QuantType::fp16, tiles[1], CudaArch::sm_90a, 256, false});
+  return out;
+}
+
+/// The tensor-core instruction each family's main loop was written for, as nvdisasm prints it,
+/// and the k one instruction covers.
+struct TensorCoreOp {
+  std::string pattern;
+  int k;
+};
+TensorCoreOp tensor_core_op(const Variant& v) {
+  if (v.family == GemmFamily::w8a8 || v.family == GemmFamily::w4a8)
+    return {R"(\bIMMA\.16832\.S8\.S8\b)", 32};
+  // sm_89 runs mma.sync .e4m3/.e5m2 on its fp8 tensor cores (QMMA). sm_90a's fp8 tensor cores
+  // are reached only by wgmma: ptxas lowers mma.sync fp8 there to F2FP unpacks to fp16 and two
+  // HMMA.16816 per k32 (exact: every fp8 value is an fp16 value), so that is what is counted.
+  if (v.family == GemmFamily::fp8 && v.arch == CudaArch::sm_90a)
+    return {R"(\bHMMA\.16816\.F32\s)", 16};
+  if (v.family == GemmFamily::fp8)
+    return {v.fp8 == QuantType::fp8_e4m3 ? R"(\bQMMA\.16832\.F32\.E4M3\.E4M3\b)"
+                                         : R"(\bQMMA\.16832\.F32\.E5M2\.E4M3\b)",
+            32};
+  // fp16, bf16 and w4a16 (int4 dequantized to the activations' type): HMMA of A's type.
+  if (v.input == QuantType::fp16) return {R"(\bHMMA\.16816\.F32\s)", 16};
+  return {R"(\bHMMA\.16816\.F32\.BF16\b)", 16};
+}
+
+class GemmNvrtc : public testing::TestWithParam<Variant> {};
+
+TEST_P(GemmNvrtc, CompilesWithinBudgetAndSassHasTensorCoresAndNoLocalMemory) {
+  const Variant& v = GetParam();
+  auto spec = codegen::cuda_kernel_spec(layer_of(v), v.tile, v.arch);
   ASSERT_TRUE(spec) << spec.error().str();
   const codegen::RenderedCudaKernel k = codegen::render_cuda(*spec);
   auto bin = compiler().compile(k.source, k.name, v.arch, k.name_expression);
   ASSERT_TRUE(bin) << bin.error().str();
   ASSERT_FALSE(bin->cubin.empty());
-  EXPECT_NE(bin->lowered_name.find("w8a8_gemm"), std::string::npos) << bin->lowered_name;
+  EXPECT_NE(bin->lowered_name.find("gemm"), std::string::npos) << bin->lowered_name;
 
   // Resources: no spills, no stack, and registers and shared memory that let min_blocks CTAs
   // share an SM (registers are allocated per warp in units of 256).
@@ -199,11 +325,17 @@ TEST_P(W8A8Nvrtc, CompilesWithinBudgetAndSassHasTensorCoresAndNoLocalMemory) {
     return std::distance(std::sregex_iterator(sass.output.begin(), sass.output.end(), re),
                          std::sregex_iterator());
   };
-  // The main loop is unrolled over BLOCK_K once: exactly one IMMA per m16 x n8 x k32 of a warp
+  // The main loop is unrolled over BLOCK_K once: exactly one mma per m16 x n8 x k-step of a warp
   // tile, so none was lost and none duplicated.
   const int warp_m = v.tile.block_m / v.tile.warps_m, warp_n = v.tile.block_n / v.tile.warps_n;
-  const long imma = (warp_m / 16) * (warp_n / 8) * (v.tile.block_k / 32);
-  EXPECT_EQ(count(R"(\bIMMA\.16832\.S8\.S8\b)"), imma) << "IMMA m16n8k32 s8 per k-tile";
+  const TensorCoreOp op = tensor_core_op(v);
+  EXPECT_EQ(count(op.pattern), (warp_m / 16) * (warp_n / 8) * (v.tile.block_k / op.k))
+      << op.pattern << " per k-tile";
+  if (v.family == GemmFamily::fp8) {
+    EXPECT_GT(count(R"(\bF2FP\.SATFINITE\.E[45]M[23]\.F32\.PACK_AB)"), 0) << "cvt to fp8";
+    EXPECT_EQ(count(R"(\bF2FP\.F16\.E[45]M[23]\.UNPACK_B\b)") > 0, v.arch == CudaArch::sm_90a)
+        << "fp8 unpacked to fp16 where (and only where) mma.sync fp8 is emulated";
+  }
   EXPECT_GT(count(R"(\bLDGSTS\.E\.BYPASS\.128\b)"), 0) << "128-bit cp.async.cg";
   EXPECT_GT(count(R"(\bLDSM\.16\.M88\.4\b)"), 0) << "ldmatrix.x4";
   EXPECT_EQ(count(R"(\b(LDL|STL)(\.[A-Z0-9]+)*\b)"), 0) << "local memory traffic";
@@ -223,7 +355,11 @@ TEST_P(W8A8Nvrtc, CompilesWithinBudgetAndSassHasTensorCoresAndNoLocalMemory) {
       << usage.output;
 }
 
-INSTANTIATE_TEST_SUITE_P(EveryTileAndArch, W8A8Nvrtc, testing::ValuesIn(variants()), variant_name);
+INSTANTIATE_TEST_SUITE_P(W8A8, GemmNvrtc, testing::ValuesIn(w8a8_variants()), variant_name);
+INSTANTIATE_TEST_SUITE_P(Float, GemmNvrtc, testing::ValuesIn(float_variants()), variant_name);
+INSTANTIATE_TEST_SUITE_P(W4A16, GemmNvrtc, testing::ValuesIn(w4a16_variants()), variant_name);
+INSTANTIATE_TEST_SUITE_P(FP8, GemmNvrtc, testing::ValuesIn(fp8_variants()), variant_name);
+INSTANTIATE_TEST_SUITE_P(W4A8, GemmNvrtc, testing::ValuesIn(w4a8_variants()), variant_name);
 
 }  // namespace
 }  // namespace qk::runtime

@@ -1,0 +1,235 @@
+// The GEMMs on the tensor cores, every family from one pipelined mainloop:
+// Y = epilogue(op(A) · op(W)ᵀ) with A fp16/bf16 as it arrives, sm_80 or newer. What differs per
+// family is only how A becomes an mma operand, how W is read into B fragments, and which mma runs
+// (operands.cuh); docs/cuda.md describes the design, docs/numerics.md the arithmetic.
+//
+// One kernel template over one config type. codegen renders a struct with these members (all
+// of them, nothing else varies between instances) and instantiates gemm<Config>:
+//
+//   static constexpr qk::cuda::Code A_CODE;        // A's mma operand: int8 or fp8_e4m3/e5m2
+//                                                  // (quantized in the kernel; fp8: sm_89+), or
+//                                                  // fp16/bf16 (= INPUT, as it arrives)
+//   static constexpr qk::cuda::Code W_CODE;        // W as stored: int8, fp8_e4m3, fp16, bf16, or
+//                                                  // int4 (converted to A_CODE in registers:
+//                                                  // fp16/bf16 for w4a16, int8 for w4a8)
+//   static constexpr int GROUP_SIZE;               // int4: k per weight scale group; else 0
+//   static constexpr bool W_ZERO;                  // int4: the weights have zero points
+//   static constexpr qk::cuda::InputType INPUT;    // dtype of A: fp16 or bf16
+//   static constexpr qk::cuda::Scaling SCALING;    // A's scale: none (16-bit A), static per-tensor
+//                                                  // or dynamic per-token
+//   static constexpr bool BIAS;                    // add bias[n] (fp32) after the dequant
+//   static constexpr qk::cuda::OutputType OUTPUT;  // dtype of Y: fp16 or bf16
+//   static constexpr int BLOCK_M, BLOCK_N;         // the CTA's tile of Y, in elements
+//   static constexpr int BLOCK_K;                  // K per pipeline stage, a multiple of 32
+//   static constexpr int WARPS_M, WARPS_N;         // the CTA's warps, as a WARPS_M x WARPS_N grid
+//   static constexpr int STAGES;                   // cp.async pipeline depth, >= 2
+//   static constexpr int MIN_BLOCKS;               // CTAs per SM the registers must allow
+//
+// Grid: (ceil(N / BLOCK_N), ceil(M / BLOCK_M)); block: 32 * WARPS_M * WARPS_N threads; dynamic
+// shared memory: gemm_smem_bytes<Config>() (above 48 KB the launcher opts in with
+// cudaFuncAttributeMaxDynamicSharedMemorySize).
+#pragma once
+
+#include "cuda/abi.h"
+#include "cuda/gemm_layout.cuh"
+#include "cuda/operands.cuh"
+#include "cuda/ptx.cuh"
+#include "cuda/quantize.cuh"
+
+namespace qk::cuda {
+
+/// @pre args as documented by QkCudaGemmArgs; blockDim.x == GemmLayout<C>::THREADS; the grid and
+/// dynamic shared memory as in the header comment.
+/// @post Y[m, n] for every m < M, n < N of this CTA's tile; nothing outside [M, N] is written and
+/// nothing outside A, W, the scales and the bias is read.
+template <class C>
+__global__ void __launch_bounds__(GemmLayout<C>::THREADS, C::MIN_BLOCKS)
+    gemm(const QkCudaGemmArgs args) {
+  using L = GemmLayout<C>;
+  using MmaOp = Mma<C::A_CODE>;
+  unsigned char* const smem = ptx::dynamic_smem();
+  const int tid = threadIdx.x;
+  const int lane = tid % 32;
+  const int warp = tid / 32;
+  const int warp_m = L::warp_row0(warp);  // the warp's first row within the tile
+  const int warp_n = L::warp_col0(warp);  // its first column
+  const int m0 = blockIdx.y * C::BLOCK_M;
+  const int n0 = blockIdx.x * C::BLOCK_N;
+  const int M = args.m, N = args.n, K = args.k;
+  const int k_tiles = (K + C::BLOCK_K - 1) / C::BLOCK_K;
+  const unsigned char* a_bytes = static_cast<const unsigned char*>(args.a);
+  const unsigned char* w_bytes = static_cast<const unsigned char*>(args.w);
+  const unsigned smem_base = ptx::smem_addr(smem);
+
+  // Issues the copies of k-tile `kt` into stage `stage`. Rows past M or N and columns past K
+  // are zero-filled (src_bytes 0, the source clamped to the buffer's start): zeros quantize to
+  // code 0 and add nothing to the sums.
+  auto load_stage = [&](int stage, int kt) {
+    const int k0 = kt * C::BLOCK_K;
+    const unsigned a_dst = smem_base + stage * L::STAGE;
+    const unsigned w_dst = a_dst + L::W_OFFSET;
+#pragma unroll
+    for (int i = 0; i < L::A_CHUNKS / L::THREADS; ++i) {
+      const int chunk = tid + i * L::THREADS;
+      const int r = L::a_chunk_row(chunk), c = L::a_chunk_k(chunk);
+      const int gm = m0 + r, gk = k0 + c;
+      const bool in = gm < M && gk < K;  // K % 16 == 0, so gk < K means all 8 halves are in
+      const void* src = in ? a_bytes + 2 * (static_cast<long long>(gm) * K + gk) : args.a;
+      ptx::cp_async_16(a_dst + r * L::A16_STRIDE + 2 * c, src, in ? 16 : 0);
+    }
+#pragma unroll
+    for (int i = 0; i < L::W_CHUNKS / L::THREADS; ++i) {
+      const int chunk = tid + i * L::THREADS;
+      const int r = L::w_chunk_row(chunk), c = L::w_chunk_byte(chunk);
+      const int gn = n0 + r, gk = k0 + c * 8 / code_bits(C::W_CODE);  // the piece's first k
+      const bool in = gn < N && gk < K;  // whole pieces: K's precondition
+      const void* src =
+          in ? w_bytes + (static_cast<long long>(gn) * K + gk) * code_bits(C::W_CODE) / 8 : args.w;
+      ptx::cp_async_16(w_dst + r * L::W_STRIDE + c, src, in ? 16 : 0);
+    }
+    // int4: the k-tile's group scales (and zero points), rows [K / GROUP_SIZE, N rounded up to
+    // 4] in global memory; pieces past the groups or past N are zero-filled like the weights.
+    if constexpr (L::GROUPED_W) {
+#pragma unroll
+      for (int i = 0; i < (L::WS_CHUNKS + L::THREADS - 1) / L::THREADS; ++i) {
+        const int chunk = tid + i * L::THREADS;
+        if (L::WS_CHUNKS % L::THREADS != 0 && chunk >= L::WS_CHUNKS) break;
+        const int g = k0 / C::GROUP_SIZE + L::ws_chunk_group(chunk);
+        const int gn = n0 + L::ws_chunk_col(chunk);
+        const bool in = g < K / C::GROUP_SIZE && gn < N;
+        const float* base = L::ws_chunk_array(chunk) == 0 ? args.w_scale : args.w_zero;
+        const void* src = in ? base + static_cast<long long>(g) * ((N + 3) & ~3) + gn : base;
+        ptx::cp_async_16(a_dst + L::WS_OFFSET + 16 * chunk, src, in ? 16 : 0);
+      }
+    }
+  };
+
+  // The prologue: STAGES - 1 k-tiles in flight before the first mma. A group is committed even
+  // when empty so that wait_group's count stays in step with the k-tiles.
+#pragma unroll
+  for (int s = 0; s < C::STAGES - 1; ++s) {
+    if (s < k_tiles) load_stage(s, s);
+    ptx::cp_async_commit();
+  }
+
+  // A's scales (quantized A only), while the prologue's copies fly; the main loop's first
+  // barrier publishes the per-token ones.
+  AScales<C> a_scales;
+  if constexpr (L::QUANTIZE_A) a_scales.prepare(args, smem, m0, warp, lane);
+
+  typename MmaOp::Acc acc[L::MMA_M][L::MMA_N][4];
+#pragma unroll
+  for (int i = 0; i < L::MMA_M; ++i)
+#pragma unroll
+    for (int j = 0; j < L::MMA_N; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) acc[i][j][e] = 0;
+  // w4a8: the fp32 sum over weight groups of their scaled int32 sums (add_group_sums).
+  float group_sum[L::GROUP_SUMS ? L::MMA_M : 1][L::GROUP_SUMS ? L::MMA_N : 1][4];
+  if constexpr (L::GROUP_SUMS) {
+#pragma unroll
+    for (int i = 0; i < L::MMA_M; ++i)
+#pragma unroll
+      for (int j = 0; j < L::MMA_N; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) group_sum[i][j][e] = 0.0f;
+  }
+
+  for (int kt = 0; kt < k_tiles; ++kt) {
+    const int stage = kt % C::STAGES;
+    ptx::cp_async_wait<C::STAGES - 2>();  // k-tile kt has landed (for this thread's copies)...
+    __syncthreads();  // ...and for everyone's; every warp is done with k-tile kt - 1
+
+    if constexpr (L::QUANTIZE_A) {
+      quantize_a_tile<C>(smem, stage, a_scales, tid);
+      __syncthreads();
+    }
+
+    // Refill the stage consumed in iteration kt - 1 (every warp passed the barrier above).
+    if (kt + C::STAGES - 1 < k_tiles)
+      load_stage((kt + C::STAGES - 1) % C::STAGES, kt + C::STAGES - 1);
+    ptx::cp_async_commit();
+
+    const unsigned stage_base = smem_base + stage * L::STAGE;
+    const unsigned a_tile = L::QUANTIZE_A ? smem_base + L::A8_OFFSET : stage_base;
+    const float* ws = reinterpret_cast<const float*>(smem + stage * L::STAGE + L::WS_OFFSET);
+    // k32 steps of W's fragments, each one (8-bit) or two (16-bit) mma steps of 32 bytes of the
+    // operand rows.
+#pragma unroll
+    for (int kk = 0; kk < C::BLOCK_K; kk += 32) {
+      WStep<C> w;
+      w.load(stage_base + L::W_OFFSET, ws, warp_n, kk, lane);
+#pragma unroll
+      for (int h = 0; h < L::MMA_PER_K32; ++h) {
+        unsigned a_frag[L::MMA_M][4];
+#pragma unroll
+        for (int i = 0; i < L::MMA_M; ++i)
+          load_a<C>(a_frag[i], a_tile, warp_m, i, kk * L::MMA_PER_K32 + 32 * h, lane);
+        unsigned b_frag[L::MMA_N][2];
+        w.piece(b_frag, h);
+#pragma unroll
+        for (int i = 0; i < L::MMA_M; ++i)
+#pragma unroll
+          for (int n = 0; n < L::MMA_N; ++n) MmaOp::run(acc[i][n], a_frag[i], b_frag[n]);
+      }
+      if constexpr (L::GROUP_SUMS) {
+        // K is a multiple of the group size, so the last k-tile ends a group too.
+        const bool ends_group =
+            C::GROUP_SIZE < C::BLOCK_K
+                ? (kk + 32) % C::GROUP_SIZE == 0
+                : kk + 32 == C::BLOCK_K && (kt + 1) * C::BLOCK_K % C::GROUP_SIZE == 0;
+        if (ends_group) add_group_sums<C>(group_sum, acc, ws, warp_n, kk, lane);
+      }
+    }
+  }
+  ptx::cp_async_wait<0>();
+
+  // Epilogue, numerics §6 and §7: y = convert((float(acc) · w_scale[n]) · a_scale[m] + bias[n]),
+  // the scales where the family has them (w4a8: the group sums, weight scales applied), each
+  // operation rounded on its own (__fmul_rn/__fadd_rn are never contracted into an FMA).
+  unsigned short* y = static_cast<unsigned short*>(args.y);
+#pragma unroll
+  for (int n = 0; n < L::MMA_N; ++n) {
+    const int col = n0 + warp_n + 8 * n + L::acc_col(0, lane);  // and col + 1: elements 2h + e
+    float ws[2], bias[2];
+#pragma unroll
+    for (int e = 0; e < 2; ++e) {
+      const bool in = col + e < N;
+      ws[e] = L::CHANNEL_W_SCALE && in ? args.w_scale[col + e] : 0.0f;
+      bias[e] = C::BIAS && in ? args.bias[col + e] : 0.0f;
+    }
+#pragma unroll
+    for (int i = 0; i < L::MMA_M; ++i) {
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int r = warp_m + 16 * i + L::acc_row(2 * h, lane);
+        const int row = m0 + r;
+        if (row >= M) continue;
+        float as = 0.0f;
+        if constexpr (L::QUANTIZE_A) as = a_scales.scale(r);
+        unsigned short out[2];
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          float v;
+          if constexpr (L::GROUP_SUMS)
+            v = group_sum[i][n][2 * h + e];
+          else
+            v = static_cast<float>(acc[i][n][2 * h + e]);
+          if constexpr (L::CHANNEL_W_SCALE) v = __fmul_rn(v, ws[e]);
+          if constexpr (L::QUANTIZE_A) v = __fmul_rn(v, as);
+          if constexpr (C::BIAS) v = __fadd_rn(v, bias[e]);
+          out[e] = detail::from_f32<C::OUTPUT>(v);
+        }
+        unsigned short* dst = y + static_cast<long long>(row) * N + col;
+        if (col + 1 < N && N % 2 == 0) {  // both in, and 4-byte aligned: one 32-bit store
+          *reinterpret_cast<unsigned*>(dst) = out[0] | (static_cast<unsigned>(out[1]) << 16);
+        } else {
+          if (col < N) dst[0] = out[0];
+          if (col + 1 < N) dst[1] = out[1];
+        }
+      }
+    }
+  }
+}
+
+}  // namespace qk::cuda
