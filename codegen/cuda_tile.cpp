@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "codegen/m_buckets.hpp"
+
 namespace qk::codegen {
 namespace {
 
@@ -166,6 +168,23 @@ Expected<void> validate(const CudaTile& t, const CudaOperands& o, CudaArch arch)
                                       "use on {}",
                                       smem, limits(arch).smem_per_block, to_string(arch)));
   return {};
+}
+
+std::vector<CudaTileBucket> cuda_tile_buckets(const LayerConfig& layer) {
+  const std::vector<CudaTileBucket> defaults =
+      default_cuda_tiles(*family_of(layer.weight_quant, layer.activation_quant));
+  std::vector<CudaTileBucket> tiles;
+  for (std::int64_t bucket :
+       buckets_in_range(m_buckets(layer.m_max), layer.m_min, layer.m_max)) {
+    const CudaTile& tile = std::find_if(defaults.begin(), defaults.end(), [&](const auto& d) {
+                             return bucket <= d.max_m;
+                           })->tile;
+    if (!tiles.empty() && tiles.back().tile == tile)
+      tiles.back().max_m = bucket;
+    else
+      tiles.push_back({bucket, tile});
+  }
+  return tiles;
 }
 
 }  // namespace qk::codegen

@@ -103,6 +103,12 @@ struct CudaTileBucket {
 /// GPU), and the prefill one above. Every entry is one of cuda_tiles(family).
 std::vector<CudaTileBucket> default_cuda_tiles(GemmFamily family);
 
+/// The default tile of every M bucket `layer`'s m_range reaches (codegen::m_buckets), adjacent
+/// buckets with the same tile merged: calls with M up to max_m run its tile, calls past the last
+/// bucket the last tile. What compile() runs for the cuda targets. @pre validate_layer(layer) is
+/// empty and its family has CUDA tiles
+std::vector<CudaTileBucket> cuda_tile_buckets(const LayerConfig& layer);
+
 /// Dynamic shared memory of the kernel with `tile` and `operands`, in bytes: the same figure as
 /// gemm_smem_bytes<Config>() in templates/cuda/gemm_layout.cuh (the rendered source
 /// static_asserts it).

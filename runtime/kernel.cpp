@@ -143,11 +143,9 @@ Expected<Kernel> compile(const LayerConfig& layer, const CompileOptions& options
     case Target::cuda_emu:
       return runtime::compile_cuda_emu(layer, options);
     case Target::cuda:
-      break;
+      return runtime::compile_cuda(layer, options);
   }
-  return Error{Errc::unsupported, "target cuda",
-               "not implemented yet: the cuda kernels compile (qk-cache build) and run under "
-               "cuda-emu; launching them on a GPU is not wired into compile() yet"};
+  return Error{Errc::invalid_argument, "options.target", "not a target"};
 }
 
 CompileStats stats() {

@@ -42,10 +42,11 @@ void count_supply(Supply supply);
 /// The process's KernelCache of `path` (one per file, shared by every compile()).
 Expected<cache::KernelCache*> open_cache(const std::filesystem::path& path);
 
-/// compile() for the cpu target (cpu_kernel.cpp) and for cuda-emu (emu_kernel.cpp).
-/// @pre validate_layer(layer) is empty
+/// compile() for each target: cpu (cpu_kernel.cpp), cuda-emu (emu_kernel.cpp) and cuda
+/// (cuda_kernel.cpp). @pre validate_layer(layer) is empty
 Expected<Kernel> compile_cpu(const LayerConfig& layer, const CompileOptions& options);
 Expected<Kernel> compile_cuda_emu(const LayerConfig& layer, const CompileOptions& options);
+Expected<Kernel> compile_cuda(const LayerConfig& layer, const CompileOptions& options);
 
 }  // namespace runtime
 }  // namespace qk

@@ -27,7 +27,7 @@ namespace qk {
 /// Where a kernel runs: docs/cpu.md, docs/cuda.md, docs/cuda_emu.md.
 enum class Target : std::uint8_t {
   cpu,       ///< x86-64 with AVX-512 VNNI or AVX2, compiled by clang + LLVM ORC in process
-  cuda,      ///< NVIDIA GPUs through NVRTC (compile() does not launch on a GPU yet)
+  cuda,      ///< NVIDIA GPUs through NVRTC, on device 0; "no CUDA device" where there is none
   cuda_emu,  ///< the CUDA kernels run on the CPU by an emulator, on host memory
 };
 template <>
@@ -107,6 +107,8 @@ class Kernel {
   Expected<PackedWeights> pack(const quant::QuantizedWeights& weights) const;
 
   /// out = layer(a): a is [M, k] in the layer's input_dtype, out is [M, n] in its output dtype.
+  /// On the cuda target a, out, params.bias are device memory and the call returns once the
+  /// kernel has run; the cuda targets (cuda, cuda-emu) need rows without padding (stride = k, n).
   /// @pre M >= 1; M need not be within the layer's m_range (that range is a tuning hint).
   /// Errors (Errc::invalid_argument) name the argument, the value and what was expected: dtypes,
   /// shapes, strides, a missing bias or scale.

@@ -282,9 +282,27 @@ TEST(JitCompile, BadLayersAndCallsAreClearErrors) {
   ASSERT_FALSE(unsupported);
   EXPECT_EQ(unsupported.error().code, Errc::unsupported);
 
+  // No machine of this project has a driver or a GPU: the cuda target says so by name.
   auto cuda = jit::compile(layer(64, 64), {.target = Target::cuda, .cache = cache});
   ASSERT_FALSE(cuda);
   EXPECT_EQ(cuda.error().code, Errc::unsupported);
+  EXPECT_NE(cuda.error().str().find("no CUDA device"), std::string::npos) << cuda.error().str();
+
+  // Packed weights belong to their target.
+  LayerConfig fp16 = layer(64, 64);
+  fp16.input_dtype = fp16.epilogue.output = QuantType::fp16;
+  auto on_cpu = jit::compile(fp16, {.cache = cache});
+  auto on_emu = jit::compile(fp16, {.target = Target::cuda_emu, .cache = cache});
+  ASSERT_TRUE(on_cpu && on_emu) << (on_cpu ? on_emu.error().str() : on_cpu.error().str());
+  auto cpu_weights =
+      on_cpu->pack(*quant::quantize_weights(test::random_matrix(64, 64, 2), 64, 64,
+                                            quant::weight_format_of(fp16)));
+  ASSERT_TRUE(cpu_weights);
+  std::vector<std::uint16_t> a16(2 * 64), y16(2 * 64);
+  auto mixed = (*on_emu)({a16.data(), QuantType::fp16, 2, 64, 64}, *cpu_weights,
+                         {y16.data(), QuantType::fp16, 2, 64, 64}, {.activation_scale = 0.1f});
+  ASSERT_FALSE(mixed);
+  EXPECT_EQ(mixed.error().where, "weights");
 
   auto kernel = jit::compile(layer(64, 64), {.cache = cache});
   ASSERT_TRUE(kernel) << kernel.error().str();

@@ -1,0 +1,153 @@
+// The cuda target's qk::Kernel: each M bucket's cubin (from the kernel cache or NVRTC) loaded on
+// device 0, weights uploaded once by pack(), calls launched on device memory. Where there is no
+// driver or device, compile() says "no CUDA device: …". Written and compiled here; it has never
+// run (no machine of this project has a GPU): bench/gpu/ is what checks the same launches on one.
+#include <mutex>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "codegen/cuda_kernel_spec.hpp"
+#include "runtime/bucket_variants.hpp"
+#include "runtime/cuda_backend.hpp"
+#include "runtime/cuda_driver.hpp"
+#include "runtime/cuda_launcher.hpp"
+#include "runtime/cuda_weights.hpp"
+#include "runtime/kernel_impl.hpp"
+
+namespace qk::runtime {
+namespace {
+
+/// The process's device 0, opened once (its primary context stays retained).
+Expected<const CudaDevice*> the_device() {
+  static std::mutex mutex;
+  static std::optional<Expected<CudaDevice>> device;
+  std::lock_guard lock(mutex);
+  if (!device) {
+    auto driver = CudaDriver::get();
+    if (!driver) return driver.error();
+    device.emplace((*driver)->open_device(0));
+  }
+  if (!*device) return device->error();
+  return &**device;
+}
+
+Expected<const CudaBackend*> the_backend() {
+  static const auto backend = CudaBackend::create();
+  if (!backend) return backend.error();
+  return backend->get();
+}
+
+struct CudaModule {
+  codegen::CudaKernelSpec spec;
+  codegen::RenderedCudaKernel rendered;
+  CudaFunction function;
+};
+
+/// Weights in device memory, uploaded once; scales and zero points only where the family has them.
+struct DevicePackedWeights final : PackedWeights::Impl {
+  DeviceBuffer codes;
+  std::optional<DeviceBuffer> scales, zero_points;
+  DevicePackedWeights(std::int64_t n, std::int64_t k, DeviceBuffer c,
+                      std::optional<DeviceBuffer> s, std::optional<DeviceBuffer> z)
+      : Impl(Target::cuda, n, k),
+        codes(std::move(c)),
+        scales(std::move(s)),
+        zero_points(std::move(z)) {}
+};
+
+/// A device copy of `bytes` bytes; none for none.
+Expected<std::optional<DeviceBuffer>> upload(const CudaDevice& device, const void* data,
+                                             std::size_t bytes) {
+  if (bytes == 0) return std::optional<DeviceBuffer>();
+  auto buffer = DeviceBuffer::allocate(device, bytes);
+  if (!buffer) return buffer.error();
+  if (auto copied = buffer->upload({static_cast<const std::uint8_t*>(data), bytes}); !copied)
+    return copied.error();
+  return std::optional<DeviceBuffer>(std::move(*buffer));
+}
+
+template <class T>
+const T* device_pointer(const std::optional<DeviceBuffer>& buffer) {
+  return buffer ? static_cast<const T*>(buffer->get()) : nullptr;
+}
+
+struct CudaKernel final : Kernel::Impl {
+  const CudaDevice& device;
+  BucketVariants<CudaModule> variants;
+
+  CudaKernel(LayerConfig l, const CudaDevice& d, BucketVariants<CudaModule> v)
+      : Impl(std::move(l)), device(d), variants(std::move(v)) {}
+
+  Target target() const override { return Target::cuda; }
+  const std::string& name(std::int64_t m) const override { return variants.for_m(m).rendered.name; }
+
+  Expected<PackedWeights> pack(const quant::QuantizedWeights& weights) const override {
+    auto host = pack_cuda_weights(weights, codegen::operands(variants.for_m(1).spec));
+    if (!host) return host.error();
+    if (auto current = device.make_current(); !current) return current.error();
+    auto codes = upload(device, host->codes.data(), host->codes.size());
+    if (!codes) return codes.error();
+    if (!*codes)
+      return Error{Errc::invalid_argument, "weights", "no codes to pack (an empty matrix)"};
+    auto scales = upload(device, host->scales.data(), 4 * host->scales.size());
+    if (!scales) return scales.error();
+    auto zeros = upload(device, host->zero_points.data(), 4 * host->zero_points.size());
+    if (!zeros) return zeros.error();
+    return PackedWeights(std::make_shared<const DevicePackedWeights>(
+        host->n, host->k, std::move(**codes), std::move(*scales), std::move(*zeros)));
+  }
+
+  /// a, out, params.bias and the activation scale are read from device memory; the call returns
+  /// when the kernel has run (its errors surface here).
+  Expected<void> run(ConstMatrix a, const PackedWeights::Impl& packed, MutableMatrix out,
+                     const RunParams& params) const override {
+    if (auto contiguous = check_contiguous(a, out); !contiguous) return contiguous.error();
+    if (auto current = device.make_current(); !current) return current.error();
+    const auto& w = static_cast<const DevicePackedWeights&>(packed);
+    const CudaModule& kernel = variants.for_m(a.rows);
+    // The activation scale and the bias go to the device with the call (small, and per call).
+    auto scale = upload(device, &params.activation_scale, sizeof(float));
+    if (!scale) return scale.error();
+    auto bias = upload(device, params.bias.data(), 4 * params.bias.size());
+    if (!bias) return bias.error();
+    const QkCudaGemmArgs args = gemm_args(
+        layer, a, out,
+        {w.codes.get(), device_pointer<float>(w.scales), device_pointer<float>(w.zero_points)},
+        device_pointer<float>(*bias), device_pointer<float>(*scale));
+    auto geometry = prepare_launch(kernel.spec, kernel.rendered, args);
+    if (!geometry) return geometry.error();
+    if (auto launched = kernel.function.launch(*geometry, args); !launched) return launched.error();
+    return synchronize(device, kernel.rendered.name);
+  }
+};
+
+}  // namespace
+
+Expected<Kernel> compile_cuda(const LayerConfig& layer, const CompileOptions& options) {
+  auto device = the_device();
+  if (!device) return device.error();
+  auto backend = the_backend();
+  if (!backend) return backend.error();
+  auto cache = open_cache(options.cache.value_or(cache::KernelCache::default_path()));
+  if (!cache) return cache.error();
+  const codegen::CudaArch arch = (*device)->info().arch;
+  auto variants = BucketVariants<CudaModule>::supply_all(
+      codegen::cuda_tile_buckets(layer),
+      [&](const codegen::CudaTileBucket& b) -> Expected<std::shared_ptr<const CudaModule>> {
+        auto spec = codegen::cuda_kernel_spec(layer, b.tile, arch);
+        if (!spec) return spec.error();
+        auto cubin = (*backend)->cubin(*spec, *cache);
+        if (!cubin) return cubin.error();
+        count_supply(cubin->from_cache ? Supply::cache : Supply::compiled);
+        auto function = CudaFunction::load(**device, cubin->cubin, cubin->attributes.lowered_name,
+                                           cubin->attributes.dynamic_smem_bytes);
+        if (!function) return function.error();
+        return std::make_shared<const CudaModule>(
+            CudaModule{*spec, codegen::render_cuda(*spec), std::move(*function)});
+      });
+  if (!variants) return variants.error();
+  return Kernel(std::make_shared<const CudaKernel>(layer, **device, std::move(*variants)));
+}
+
+}  // namespace qk::runtime
