@@ -57,6 +57,9 @@ Expected<CudaBuildList> cuda_build_list(const Plan& plan,
     const std::vector<codegen::CudaTileBucket> tiles = codegen::default_cuda_tiles(*family);
     const std::vector<std::int64_t> buckets =
         codegen::buckets_in_range(codegen::m_buckets(layer.m_max), layer.m_min, layer.m_max);
+    // An arch that lacks what the layer needs (fp8 before sm_89) skips the layer there only.
+    std::vector<codegen::CudaArch> refused;
+    std::string refusal;
     for (const codegen::CudaArch arch : archs) {
       std::optional<CudaBuildUse> open;  // the use being extended over consecutive buckets
       std::int64_t previous = 0;         // bucket b holds previous < M <= b
@@ -68,7 +71,9 @@ Expected<CudaBuildList> cuda_build_list(const Plan& plan,
                                        [&](const auto& t) { return bucket <= t.max_m; });
         auto spec = codegen::cuda_kernel_spec(layer, tile->tile, arch);
         if (!spec && spec.error().code == Errc::unsupported) {
-          list.skipped.push_back({i, spec.error().str()});
+          refused.push_back(arch);
+          if (refusal.empty()) refusal = spec.error().str();
+          open.reset();
           break;
         }
         if (!spec)
@@ -86,7 +91,14 @@ Expected<CudaBuildList> cuda_build_list(const Plan& plan,
         open = CudaBuildUse{i, arch, it->second, m_lo, m_hi};
       }
       if (open) list.uses.push_back(*open);
-      if (!list.skipped.empty() && list.skipped.back().layer == i) break;  // not for any arch
+    }
+    if (refused.size() == archs.size()) {
+      list.skipped.push_back({i, refusal});
+    } else if (!refused.empty()) {
+      std::string names;
+      for (const codegen::CudaArch a : refused)
+        names += (names.empty() ? "" : ", ") + std::string(to_string(a));
+      list.skipped.push_back({i, fmt::format("on {} only: {}", names, refusal)});
     }
   }
   return list;

@@ -87,6 +87,21 @@ TEST(CudaBuildList, EachBucketGetsItsDefaultTileAndEachKernelIsBuiltOnce) {
   EXPECT_EQ(layer_label(plan, 3), "layers[3] (fp32 in)");
 }
 
+TEST(CudaBuildList, ALayerAnArchCannotRunIsSkippedOnThatArchOnly) {
+  Plan plan;
+  LayerConfig fp8 = w8a8_layer("fp8", 1, 8);
+  fp8.weight_quant = fp8.activation_quant = QuantType::fp8_e4m3;
+  plan.layers = {fp8};
+  const CudaArch archs[] = {CudaArch::sm_80, CudaArch::sm_86, CudaArch::sm_89};
+  auto list = cuda_build_list(plan, archs);
+  ASSERT_TRUE(list) << list.error().str();
+  ASSERT_EQ(list->uses.size(), 1u);
+  EXPECT_EQ(list->uses[0].arch, CudaArch::sm_89);
+  ASSERT_EQ(list->skipped.size(), 1u);
+  EXPECT_EQ(list->skipped[0].reason.rfind("on sm_80, sm_86 only: ", 0), 0u)
+      << list->skipped[0].reason;
+}
+
 TEST(CudaBuildList, LayersNeedingTheSameKernelsAreGrouped) {
   Plan plan;
   plan.layers = {w8a8_layer("q", 1, 2048), w8a8_layer("small", 1, 8), w8a8_layer("k", 1, 2048),
