@@ -3,8 +3,8 @@
 //
 // tdpbusd adds A[16 rows][64 u8] x B[16 k-quads][16 columns x 4 s8] into C[16][16] int32, 4 k per
 // product as vpdpbusd does, without saturation. The operands are already in memory in that form:
-// - A: the activation codes (u8 = a + 128), row-major with k_padded bytes per row: 16 rows of 64
-//   bytes at stride k_padded;
+// - A: the activation codes (u8 = a + 128), quantized into 64-k blocks of 16-row tiles
+//   (CodeLayout::amx_tiles, templates/cpu/quantize_rows.hpp): 16 rows of 64 bytes at stride 64;
 // - B: a packed weight panel (quant/pack_cpu.hpp), byte kq * 64 + j * 4 + t = w[16p + j][4kq + t]:
 //   16 k-quads of one panel are 1024 contiguous bytes, 16 rows of 64 at stride 64.
 // So the wrapping int32 sums equal vpdpbusd's and the epilogue's u8-offset compensation applies
@@ -56,8 +56,8 @@ inline void release_tiles() {
 
 /// Where one K block of an MT x NT register tile reads and writes.
 struct BlockRefs {
-  const uint8_t* a;      // the first row's codes at the block's first k; rows a_stride apart
-  int64_t a_stride;      // bytes between rows of codes (k_padded)
+  const uint8_t* a;      // the first A tile at the block's first k (CodeLayout::amx_tiles)
+  int64_t a_step;        // bytes between the A tiles of consecutive K steps (64 x code rows)
   const int8_t* b;       // the first panel at the block's first k
   int64_t panel_stride;  // bytes between panels (16 * k_padded)
   int64_t k_steps;       // 64-byte K steps in the block
@@ -95,23 +95,21 @@ __attribute__((always_inline)) inline void store_sums(const BlockRefs& t) {
   }
 }
 
-/// Loads the step's MT A tiles, then its NT B tiles.
+/// One K step: A tile r is loaded just before its first product and B tile n just before
+/// product (0, n), so each tdpbusd waits only for the load it needs (the tile registers are
+/// reused every step, and a load cannot overtake the products still reading its register).
 template <int MT, int NT, int I = 0>
-__attribute__((always_inline)) inline void load_operands(const BlockRefs& t, int64_t step) {
-  if constexpr (I < MT) {
-    _tile_loadd(MT * NT + I, t.a + I * TILE_ROWS * t.a_stride + step * TILE_K, t.a_stride);
-    load_operands<MT, NT, I + 1>(t, step);
-  } else if constexpr (I < MT + NT) {
-    _tile_loadd(MT * NT + I, t.b + (I - MT) * t.panel_stride + step * PANEL_STEP, 64);
-    load_operands<MT, NT, I + 1>(t, step);
-  }
-}
-
-template <int MT, int NT, int I = 0>
-__attribute__((always_inline)) inline void multiply() {
+__attribute__((always_inline)) inline void step(const BlockRefs& t, int64_t s) {
   if constexpr (I < MT * NT) {
-    _tile_dpbusd(I, MT * NT + I / NT, MT * NT + MT + I % NT);
-    multiply<MT, NT, I + 1>();
+    constexpr int R = I / NT, N = I % NT;
+    if constexpr (N == 0) {
+      _tile_loadd(MT * NT + R, t.a + R * TILE_ROWS * 64 + s * t.a_step, 64);
+    }
+    if constexpr (R == 0) {
+      _tile_loadd(MT * NT + MT + N, t.b + N * t.panel_stride + s * PANEL_STEP, 64);
+    }
+    _tile_dpbusd(I, MT * NT + R, MT * NT + MT + N);
+    step<MT, NT, I + 1>(t, s);
   }
 }
 
@@ -123,10 +121,7 @@ __attribute__((always_inline)) inline void tile_block(const BlockRefs& t) {
                 "An MT x NT AMX tile needs MT A tiles, NT B tiles and MT * NT C tiles; there are "
                 "8 tile registers.");
   start_sums<MT, NT>(t);
-  for (int64_t s = 0; s < t.k_steps; ++s) {
-    load_operands<MT, NT>(t, s);
-    multiply<MT, NT>();
-  }
+  for (int64_t s = 0; s < t.k_steps; ++s) step<MT, NT>(t, s);
   store_sums<MT, NT>(t);
 }
 

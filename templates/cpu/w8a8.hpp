@@ -123,8 +123,11 @@ struct W8A8Kernel {
   static_assert(C.mc % C.mr == 0, "mc must be a multiple of mr.");
   static_assert(C.nc % (16 * C.nv) == 0, "nc must be a multiple of 16 * nv.");
 
+  /// Where the codes are: AMX A tiles want 16 rows of a 64-k block contiguous.
+  static constexpr CodeLayout LAYOUT = C.amx ? CodeLayout::amx_tiles : CodeLayout::rows;
+
   static void quantize(const QkCpuGemmArgs* args, int64_t r0, int64_t r1) {
-    quantize_rows<C.input, C.scaling, CodeFormat::u8_offset, C.isa>(args, r0, r1);
+    quantize_rows<C.input, C.scaling, CodeFormat::u8_offset, C.isa, LAYOUT>(args, r0, r1);
   }
 
   /// The output block [m0, m1) x [n0, n1), n0 a multiple of 16. `workspace` holds mc x nc int32
@@ -177,8 +180,8 @@ struct W8A8Kernel {
   static constexpr int AMX_EPILOGUE_ROWS = 4;
 
   /// The AMX tile of `rows` (1..mr) rows from m and NT panels from n: as many 16-row A tiles as
-  /// the rows need (a partial one reads past the last row into the runtime's slack and never
-  /// stores those rows), up to C.mr / 16.
+  /// the rows need (a partial one reads the layout's rows past the last, whose sums are never
+  /// stored), up to C.mr / 16.
   template <int NT, int MT = C.mr / amx::TILE_ROWS>
   static void amx_tile(const Block& b, int64_t m, int64_t rows, int64_t n, int64_t n_end) {
     if constexpr (MT > 1) {
@@ -189,8 +192,9 @@ struct W8A8Kernel {
     int32_t* sums = b.workspace + (m - b.mc0) * C.nc + (n - b.nc0);
     const int8_t* w = static_cast<const int8_t*>(args->packed_w) + n * kp + b.kc0 * 16;
     const int64_t steps = b.kc / amx::TILE_K;
-    amx::tile_block<MT, NT>({args->a_codes + m * kp + b.kc0, kp, w, 16 * kp, steps, sums,
-                             C.nc * static_cast<int64_t>(sizeof(int32_t)), b.first_k});
+    amx::tile_block<MT, NT>({code_address<LAYOUT>(args, m, b.kc0), 64 * amx_code_rows(args->m),
+                             w, 16 * kp, steps, sums, C.nc * static_cast<int64_t>(sizeof(int32_t)),
+                             b.first_k});
     if (!b.last_k) return;
 
     // K past the whole steps (k_padded % 64, only in the last block) with vpdpbusd, then the
@@ -208,7 +212,7 @@ struct W8A8Kernel {
         TileRefs<R> refs{{}, w + k_done * 16, 16 * kp, b.kc - k_done};
         QK_UNROLL for (int r = 0; r < R; ++r) {
           const int64_t row = m + r0 + (r < r_rows ? r : r_rows - 1);
-          refs.a[r] = args->a_codes + row * kp + b.kc0 + k_done;
+          refs.a[r] = code_address<LAYOUT>(args, row, b.kc0 + k_done);  // within one 64-k block
         }
         micro_kernel<R, NT>(refs, acc);
       }
