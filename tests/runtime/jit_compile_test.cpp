@@ -163,13 +163,22 @@ TEST(JitCompile, FloatBaselinesMatchTheReferenceOnAwkwardShapes) {
 
 // docs/cpu.md, "Tiles": a call runs the instance of the smallest bucket holding its M; a layer
 // compiles only the buckets its m_range reaches, and a call beyond that range still works.
+// The defaults depend on the host's level: two buckets on avx512, four on amx (docs/cpu.md, "AMX").
+codegen::CpuIsa host_isa() {
+  auto backend = runtime::CpuBackend::get("host");
+  return backend ? (*backend)->isa() : codegen::CpuIsa::avx512;
+}
+
 TEST(JitCompile, DispatchesByMBucket) {
   const fs::path cache = fresh_cache("buckets");
   auto both = jit::compile(layer(48, 96), {.cache = cache});
   ASSERT_TRUE(both) << both.error().str();
   EXPECT_NE(both->name(1), both->name(512));
   EXPECT_EQ(both->name(4), both->name(1));
-  EXPECT_EQ(both->name(5), both->name(512));
+  for (std::int64_t m : {1, 4, 5, 8, 9, 16, 17, 512, 4096})
+    EXPECT_TRUE(both->name(m).ends_with(codegen::canonical_name(
+        codegen::default_cpu_tile(GemmFamily::w8a8, m, host_isa()))))
+        << m << ": " << both->name(m);
   EXPECT_EQ(both->name(), both->name(512));
 
   LayerConfig decode_only = layer(48, 96);
@@ -223,10 +232,12 @@ TEST(JitCompile, ConcurrentCompilesOfOneSpecCompileOnce) {
     ASSERT_TRUE(*r) << (*r).error().str();
     check_against_reference(**r, 5, 3);
   }
-  // The layer's m_range [1, 2048] reaches both default M buckets: two kernel instances.
+  // The layer's m_range [1, 2048] reaches every default M bucket: one instance per tile.
+  const auto instances =
+      static_cast<std::int64_t>(codegen::default_cpu_tiles(GemmFamily::w8a8, host_isa()).size());
   const jit::CompileStats after = jit::stats();
-  EXPECT_EQ(after.compiles - before.compiles, 2);
-  EXPECT_EQ(after.memory_hits - before.memory_hits, 3 * 2);
+  EXPECT_EQ(after.compiles - before.compiles, instances);
+  EXPECT_EQ(after.memory_hits - before.memory_hits, 3 * instances);
 }
 
 std::string run_probe(const fs::path& cache) {
