@@ -116,11 +116,10 @@ std::vector<CpuTileBucket> default_cpu_tiles(GemmFamily family, CpuIsa isa) {
     return {{4, CpuTile{1, 6, 0, 96, 768}}, {kAnyM, CpuTile{3, 3, 0, 96, 768}}};
   if (family != GemmFamily::w8a8)  // w8a16, w4a16, wfp8a16 and the float baselines
     return {{4, CpuTile{1, 4, 0, 96, 768}}, {kAnyM, CpuTile{8, 2, 0, 96, 768}}};
-  if (isa == CpuIsa::amx)
+  if (isa == CpuIsa::amx)  // docs/cpu.md, "AMX": 32 x 32 runs one A tile where M <= 16
     return {{4, CpuTile{4, 5, 16384, 96, 960}},
             {8, CpuTile{5, 5, 16384, 100, 960}},
-            {16, CpuTile{16, 3, 16384, 48, 960, true}},
-            {kAnyM, CpuTile{32, 2, 16384, 128, 512, true}}};
+            {kAnyM, CpuTile{32, 2, 16384, 64, 512, true}}};
   return {{4, CpuTile{4, 5, 16384, 96, 960}}, {kAnyM, CpuTile{5, 5, 16384, 100, 960}}};
 }
 
