@@ -3,8 +3,9 @@
 //
 // tdpbusd adds A[16 rows][64 u8] x B[16 k-quads][16 columns x 4 s8] into C[16][16] int32, 4 k per
 // product as vpdpbusd does, without saturation. The operands are already in memory in that form:
-// - A: the activation codes (u8 = a + 128), quantized into 64-k blocks of 16-row tiles
-//   (CodeLayout::amx_tiles, templates/cpu/quantize_rows.hpp): 16 rows of 64 bytes at stride 64;
+// - A: the activation codes (u8 = a + 128), quantized per 16-row tile into its 64-k blocks in K
+//   order (CodeLayout::amx_tiles, templates/cpu/quantize_rows.hpp): 1024 contiguous bytes per
+//   A tile, 16 rows of 64 at stride 64, consecutive K steps 1024 bytes apart;
 // - B: a packed weight panel (quant/pack_cpu.hpp), byte kq * 64 + j * 4 + t = w[16p + j][4kq + t]:
 //   16 k-quads of one panel are 1024 contiguous bytes, 16 rows of 64 at stride 64.
 // So the wrapping int32 sums equal vpdpbusd's and the epilogue's u8-offset compensation applies
@@ -19,7 +20,7 @@ namespace qk::cpu::amx {
 constexpr int TILE_ROWS = 16;      ///< rows of A and C tiles, k-quads of a B tile
 constexpr int TILE_K = 64;         ///< bytes of K one tdpbusd consumes per row (64 k)
 constexpr int TILE_REGISTERS = 8;  ///< tmm0..tmm7
-constexpr int PANEL_STEP = TILE_ROWS * 64;  ///< bytes of one panel per K step (16 k-quads)
+constexpr int PANEL_STEP = TILE_ROWS * 64;  ///< bytes of one A or B tile: one K step of a panel
 
 /// Tile registers an mt x nt register tile needs: mt A tiles, nt B tiles and mt * nt C tiles.
 constexpr int tile_registers(int mt, int nt) {
@@ -57,7 +58,7 @@ inline void release_tiles() {
 /// Where one K block of an MT x NT register tile reads and writes.
 struct BlockRefs {
   const uint8_t* a;      // the first A tile at the block's first k (CodeLayout::amx_tiles)
-  int64_t a_step;        // bytes between the A tiles of consecutive K steps (64 x code rows)
+  int64_t a_tile_stride;  // bytes between 16-row tiles of codes (amx_row_tile_bytes)
   const int8_t* b;       // the first panel at the block's first k
   int64_t panel_stride;  // bytes between panels (16 * k_padded)
   int64_t k_steps;       // 64-byte K steps in the block
@@ -103,7 +104,7 @@ __attribute__((always_inline)) inline void step(const BlockRefs& t, int64_t s) {
   if constexpr (I < MT * NT) {
     constexpr int R = I / NT, N = I % NT;
     if constexpr (N == 0) {
-      _tile_loadd(MT * NT + R, t.a + R * TILE_ROWS * 64 + s * t.a_step, 64);
+      _tile_loadd(MT * NT + R, t.a + R * t.a_tile_stride + s * PANEL_STEP, 64);
     }
     if constexpr (R == 0) {
       _tile_loadd(MT * NT + MT + N, t.b + N * t.panel_stride + s * PANEL_STEP, 64);

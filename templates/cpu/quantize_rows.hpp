@@ -36,24 +36,27 @@ enum class CodeFormat : uint8_t {
 /// Where a kernel wants its activation codes.
 enum class CodeLayout : uint8_t {
   rows,       ///< row-major, k_padded bytes per row
-  amx_tiles,  ///< AMX A tiles: 64-k blocks of every row (amx_code_rows), so a tile is 1024 bytes
+  amx_tiles,  ///< AMX A tiles: per 16-row tile, its 16 x 64-k blocks in K order (code_address)
 };
 
-/// Rows of the amx_tiles layout for m rows: whole 16-row tiles.
-inline int64_t amx_code_rows(int64_t m) {
-  return (m + 15) / 16 * 16;
+/// Bytes of one 16-row tile's codes in the amx_tiles layout: 16 rows of K rounded up to 64.
+inline int64_t amx_row_tile_bytes(const QkCpuGemmArgs* args) {
+  return 16 * ((args->k_padded + 63) / 64 * 64);
 }
 
-/// The address of code (r, k). amx_tiles: code (r, k) at byte (k / 64) * 64 * amx_code_rows(m) +
-/// r * 64 + k % 64: the 16 rows x 64 k of an A tile are contiguous (one tileloadd of stride 64
-/// reads 16 consecutive cache lines, not 16 rows k_padded apart, which for K a multiple of 4096
-/// all fall into one L1 set).
+/// The address of code (r, k). amx_tiles: code (r, k) at byte (r / 16) * amx_row_tile_bytes +
+/// (k / 64) * 1024 + (r % 16) * 64 + k % 64. An A tile (16 rows x 64 k) is 1024 contiguous bytes
+/// and a row tile's K steps follow each other, so its A tiles stream like a weight panel: rows
+/// k_padded apart would put a tile's 16 lines into one L1 set whenever k_padded is a multiple of
+/// 4096, and K blocks of all rows (tiles m * 64 bytes apart) into a few L2 sets when m is a large
+/// power of two.
 template <CodeLayout L>
 inline uint8_t* code_address(const QkCpuGemmArgs* args, int64_t r, int64_t k) {
   if constexpr (L == CodeLayout::rows) {
     return args->a_codes + r * args->k_padded + k;
   } else {
-    return args->a_codes + (k / 64) * 64 * amx_code_rows(args->m) + r * 64 + k % 64;
+    return args->a_codes + (r / 16) * amx_row_tile_bytes(args) + (k / 64) * 1024 + (r % 16) * 64 +
+           k % 64;
   }
 }
 

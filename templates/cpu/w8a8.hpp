@@ -192,8 +192,8 @@ struct W8A8Kernel {
     int32_t* sums = b.workspace + (m - b.mc0) * C.nc + (n - b.nc0);
     const int8_t* w = static_cast<const int8_t*>(args->packed_w) + n * kp + b.kc0 * 16;
     const int64_t steps = b.kc / amx::TILE_K;
-    amx::tile_block<MT, NT>({code_address<LAYOUT>(args, m, b.kc0), 64 * amx_code_rows(args->m),
-                             w, 16 * kp, steps, sums, C.nc * static_cast<int64_t>(sizeof(int32_t)),
+    amx::tile_block<MT, NT>({code_address<LAYOUT>(args, m, b.kc0), amx_row_tile_bytes(args), w,
+                             16 * kp, steps, sums, C.nc * static_cast<int64_t>(sizeof(int32_t)),
                              b.first_k});
     if (!b.last_k) return;
 
