@@ -119,7 +119,7 @@ std::vector<CpuTileBucket> default_cpu_tiles(GemmFamily family, CpuIsa isa) {
   if (isa == CpuIsa::amx)  // docs/cpu.md, "AMX": 32 x 32 runs one A tile where M <= 16
     return {{4, CpuTile{4, 5, 16384, 96, 960}},
             {8, CpuTile{5, 5, 16384, 100, 960}},
-            {kAnyM, CpuTile{32, 2, 16384, 64, 512, true}}};
+            {kAnyM, CpuTile{32, 2, 16384, 64, 256, true}}};
   return {{4, CpuTile{4, 5, 16384, 96, 960}}, {kAnyM, CpuTile{5, 5, 16384, 100, 960}}};
 }
 
