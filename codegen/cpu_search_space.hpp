@@ -31,8 +31,8 @@ std::vector<CpuTile> cpu_search_space(GemmFamily family, std::int64_t bucket_m, 
 /// The heuristic default tile for calls of `m` rows (default_cpu_tiles' bucket holding m).
 CpuTile default_cpu_tile(GemmFamily family, std::int64_t m, CpuIsa isa = CpuIsa::avx512);
 
-/// The tile whose canonical_name is `name` ("mr5_nv5_kc16384_mc100_nc960", or with "_amx"), validated for
-/// `family` on `isa`; the error names the text and what is wrong with it.
+/// The tile whose canonical_name is `name` ("mr5_nv5_kc16384_mc100_nc960", or with "_amx"),
+/// validated for `family` on `isa`; the error names the text and what is wrong with it.
 Expected<CpuTile> parse_cpu_tile(std::string_view name, GemmFamily family,
                                  CpuIsa isa = CpuIsa::avx512);
 

@@ -55,8 +55,8 @@ Expected<void> validate(const CpuTile& t, GemmFamily family, CpuIsa isa) {
     return fail("mr", fmt::format("mr {} and nv {} must be >= 1", t.mr, t.nv));
   if (t.amx) {
     if (family != GemmFamily::w8a8)
-      return fail("amx", fmt::format("AMX tiles are implemented for w8a8 only, not {}",
-                                     to_string(family)));
+      return fail(
+          "amx", fmt::format("AMX tiles are implemented for w8a8 only, not {}", to_string(family)));
     if (isa != CpuIsa::amx)
       return fail("amx", fmt::format("AMX tiles need the amx level (amx-tile, amx-int8), not {}",
                                      to_string(isa)));

@@ -88,10 +88,11 @@ cache::BinaryKey CpuBackend::binary_key(const codegen::CpuKernelSpec& spec) cons
 Expected<std::shared_ptr<const CpuKernelModule>> CpuBackend::kernel(
     const codegen::CpuKernelSpec& spec, cache::KernelCache* cache, Supply* supply_out) {
   if (spec.isa != codegen::code_isa(isa_) || (spec.tile.amx && isa_ != codegen::CpuIsa::amx))
-    return Error{Errc::invalid_argument, codegen::canonical_name(spec),
-                 fmt::format("a kernel for {}{} cannot be compiled for {} ({}), whose kernels are {}",
-                             to_string(spec.isa), spec.tile.amx ? " with AMX tiles" : "",
-                             target_.cpu, target_.key(), to_string(isa_))};
+    return Error{
+        Errc::invalid_argument, codegen::canonical_name(spec),
+        fmt::format("a kernel for {}{} cannot be compiled for {} ({}), whose kernels are {}",
+                    to_string(spec.isa), spec.tile.amx ? " with AMX tiles" : "", target_.cpu,
+                    target_.key(), to_string(isa_))};
   return kernels_.get(cache::key_hash(binary_key(spec)), supply_out, [&](Supply* supply) {
     const codegen::RenderedKernel rendered = codegen::render_cpu(spec);
     return load_cached_or_compile(

@@ -17,9 +17,9 @@
 
 namespace qk::cpu::amx {
 
-constexpr int TILE_ROWS = 16;      ///< rows of A and C tiles, k-quads of a B tile
-constexpr int TILE_K = 64;         ///< bytes of K one tdpbusd consumes per row (64 k)
-constexpr int TILE_REGISTERS = 8;  ///< tmm0..tmm7
+constexpr int TILE_ROWS = 16;               ///< rows of A and C tiles, k-quads of a B tile
+constexpr int TILE_K = 64;                  ///< bytes of K one tdpbusd consumes per row (64 k)
+constexpr int TILE_REGISTERS = 8;           ///< tmm0..tmm7
 constexpr int PANEL_STEP = TILE_ROWS * 64;  ///< bytes of one A or B tile: one K step of a panel
 
 /// Tile registers an mt x nt register tile needs: mt A tiles, nt B tiles and mt * nt C tiles.
@@ -57,12 +57,12 @@ inline void release_tiles() {
 
 /// Where one K block of an MT x NT register tile reads and writes.
 struct BlockRefs {
-  const uint8_t* a;      // the first A tile at the block's first k (CodeLayout::amx_tiles)
+  const uint8_t* a;       // the first A tile at the block's first k (CodeLayout::amx_tiles)
   int64_t a_tile_stride;  // bytes between 16-row tiles of codes (amx_row_tile_bytes)
-  const int8_t* b;       // the first panel at the block's first k
-  int64_t panel_stride;  // bytes between panels (16 * k_padded)
-  int64_t k_steps;       // 64-byte K steps in the block
-  int32_t* c;            // [16 MT][16 NT] int32 sums, rows c_stride bytes apart
+  const int8_t* b;        // the first panel at the block's first k
+  int64_t panel_stride;   // bytes between panels (16 * k_padded)
+  int64_t k_steps;        // 64-byte K steps in the block
+  int32_t* c;             // [16 MT][16 NT] int32 sums, rows c_stride bytes apart
   int64_t c_stride;
   bool first;  // whether the sums start at zero (the first K block) or are read from c
 };

@@ -170,7 +170,8 @@ TEST(CpuTileName, AmxRulesNameTheBrokenLimit) {
   auto on_avx512 =
       qk::codegen::parse_cpu_tile("mr32_nv2_kc16384_mc128_nc512_amx", GemmFamily::w8a8);
   ASSERT_FALSE(on_avx512);
-  EXPECT_NE(on_avx512.error().str().find("amx level"), std::string::npos) << on_avx512.error().str();
+  EXPECT_NE(on_avx512.error().str().find("amx level"), std::string::npos)
+      << on_avx512.error().str();
 }
 
 TEST(CpuTileName, RejectsMalformedAndInvalidNames) {

@@ -176,8 +176,8 @@ TEST(JitCompile, DispatchesByMBucket) {
   EXPECT_NE(both->name(1), both->name(512));
   EXPECT_EQ(both->name(4), both->name(1));
   for (std::int64_t m : {1, 4, 5, 8, 9, 16, 17, 512, 4096})
-    EXPECT_TRUE(both->name(m).ends_with(codegen::canonical_name(
-        codegen::default_cpu_tile(GemmFamily::w8a8, m, host_isa()))))
+    EXPECT_TRUE(both->name(m).ends_with(
+        codegen::canonical_name(codegen::default_cpu_tile(GemmFamily::w8a8, m, host_isa()))))
         << m << ": " << both->name(m);
   EXPECT_EQ(both->name(), both->name(512));
 
@@ -453,8 +453,7 @@ TEST(JitCompile, AmxW8A8MatchesTheReferenceOnAwkwardShapes) {
     GTEST_SKIP() << "no AMX here (" << (*backend)->target().key()
                  << ", or Linux refused the tile state): the AMX kernels are not tested";
   const fs::path cache = fresh_cache("amx");
-  std::vector<LayerConfig> layers{layer(33, 200), layer(130, 1031), layer(16, 4),
-                                  layer(1000, 256)};
+  std::vector<LayerConfig> layers{layer(33, 200), layer(130, 1031), layer(16, 4), layer(1000, 256)};
   layers[1].epilogue = {true, Activation::gelu, QuantType::bf16};
   layers[1].input_dtype = QuantType::fp16;
   layers[2].epilogue = {true, Activation::relu, QuantType::int8};
@@ -466,9 +465,8 @@ TEST(JitCompile, AmxW8A8MatchesTheReferenceOnAwkwardShapes) {
   unsigned seed = 90;
   for (std::size_t i = 0; i < tiles.size(); ++i)
     for (std::size_t j : {i % layers.size(), (i + 1) % layers.size()}) {
-      auto kernel = runtime::compile_with_tiles(layers[j], {.cache = cache},
-                                                {{std::numeric_limits<std::int64_t>::max(),
-                                                  tiles[i]}});
+      auto kernel = runtime::compile_with_tiles(
+          layers[j], {.cache = cache}, {{std::numeric_limits<std::int64_t>::max(), tiles[i]}});
       ASSERT_TRUE(kernel) << kernel.error().str();
       EXPECT_TRUE(kernel->name(1).ends_with(codegen::canonical_name(tiles[i]))) << kernel->name(1);
       for (std::int64_t m : {1, 3, 17, 129, 300}) check_against_reference(*kernel, m, seed++);
@@ -489,8 +487,8 @@ TEST(JitCompile, AmxTilesOnlyOnTheAmxLevel) {
   auto vnni = jit::compile(l, {.cache = fresh_cache("amx_level"), .cpu_level = "avx512"});
   ASSERT_TRUE(vnni) << vnni.error().str();
   EXPECT_FALSE(vnni->name(512).ends_with("_amx")) << vnni->name(512);
-  const codegen::CpuTile amx_tile = codegen::default_cpu_tile(GemmFamily::w8a8, 512,
-                                                              codegen::CpuIsa::amx);
+  const codegen::CpuTile amx_tile =
+      codegen::default_cpu_tile(GemmFamily::w8a8, 512, codegen::CpuIsa::amx);
   ASSERT_TRUE(amx_tile.amx);
   auto amx_spec = codegen::cpu_kernel_spec(l, amx_tile, codegen::CpuIsa::amx);
   ASSERT_TRUE(amx_spec) << amx_spec.error().str();
