@@ -163,7 +163,7 @@ TEST(JitCompile, FloatBaselinesMatchTheReferenceOnAwkwardShapes) {
 
 // docs/cpu.md, "Tiles": a call runs the instance of the smallest bucket holding its M; a layer
 // compiles only the buckets its m_range reaches, and a call beyond that range still works.
-// The defaults depend on the host's level: two buckets on avx512, four on amx (docs/cpu.md, "AMX").
+// The defaults depend on the host's level: two tiles on avx512, three on amx (docs/cpu.md, "AMX").
 codegen::CpuIsa host_isa() {
   auto backend = runtime::CpuBackend::get("host");
   return backend ? (*backend)->isa() : codegen::CpuIsa::avx512;
