@@ -26,6 +26,13 @@ std::vector<Competitor> cpu_gemm_competitors(const CompetitorContext& context) {
        "qk-w8a8 with the heuristic default tiles, whatever the cache records (beside qk-w8a8: "
        "what tuning gained)",
        true, false, qk(QkWeights::int8_per_channel, false)},
+      {"qk-w8a8-vnni",
+       "qk-w8a8 at cpu level avx512: the AVX-512 VNNI kernels only, no AMX tiles (beside qk-w8a8 "
+       "on an AMX machine: what the AMX tiles gained)",
+       true, false,
+       [context](const GemmShape& shape) {
+         return prepare_qk(shape, QkWeights::int8_per_channel, context, true, "avx512");
+       }},
       {"qk-w4a8",
        "qk's fused W4A8 kernel: fp32 activations quantized per token inside the kernel, int4 "
        "weights with a scale per group of 128 (half the weight bytes of int8), fp32 output",

@@ -72,9 +72,11 @@ Expected<std::string> check_rows(const LayerConfig& layer, const quant::Quantize
 }  // namespace
 
 Expected<PreparedRun> prepare_qk(const GemmShape& shape, QkWeights weights,
-                                 const CompetitorContext& context, bool use_tuned) {
+                                 const CompetitorContext& context, bool use_tuned,
+                                 const std::string& cpu_level) {
   const LayerConfig layer = bench_layer(shape, weights);
-  auto kernel = jit::compile(layer, {.threads = context.threads, .use_tuned = use_tuned});
+  auto kernel = jit::compile(
+      layer, {.cpu_level = cpu_level, .threads = context.threads, .use_tuned = use_tuned});
   if (!kernel) return kernel.error();
 
   const auto mk = static_cast<std::size_t>(shape.m * shape.k);

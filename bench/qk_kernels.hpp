@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <string>
 
 #include "bench/gemm_bench.hpp"
 #include "qk/error.hpp"
@@ -15,10 +16,12 @@ enum class QkWeights { int8_per_channel, int4_group128 };
 /// weights in `weights` packed once, fp32 output (with int8 weights: the same work as
 /// onednn-w8a8). Compiled with qk::jit::compile (kernel cache: QK_CACHE or the default), with
 /// the tiles qk-tune recorded for this machine when `use_tuned` (docs/tuning.md), else the
-/// heuristic defaults. Before timing, rows 0 and m - 1 are checked against the reference of
-/// docs/numerics.md.
+/// heuristic defaults; for `cpu_level` (CompileOptions::cpu_level: "avx512" runs the VNNI
+/// kernels on an AMX machine too). Before timing, rows 0 and m - 1 are checked against the
+/// reference of docs/numerics.md.
 Expected<PreparedRun> prepare_qk(const GemmShape& shape, QkWeights weights,
-                                 const CompetitorContext& context, bool use_tuned = true);
+                                 const CompetitorContext& context, bool use_tuned = true,
+                                 const std::string& cpu_level = "host");
 
 struct CompileLatency {
   double cold_ms = 0;       ///< compile() in a fresh process with an empty cache (PCH included)

@@ -48,6 +48,7 @@ Expected<CpuKernelSpec> cpu_kernel_spec(const LayerConfig& layer, const CpuTile&
                              to_string(family), to_string(layer.weight_quant),
                              to_string(layer.activation_quant), family_names(kAvx2Families))};
   if (auto ok = validate(tile, family, isa); !ok) return ok.error();
+  // The amx level's kernels are avx512 code; its AMX tiles are a property of the tile.
   return CpuKernelSpec{family,
                        layer.weight_quant,
                        layer.input_dtype,
@@ -56,7 +57,7 @@ Expected<CpuKernelSpec> cpu_kernel_spec(const LayerConfig& layer, const CpuTile&
                        layer.epilogue.activation,
                        layer.epilogue.output,
                        tile,
-                       isa};
+                       code_isa(isa)};
 }
 
 std::string canonical_name(const CpuKernelSpec& s) {

@@ -20,12 +20,13 @@ struct CpuKernelSpec {
   Activation activation = Activation::none;
   QuantType output = QuantType::fp32;
   CpuTile tile;
-  CpuIsa isa = CpuIsa::avx512;  ///< the instruction set of the generated code
+  CpuIsa isa = CpuIsa::avx512;  ///< the instruction set of the generated code: avx512 or avx2
 
   bool operator==(const CpuKernelSpec&) const = default;
 };
 
-/// The spec of `layer` with `tile` on `isa`. Errors: the layer is invalid (validate_layer's first
+/// The spec of `layer` with `tile` on `isa` (on amx, an avx512 spec whose tile may be an AMX
+/// one). Errors: the layer is invalid (validate_layer's first
 /// error), the cpu target does not implement the layer's family yet, or not on `isa`
 /// (Errc::unsupported, naming the family, the ISA and the families it does implement), or the
 /// tile is invalid for the family on `isa`.

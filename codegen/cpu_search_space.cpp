@@ -13,6 +13,11 @@ constexpr int kMaxRows = 8;     // taller tiles leave too few registers for more
 constexpr int kMaxVectors = 6;  // wider tiles leave too few registers for more than four rows
 constexpr int kMinAccumulators = 4;  // fewer cannot cover vpdpbusd's latency of several cycles
 constexpr int kUnblockedK = 16384;
+// AMX register tiles (rows x 16-column tiles) within the 8 tile registers: 1 A tile with up to 3
+// B tiles, 2 x 2 (oneDNN's brgemm shape), 3 x 1.
+constexpr std::array<std::pair<int, int>, 6> kAmxShapes{
+    {{16, 1}, {16, 2}, {16, 3}, {32, 1}, {32, 2}, {48, 1}}};
+constexpr std::int64_t kAmxMinBucket = 8;  // below, a 16-row tile multiplies mostly repeated rows
 
 /// The positive multiple of `step` nearest `target` (ties round up), at least `step`.
 int nearest_multiple(int target, int step) {
@@ -57,6 +62,28 @@ std::vector<CpuTile> cpu_search_space(GemmFamily family, std::int64_t bucket_m, 
           }
     }
   }
+  if (isa == CpuIsa::amx && family == GemmFamily::w8a8 && bucket_m >= kAmxMinBucket) {
+    const int n_rounded = static_cast<int>((n + 15) / 16 * 16);
+    for (const auto& [mr, nv] : kAmxShapes) {
+      if (mr > std::max<std::int64_t>(16, bucket_m)) continue;  // only repeated rows
+      // K blocks: the B tiles' kc x 16 nv bytes in L1 (256, 512) or L2 (1024), or unblocked.
+      std::vector<int> amx_k_blocks{kUnblockedK};
+      for (int kc : {256, 512, 1024})
+        if (k > kc) amx_k_blocks.push_back(kc);
+      std::vector<int> row_blocks{nearest_multiple(64, mr)};
+      if (bucket_m > 64) {
+        row_blocks.push_back(nearest_multiple(128, mr));
+        row_blocks.push_back(nearest_multiple(256, mr));
+      }
+      for (int kc : amx_k_blocks)
+        for (int mc : row_blocks)
+          for (int nc_target : {256, 512, 960}) {
+            const int nc = nearest_multiple(std::min(nc_target, n_rounded), 16 * nv);
+            const CpuTile tile{mr, nv, kc, mc, nc, true};
+            if (validate(tile, family, isa)) space.push_back(tile);
+          }
+    }
+  }
   std::sort(space.begin(), space.end(), [](const CpuTile& a, const CpuTile& b) {
     return canonical_name(a) < canonical_name(b);
   });
@@ -85,6 +112,9 @@ Expected<CpuTile> parse_cpu_tile(std::string_view name, GemmFamily family, CpuIs
     if (i + 1 < fields.size()) {
       if (!rest.starts_with('_')) return bad();
       rest.remove_prefix(1);
+    } else if (rest == "_amx") {
+      tile.amx = true;
+      rest = {};
     } else if (!rest.empty()) {
       return bad();
     }

@@ -21,6 +21,9 @@ namespace qk::codegen {
 ///   (mc does not matter to calls with fewer rows);
 /// - column blocks nc: the multiple of 16 * nv nearest 480, 960 and 1920, at most n rounded up.
 /// On avx2 the register shapes are those within its 16 ymm (validate(tile, family, isa)).
+/// On amx, w8a8 buckets of 8 rows and more also try AMX tiles: 16 x 16..48, 32 x 16..32 and
+/// 48 x 16 (no taller than the bucket needs), K blocks 256, 512, 1024 or unblocked, row blocks
+/// near 64 (and 128, 256 for buckets above 64), column blocks near 256, 512 and 960.
 /// Example: cpu_search_space(GemmFamily::w8a8, 1, 4096, 4096) holds the 1-row and decode tiles.
 std::vector<CpuTile> cpu_search_space(GemmFamily family, std::int64_t bucket_m, std::int64_t n,
                                       std::int64_t k, CpuIsa isa = CpuIsa::avx512);
@@ -28,8 +31,8 @@ std::vector<CpuTile> cpu_search_space(GemmFamily family, std::int64_t bucket_m, 
 /// The heuristic default tile for calls of `m` rows (default_cpu_tiles' bucket holding m).
 CpuTile default_cpu_tile(GemmFamily family, std::int64_t m, CpuIsa isa = CpuIsa::avx512);
 
-/// The tile whose canonical_name is `name` ("mr5_nv5_kc16384_mc100_nc960"), validated for
-/// `family` on `isa`; the error names the text and what is wrong with it.
+/// The tile whose canonical_name is `name` ("mr5_nv5_kc16384_mc100_nc960", or with "_amx"),
+/// validated for `family` on `isa`; the error names the text and what is wrong with it.
 Expected<CpuTile> parse_cpu_tile(std::string_view name, GemmFamily family,
                                  CpuIsa isa = CpuIsa::avx512);
 

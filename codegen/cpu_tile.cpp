@@ -13,8 +13,13 @@ struct IsaInfo {
   std::string_view name;
   int registers;
 };
-constexpr std::array<IsaInfo, 2> kIsas{
-    {{CpuIsa::avx512, "avx512", 32}, {CpuIsa::avx2, "avx2", 16}}};
+constexpr std::array<IsaInfo, 3> kIsas{
+    {{CpuIsa::avx512, "avx512", 32}, {CpuIsa::avx2, "avx2", 16}, {CpuIsa::amx, "amx", 32}}};
+
+// AMX tiles (templates/cpu/amx.hpp): 16-row A and C tiles, 64 bytes of K per tdpbusd, 8 registers.
+constexpr int kAmxTileRows = 16;
+constexpr int kAmxTileK = 64;
+constexpr int kAmxTileRegisters = 8;
 
 const IsaInfo& info(CpuIsa isa) {
   for (const IsaInfo& i : kIsas)
@@ -32,8 +37,13 @@ int vector_registers(CpuIsa isa) {
   return info(isa).registers;
 }
 
+CpuIsa code_isa(CpuIsa isa) {
+  return isa == CpuIsa::amx ? CpuIsa::avx512 : isa;
+}
+
 std::string canonical_name(const CpuTile& t) {
-  return fmt::format("mr{}_nv{}_kc{}_mc{}_nc{}", t.mr, t.nv, t.kc, t.mc, t.nc);
+  return fmt::format("mr{}_nv{}_kc{}_mc{}_nc{}{}", t.mr, t.nv, t.kc, t.mc, t.nc,
+                     t.amx ? "_amx" : "");
 }
 
 Expected<void> validate(const CpuTile& t, GemmFamily family, CpuIsa isa) {
@@ -43,6 +53,28 @@ Expected<void> validate(const CpuTile& t, GemmFamily family, CpuIsa isa) {
   };
   if (t.mr < 1 || t.nv < 1)
     return fail("mr", fmt::format("mr {} and nv {} must be >= 1", t.mr, t.nv));
+  if (t.amx) {
+    if (family != GemmFamily::w8a8)
+      return fail(
+          "amx", fmt::format("AMX tiles are implemented for w8a8 only, not {}", to_string(family)));
+    if (isa != CpuIsa::amx)
+      return fail("amx", fmt::format("AMX tiles need the amx level (amx-tile, amx-int8), not {}",
+                                     to_string(isa)));
+    if (t.mr % kAmxTileRows != 0)
+      return fail("mr", fmt::format("mr {} must be a multiple of {}, the rows of an AMX tile", t.mr,
+                                    kAmxTileRows));
+    const int row_tiles = t.mr / kAmxTileRows;
+    const int tiles = row_tiles + t.nv + row_tiles * t.nv;
+    if (tiles > kAmxTileRegisters)
+      return fail("mr", fmt::format("mr {} x nv {} needs {} AMX tile registers ({} A, {} B, {} C), "
+                                    "more than its {}",
+                                    t.mr, t.nv, tiles, row_tiles, t.nv, row_tiles * t.nv,
+                                    kAmxTileRegisters));
+    if (t.kc < kAmxTileK || t.kc % kAmxTileK != 0)
+      return fail("kc", fmt::format("kc {} must be a positive multiple of {}, the K of one "
+                                    "tdpbusd",
+                                    t.kc, kAmxTileK));
+  }
   const bool blocks_k = family == GemmFamily::w8a8;
   // w8a8: mr x nv accumulators + nv weight vectors + 1 broadcast. w4a8: int32 and fp32
   // accumulators, two nibble halves per weight vector, 2 broadcasts and the nibble mask.
@@ -56,7 +88,7 @@ Expected<void> validate(const CpuTile& t, GemmFamily family, CpuIsa isa) {
                         : family == GemmFamily::w8a8
                             ? (avx2 ? 2 * t.mr * t.nv + 4 * t.nv + 3 : t.mr * t.nv + t.nv + 1)
                             : t.mr * t.nv + 4 * t.nv + 3;
-  if (registers > vector_registers(isa))
+  if (!t.amx && registers > vector_registers(isa))
     return fail("mr", fmt::format("mr {} x nv {} needs {} vector registers for {} on {}, more "
                                   "than its {}",
                                   t.mr, t.nv, registers, to_string(family), to_string(isa),
@@ -84,6 +116,10 @@ std::vector<CpuTileBucket> default_cpu_tiles(GemmFamily family, CpuIsa isa) {
     return {{4, CpuTile{1, 6, 0, 96, 768}}, {kAnyM, CpuTile{3, 3, 0, 96, 768}}};
   if (family != GemmFamily::w8a8)  // w8a16, w4a16, wfp8a16 and the float baselines
     return {{4, CpuTile{1, 4, 0, 96, 768}}, {kAnyM, CpuTile{8, 2, 0, 96, 768}}};
+  if (isa == CpuIsa::amx)  // docs/cpu.md, "AMX": 32 x 32 runs one A tile where M <= 16
+    return {{4, CpuTile{4, 5, 16384, 96, 960}},
+            {8, CpuTile{5, 5, 16384, 100, 960}},
+            {kAnyM, CpuTile{32, 2, 16384, 64, 256, true}}};
   return {{4, CpuTile{4, 5, 16384, 96, 960}}, {kAnyM, CpuTile{5, 5, 16384, 100, 960}}};
 }
 

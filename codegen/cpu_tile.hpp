@@ -13,14 +13,21 @@
 namespace qk::codegen {
 
 /// The instruction set of a cpu kernel (templates/cpu/config.hpp, Isa; docs/cpu.md, "ISAs"):
-/// avx512 = x86-64-v4 + AVX-512 VNNI, 32 zmm; avx2 = x86-64-v3, 16 ymm (W8A8 and W4A8 so far).
-enum class CpuIsa : std::uint8_t { avx512, avx2 };
+/// avx512 = x86-64-v4 + AVX-512 VNNI, 32 zmm; avx2 = x86-64-v3, 16 ymm (W8A8 and W4A8 so far);
+/// amx = avx512 plus AMX-TILE and AMX-INT8: the avx512 kernels, and W8A8 may also run AMX tiles
+/// (CpuTile::amx). A backend's level and the tile rules use all three; a kernel's code is avx512
+/// or avx2 (code_isa).
+enum class CpuIsa : std::uint8_t { avx512, avx2, amx };
 
-/// "avx512", "avx2": the enumerator's name (the template's Isa enumerator, a name tag).
+/// "avx512", "avx2", "amx": the enumerator's name (the template's Isa enumerator, a name tag).
 std::string_view to_string(CpuIsa isa);
 
-/// Vector registers of `isa`: 32 zmm (avx512) or 16 ymm (avx2).
+/// Vector registers of `isa`: 32 zmm (avx512, amx) or 16 ymm (avx2).
 int vector_registers(CpuIsa isa);
+
+/// The ISA of the vector code the templates generate on a level: amx's kernels are avx512 code,
+/// some with AMX tiles.
+CpuIsa code_isa(CpuIsa isa);
 
 /// No default values: the defaults depend on the family and the M bucket (default_cpu_tiles).
 struct CpuTile {
@@ -29,16 +36,22 @@ struct CpuTile {
   int kc = 0;  ///< K per cache block: a multiple of 4 (w8a8); 0, K not blocked (the others)
   int mc = 0;  ///< rows per cache block, a multiple of mr
   int nc = 0;  ///< columns per cache block, a multiple of 16 * nv
+  /// W8A8 on the amx level: the int8 product on AMX tiles (tdpbusd, templates/cpu/amx.hpp). mr is
+  /// then a multiple of 16 (A tiles of 16 rows), nv the B tiles of 16 columns, kc a multiple of
+  /// 64; mr / 16 + nv + (mr / 16) * nv tile registers of 8.
+  bool amx = false;
 
   bool operator==(const CpuTile&) const = default;
 };
 
-/// "mr8_nv3_kc512_mc96_nc768": the tile's part of kernel names, logs and keys.
+/// "mr8_nv3_kc512_mc96_nc768", "mr32_nv2_kc16384_mc128_nc512_amx": the tile's part of kernel
+/// names, logs and keys.
 std::string canonical_name(const CpuTile& tile);
 
 /// The rules a tile of `family` must satisfy on `isa` (its register budget within 32 zmm, or 16
-/// ymm on avx2 where each 16-column vector takes two; divisibility; the families but w8a8 do not
-/// block K, so their kc is 0); the error names the parameter, its value and the rule.
+/// ymm on avx2 where each 16-column vector takes two, or 8 tile registers for an AMX tile, which
+/// only w8a8 on the amx level has; divisibility; the families but w8a8 do not block K, so their
+/// kc is 0); the error names the parameter, its value and the rule.
 Expected<void> validate(const CpuTile& tile, GemmFamily family, CpuIsa isa = CpuIsa::avx512);
 
 /// The tile for calls with M up to `max_m`.
@@ -62,6 +75,9 @@ struct CpuTileBucket {
 /// baselines run the same template and tiles.
 /// On avx2 (w8a8 and w4a8), within 16 ymm: w8a8 runs 1 x 32 at M = 1 (no wasted rows) and
 /// 4 x 16 above (15 registers each); w4a8 1 x 16 at M = 1 and 2 x 16 above (16 registers).
+/// On amx, w8a8 keeps the VNNI tiles up to M = 8 (decode is bound by weight bandwidth, and a
+/// 16-row AMX tile would mostly multiply repeated rows) and runs 32 x 32 AMX tiles above, K
+/// unblocked, 64-row blocks (docs/cpu.md, "AMX"); the other families run their avx512 tiles.
 std::vector<CpuTileBucket> default_cpu_tiles(GemmFamily family, CpuIsa isa = CpuIsa::avx512);
 
 }  // namespace qk::codegen

@@ -59,7 +59,7 @@ constexpr qk::cpu::{config} kConfig{{
     .bias = {bias},
     .act = qk::cpu::Act::{act},
     .output = qk::cpu::OutputType::{output},
-    .mr = {mr},
+{amx}    .mr = {mr},
     .nv = {nv},
 {kc}    .mc = {mc},
     .nc = {nc},
@@ -83,6 +83,7 @@ extern "C" void {gemm}(const QkCpuGemmArgs* args, int64_t n_begin, int64_t n_end
       fmt::arg("isa", spec.isa == CpuIsa::avx512
                           ? std::string()
                           : fmt::format("    .isa = qk::cpu::Isa::{},\n", to_string(spec.isa))),
+      fmt::arg("amx", spec.tile.amx ? "    .amx = true,\n" : ""),
       fmt::arg("weight", t.names_weight ? fmt::format("    .weight = qk::cpu::WeightType::{},\n",
                                                       to_string(spec.weight))
                                         : std::string()),

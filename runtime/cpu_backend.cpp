@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "codegen/render_cpu.hpp"
+#include "runtime/amx_permission.hpp"
 #include "templates/embedded.hpp"
 
 namespace qk::runtime {
@@ -57,6 +58,14 @@ Expected<CpuBackend*> CpuBackend::get(const std::string& cpu_level) {
                    "the cpu kernels need AVX-512 VNNI or AVX2 with FMA and F16C, which " +
                        target->cpu + " lacks"};
     isa = codegen::CpuIsa::avx2;
+  } else if (target->has("amx-tile") && target->has("amx-int8")) {
+    // W8A8 may then run AMX tiles, if Linux grants the tile state; refused, "host" keeps the
+    // VNNI kernels (correct, slower from M = 16 up), "amx" was asked for AMX and fails.
+    if (auto granted = request_amx_permission(); granted) {
+      isa = codegen::CpuIsa::amx;
+    } else if (cpu_level == "amx") {
+      return Error{Errc::unsupported, "cpu_level amx", granted.error().str()};
+    }
   }
   auto compiler = ClangCompiler::create(compiler_config(*target));
   if (!compiler) return compiler.error();
@@ -78,10 +87,12 @@ cache::BinaryKey CpuBackend::binary_key(const codegen::CpuKernelSpec& spec) cons
 
 Expected<std::shared_ptr<const CpuKernelModule>> CpuBackend::kernel(
     const codegen::CpuKernelSpec& spec, cache::KernelCache* cache, Supply* supply_out) {
-  if (spec.isa != isa_)
-    return Error{Errc::invalid_argument, codegen::canonical_name(spec),
-                 fmt::format("a kernel for {} cannot be compiled for {} ({}), whose kernels are {}",
-                             to_string(spec.isa), target_.cpu, target_.key(), to_string(isa_))};
+  if (spec.isa != codegen::code_isa(isa_) || (spec.tile.amx && isa_ != codegen::CpuIsa::amx))
+    return Error{
+        Errc::invalid_argument, codegen::canonical_name(spec),
+        fmt::format("a kernel for {}{} cannot be compiled for {} ({}), whose kernels are {}",
+                    to_string(spec.isa), spec.tile.amx ? " with AMX tiles" : "", target_.cpu,
+                    target_.key(), to_string(isa_))};
   return kernels_.get(cache::key_hash(binary_key(spec)), supply_out, [&](Supply* supply) {
     const codegen::RenderedKernel rendered = codegen::render_cpu(spec);
     return load_cached_or_compile(

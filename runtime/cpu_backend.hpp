@@ -28,14 +28,17 @@ struct CpuKernelModule {
 
 class CpuBackend {
  public:
-  /// The process-wide backend of a CPU level ("host", "avx512", "avx2"); created on first use.
-  /// Its ISA follows the level's features: AVX-512 VNNI -> avx512 kernels, else AVX2 with FMA and
-  /// F16C -> avx2 kernels. Errors: an unknown level; a level whose code this machine cannot run;
-  /// a level with neither (Errc::unsupported).
+  /// The process-wide backend of a CPU level ("host", "avx512", "avx2", "amx"); created on first
+  /// use. Its ISA follows the level's features: AVX-512 VNNI -> avx512 kernels, and with
+  /// AMX-TILE and AMX-INT8 -> amx (the avx512 kernels, W8A8 also on AMX tiles) once Linux grants
+  /// the tile state (request_amx_permission; refused, "host" stays avx512), else AVX2 with FMA
+  /// and F16C -> avx2 kernels. Errors: an unknown level; a level whose code this machine cannot
+  /// run; a level with neither (Errc::unsupported); "amx" when Linux refuses the tile state.
   static Expected<CpuBackend*> get(const std::string& cpu_level);
 
   /// The module of `spec`, and how it was supplied. `cache` may be null (no persistent cache).
-  /// A spec for another ISA than isa() is Errc::invalid_argument.
+  /// A spec for another ISA than code_isa(isa()), or with an AMX tile on a backend that is not
+  /// amx, is Errc::invalid_argument.
   Expected<std::shared_ptr<const CpuKernelModule>> kernel(const codegen::CpuKernelSpec& spec,
                                                           cache::KernelCache* cache,
                                                           Supply* supply);
@@ -43,7 +46,8 @@ class CpuBackend {
   /// The cache key of spec's binary on this backend.
   cache::BinaryKey binary_key(const codegen::CpuKernelSpec& spec) const;
   const CpuTarget& target() const { return target_; }
-  /// The instruction set of this backend's kernels (every spec it compiles has it).
+  /// The level of this backend's kernels: its tile rules; every spec it compiles has
+  /// code_isa(isa()).
   codegen::CpuIsa isa() const { return isa_; }
 
  private:

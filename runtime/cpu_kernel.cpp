@@ -64,7 +64,11 @@ struct CpuKernel final : Kernel::Impl {
     CallWorkspace& ws = call_workspace();
     // int8 codes, or fp32 activations for the weight-only and float families (weight_only.hpp).
     const bool weight_only = !accumulates_in_int32(*family_of(l.weight_quant, l.activation_quant));
-    ws.a_codes.resize(static_cast<std::size_t>(a.rows * w.k_padded * (weight_only ? 4 : 1)));
+    // AMX tiles read the codes as whole 16-row tiles of 64-k blocks (CodeLayout::amx_tiles in
+    // templates/cpu/quantize_rows.hpp), rows and K rounded up to those.
+    const std::int64_t code_bytes = tile.amx ? round_up(a.rows, 16) * round_up(w.k_padded, 64)
+                                             : a.rows * w.k_padded * (weight_only ? 4 : 1);
+    ws.a_codes.resize(static_cast<std::size_t>(code_bytes));
     ws.a_scales.resize(static_cast<std::size_t>(a.rows));
     const std::int64_t tile_sums = static_cast<std::int64_t>(tile.mc) * tile.nc;
     ws.partial_sums.resize(static_cast<std::size_t>(pool.size() * tile_sums));

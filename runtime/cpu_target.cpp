@@ -77,9 +77,12 @@ Expected<CpuTarget> CpuTarget::portable(std::string_view level) {
   // x86-64-v4 is the psABI level with AVX-512 F/BW/CD/DQ/VL; VNNI is what makes int8 GEMMs fast.
   if (level == "avx512") return closed_target("x86-64-v4", {"avx512vnni"});
   if (level == "avx2") return closed_target("x86-64-v3", {});
+  // AMX is a level of its own, never part of avx512: avx512 caches must run on VNNI-only CPUs.
+  if (level == "amx") return closed_target("x86-64-v4", {"avx512vnni", "amx-tile", "amx-int8"});
   return Error{Errc::invalid_argument, "cpu target",
                "unknown portable level '" + std::string(level) +
-                   "'; known levels: avx512 (x86-64-v4 + avx512vnni), avx2 (x86-64-v3)"};
+                   "'; known levels: avx512 (x86-64-v4 + avx512vnni), avx2 (x86-64-v3), amx "
+                   "(avx512 + amx-tile, amx-int8)"};
 }
 
 bool CpuTarget::has(std::string_view feature) const {

@@ -29,6 +29,8 @@ struct CpuTarget {
   /// A portable level for caches shipped to other machines:
   /// - "avx512": x86-64-v4 (AVX-512 F/BW/CD/DQ/VL) + avx512vnni; avx512bf16 is not assumed.
   /// - "avx2":   x86-64-v3 (AVX2, FMA, BMI2, F16C); avxvnni is not assumed.
+  /// - "amx":    "avx512" + amx-tile + amx-int8 (Sapphire Rapids and later); never implied by
+  ///   "avx512", whose code must run on CPUs without AMX.
   /// An unknown level is Errc::invalid_argument naming the known ones.
   static Expected<CpuTarget> portable(std::string_view level);
 

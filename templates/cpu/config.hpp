@@ -30,6 +30,10 @@ struct W8A8Config {
   Act act = Act::none;
   OutputType output = OutputType::fp32;
 
+  /// The int8 product on AMX tiles (tdpbusd, templates/cpu/amx.hpp) instead of vpdpbusd: mr is
+  /// then a multiple of 16 (A tiles of 16 rows), nv the B tiles of 16 columns, kc a multiple of
+  /// 64 (one tdpbusd step); isa is avx512, whose epilogue finishes the tile.
+  bool amx = false;
   int mr = 6;     ///< rows of the register micro-tile (M)
   int nv = 4;     ///< 16-column vectors of the micro-tile (N = 16 * nv)
   int kc = 512;   ///< K per cache block (multiple of 4): the weight micro-panel kc x 16nv in L1

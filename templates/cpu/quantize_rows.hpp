@@ -33,9 +33,37 @@ enum class CodeFormat : uint8_t {
   s8_group_sums,  ///< s8, plus each row's code sum per scale group (w4a8: the zero-point term)
 };
 
-/// Quantizes rows [r0, r1) into args->a_codes (in `F`) and their scales into a_scales. The
-/// padding up to k_padded is the code of value 0 (128 for u8_offset, 0 for s8).
-template <InputType T, Scaling S, CodeFormat F, Isa ISA = Isa::avx512>
+/// Where a kernel wants its activation codes.
+enum class CodeLayout : uint8_t {
+  rows,       ///< row-major, k_padded bytes per row
+  amx_tiles,  ///< AMX A tiles: per 16-row tile, its 16 x 64-k blocks in K order (code_address)
+};
+
+/// Bytes of one 16-row tile's codes in the amx_tiles layout: 16 rows of K rounded up to 64.
+inline int64_t amx_row_tile_bytes(const QkCpuGemmArgs* args) {
+  return 16 * ((args->k_padded + 63) / 64 * 64);
+}
+
+/// The address of code (r, k). amx_tiles: code (r, k) at byte (r / 16) * amx_row_tile_bytes +
+/// (k / 64) * 1024 + (r % 16) * 64 + k % 64. An A tile (16 rows x 64 k) is 1024 contiguous bytes
+/// and a row tile's K steps follow each other, so its A tiles stream like a weight panel: rows
+/// k_padded apart would put a tile's 16 lines into one L1 set whenever k_padded is a multiple of
+/// 4096, and K blocks of all rows (tiles m * 64 bytes apart) into a few L2 sets when m is a large
+/// power of two.
+template <CodeLayout L>
+inline uint8_t* code_address(const QkCpuGemmArgs* args, int64_t r, int64_t k) {
+  if constexpr (L == CodeLayout::rows) {
+    return args->a_codes + r * args->k_padded + k;
+  } else {
+    return args->a_codes + (r / 16) * amx_row_tile_bytes(args) + (k / 64) * 1024 + (r % 16) * 64 +
+           k % 64;
+  }
+}
+
+/// Quantizes rows [r0, r1) into args->a_codes (in `F`, laid out as `L`) and their scales into
+/// a_scales. The padding up to k_padded is the code of value 0 (128 for u8_offset, 0 for s8).
+template <InputType T, Scaling S, CodeFormat F, Isa ISA = Isa::avx512,
+          CodeLayout L = CodeLayout::rows>
 void quantize_rows(const QkCpuGemmArgs* args, int64_t r0, int64_t r1) {
   using V = Vec<ISA>;
   const int64_t k = args->k;
@@ -59,14 +87,18 @@ void quantize_rows(const QkCpuGemmArgs* args, int64_t r0, int64_t r1) {
     }
     args->a_scales[r] = scale;
     const typename V::F inv = V::set1(1.0f / scale);
-    uint8_t* codes = args->a_codes + r * args->k_padded;
+    uint8_t* codes = code_address<L>(args, r, 0);
     const int32_t offset = F == CodeFormat::u8_offset ? 128 : 0;
     for (int64_t i = 0; i < k; i += V::LANES) {
       const typename V::Mask mask = V::first(k - i);
-      V::store_codes(codes + i, V::mul(V::template load_input<T>(row, i, mask), inv), offset, mask);
+      // A vector of codes never crosses a 64-k block: LANES divides 64.
+      V::store_codes(code_address<L>(args, r, i),
+                     V::mul(V::template load_input<T>(row, i, mask), inv), offset, mask);
     }
-    for (int64_t i = k; i < args->k_padded; ++i) codes[i] = F == CodeFormat::u8_offset ? 128 : 0;
+    for (int64_t i = k; i < args->k_padded; ++i)
+      *code_address<L>(args, r, i) = F == CodeFormat::u8_offset ? 128 : 0;
     if constexpr (F == CodeFormat::s8_group_sums) {
+      static_assert(L == CodeLayout::rows, "Group sums read the codes as rows.");
       for (int64_t g = 0; g < args->groups; ++g) {
         int32_t sum = 0;
         const int8_t* group = reinterpret_cast<const int8_t*>(codes) + g * args->group_k;

@@ -16,6 +16,10 @@
 // never wrap within the K bound. Same codes and packed layout as AVX-512: 8 columns x 4 k per
 // 32-byte half of each 64-byte group.
 //
+// AMX (W8A8Config::amx): the same codes and panels are the operands of tdpbusd tiles
+// (templates/cpu/amx.hpp); each tile's sums go to the workspace, and on the last K block the
+// remainder of K past whole 64-byte steps is added by vpdpbusd before the same epilogue.
+//
 // Weights are packed in 16-column panels (quant/pack_cpu.hpp): panel p holds columns
 // 16p..16p+15, and its bytes [kq * 64 + j * 4 + t] are w[16p + j][4kq + t]. One 64-byte load is
 // one vpdpbusd operand. The layout does not depend on the tile, so one packing serves every
@@ -26,6 +30,7 @@
 #include <stdint.h>
 
 #include "cpu/abi.h"
+#include "cpu/amx.hpp"
 #include "cpu/config.hpp"
 #include "cpu/epilogue.hpp"
 #include "cpu/isa.hpp"
@@ -101,18 +106,28 @@ struct W8A8Kernel {
   /// Accumulator vectors per row of the tile: 16-column panels x vectors per panel.
   static constexpr int PER_PANEL = 16 / V::LANES;
 
-  static_assert(C.isa != Isa::avx512 || micro_tile_registers(C.mr, C.nv) <= 32,
+  static_assert(C.amx || C.isa != Isa::avx512 || micro_tile_registers(C.mr, C.nv) <= 32,
                 "The micro-tile needs mr * nv accumulators, nv weight vectors and a broadcast "
                 "register; AVX-512 has 32.");
   static_assert(C.isa != Isa::avx2 || avx2_micro_tile_registers(C.mr, C.nv) <= 16,
                 "The AVX2 micro-tile needs 2 * mr * nv accumulators, 4 * nv weight registers and "
                 "3 more; AVX2 has 16.");
   static_assert(C.kc % 4 == 0, "kc must be a multiple of 4, the K step of the int8 dot product.");
+  static_assert(!C.amx || C.isa == Isa::avx512, "AMX tiles are finished by the AVX-512 epilogue.");
+  static_assert(!C.amx || (C.mr % amx::TILE_ROWS == 0 &&
+                           amx::tile_registers(C.mr / amx::TILE_ROWS, C.nv) <= amx::TILE_REGISTERS),
+                "An AMX tile has mr / 16 A tiles, nv B tiles and their products as C tiles, in 8 "
+                "tile registers; mr must be a multiple of 16.");
+  static_assert(!C.amx || C.kc % amx::TILE_K == 0,
+                "An AMX kc must be a multiple of 64, the K of one tdpbusd.");
   static_assert(C.mc % C.mr == 0, "mc must be a multiple of mr.");
   static_assert(C.nc % (16 * C.nv) == 0, "nc must be a multiple of 16 * nv.");
 
+  /// Where the codes are: AMX A tiles want 16 rows of a 64-k block contiguous.
+  static constexpr CodeLayout LAYOUT = C.amx ? CodeLayout::amx_tiles : CodeLayout::rows;
+
   static void quantize(const QkCpuGemmArgs* args, int64_t r0, int64_t r1) {
-    quantize_rows<C.input, C.scaling, CodeFormat::u8_offset, C.isa>(args, r0, r1);
+    quantize_rows<C.input, C.scaling, CodeFormat::u8_offset, C.isa, LAYOUT>(args, r0, r1);
   }
 
   /// The output block [m0, m1) x [n0, n1), n0 a multiple of 16. `workspace` holds mc x nc int32
@@ -120,6 +135,7 @@ struct W8A8Kernel {
   static void gemm(const QkCpuGemmArgs* args, int64_t n0, int64_t n1, int64_t m0, int64_t m1,
                    int32_t* workspace) {
     const int64_t kp = args->k_padded;
+    if constexpr (C.amx) amx::configure_tiles();  // per thread and call: tile state is per thread
     for (int64_t nc0 = n0; nc0 < n1; nc0 += C.nc) {
       const int64_t nc1 = nc0 + C.nc < n1 ? nc0 + C.nc : n1;
       for (int64_t mc0 = m0; mc0 < m1; mc0 += C.mc) {
@@ -135,6 +151,7 @@ struct W8A8Kernel {
         }
       }
     }
+    if constexpr (C.amx) amx::release_tiles();
   }
 
  private:
@@ -152,7 +169,55 @@ struct W8A8Kernel {
     if constexpr (NV > 1) {
       if (nv < NV) return dispatch_nv<NV - 1>(b, m, rows, n, nv, n_end);
     }
-    tile<C.mr, NV * PER_PANEL>(b, m, rows, n, n_end);
+    if constexpr (C.amx) {
+      amx_tile<NV>(b, m, rows, n, n_end);
+    } else {
+      tile<C.mr, NV * PER_PANEL>(b, m, rows, n, n_end);
+    }
+  }
+
+  /// Rows the AMX tile's remainder and epilogue take at once: 4 x nv (at most 3) accumulators.
+  static constexpr int AMX_EPILOGUE_ROWS = 4;
+
+  /// The AMX tile of `rows` (1..mr) rows from m and NT panels from n: as many 16-row A tiles as
+  /// the rows need (a partial one reads the layout's rows past the last, whose sums are never
+  /// stored), up to C.mr / 16.
+  template <int NT, int MT = C.mr / amx::TILE_ROWS>
+  static void amx_tile(const Block& b, int64_t m, int64_t rows, int64_t n, int64_t n_end) {
+    if constexpr (MT > 1) {
+      if (rows <= (MT - 1) * amx::TILE_ROWS) return amx_tile<NT, MT - 1>(b, m, rows, n, n_end);
+    }
+    const QkCpuGemmArgs* args = b.args;
+    const int64_t kp = args->k_padded;
+    int32_t* sums = b.workspace + (m - b.mc0) * C.nc + (n - b.nc0);
+    const int8_t* w = static_cast<const int8_t*>(args->packed_w) + n * kp + b.kc0 * 16;
+    const int64_t steps = b.kc / amx::TILE_K;
+    amx::tile_block<MT, NT>({code_address<LAYOUT>(args, m, b.kc0), amx_row_tile_bytes(args), w,
+                             16 * kp, steps, sums, C.nc * static_cast<int64_t>(sizeof(int32_t)),
+                             b.first_k});
+    if (!b.last_k) return;
+
+    // K past the whole steps (k_padded % 64, only in the last block) with vpdpbusd, then the
+    // epilogue, a few rows at a time from the sums just stored (still in L1).
+    const int64_t k_done = steps * amx::TILE_K;
+    for (int64_t r0 = 0; r0 < rows; r0 += AMX_EPILOGUE_ROWS) {
+      constexpr int R = AMX_EPILOGUE_ROWS;
+      const int64_t r_rows = rows - r0 < R ? rows - r0 : R;
+      __m512i acc[R][NT];
+      QK_UNROLL for (int r = 0; r < R; ++r) {
+        QK_UNROLL for (int v = 0; v < NT; ++v) acc[r][v] =
+            _mm512_loadu_si512(sums + (r0 + r) * C.nc + 16 * v);
+      }
+      if (k_done < b.kc) {
+        TileRefs<R> refs{{}, w + k_done * 16, 16 * kp, b.kc - k_done};
+        QK_UNROLL for (int r = 0; r < R; ++r) {
+          const int64_t row = m + r0 + (r < r_rows ? r : r_rows - 1);
+          refs.a[r] = code_address<LAYOUT>(args, row, b.kc0 + k_done);  // within one 64-k block
+        }
+        micro_kernel<R, NT>(refs, acc);
+      }
+      epilogue<R, NT>(args, m + r0, r_rows, n, n_end, acc);
+    }
   }
 
   /// The tile of `rows` (1..MR) rows from m and NY vectors of V::LANES columns from n.

@@ -116,6 +116,40 @@ TEST(CpuKernelSpec, Avx2IsInTheNameTheSourceAndTheRules) {
   EXPECT_NE(refused.error().str().find("avx2"), std::string::npos) << refused.error().str();
 }
 
+// The amx level's kernels are avx512 code: an AMX tile is named by its tile ("_amx") and
+// rendered as W8A8Config::amx; VNNI tiles on amx are the avx512 kernels, name and all.
+TEST(CpuKernelSpec, AmxTileIsInTheNameAndTheSource) {
+  LayerConfig l = w8a8_layer();
+  const CpuTile amx_tile{32, 2, 16384, 128, 512, true};
+  auto amx = cpu_kernel_spec(l, amx_tile, CpuIsa::amx);
+  ASSERT_TRUE(amx) << amx.error().str();
+  EXPECT_EQ(amx->isa, CpuIsa::avx512);
+  EXPECT_EQ(canonical_name(*amx),
+            "qk_w8a8_cpu_fp16_tok_nobias_none_fp16_mr32_nv2_kc16384_mc128_nc512_amx");
+  const std::string source = render_cpu(*amx).source;
+  EXPECT_NE(source.find(".amx = true,"), std::string::npos) << source;
+  EXPECT_LT(source.find(".output"), source.find(".amx")) << "designated initializers in order";
+  EXPECT_LT(source.find(".amx"), source.find(".mr")) << "designated initializers in order";
+
+  const CpuTile vnni_tile{5, 5, 16384, 100, 960};
+  auto vnni = cpu_kernel_spec(l, vnni_tile, CpuIsa::amx);
+  ASSERT_TRUE(vnni) << vnni.error().str();
+  EXPECT_EQ(*vnni, *cpu_kernel_spec(l, vnni_tile));
+  EXPECT_EQ(render_cpu(*vnni).source.find(".amx"), std::string::npos);
+
+  auto not_amx_level = cpu_kernel_spec(l, amx_tile);
+  ASSERT_FALSE(not_amx_level);
+  EXPECT_NE(not_amx_level.error().str().find("amx level"), std::string::npos)
+      << not_amx_level.error().str();
+  LayerConfig w4a8 = w8a8_layer();
+  w4a8.weight_quant = QuantType::int4;
+  w4a8.weight_granularity = WeightGranularity::per_group;
+  w4a8.block_size = 32;
+  auto w4a8_amx = cpu_kernel_spec(w4a8, CpuTile{32, 2, 0, 128, 512, true}, CpuIsa::amx);
+  ASSERT_FALSE(w4a8_amx);
+  EXPECT_NE(w4a8_amx.error().str().find("w8a8 only"), std::string::npos) << w4a8_amx.error().str();
+}
+
 TEST(CpuKernelSpec, InvalidLayerIsRejected) {
   LayerConfig l = w8a8_layer();
   l.k = 0;

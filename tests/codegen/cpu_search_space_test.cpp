@@ -53,7 +53,9 @@ TEST(CpuSearchSpace, EveryTileIsValidUniqueAndFitsTheBucket) {
         EXPECT_TRUE(qk::codegen::validate(t, family).has_value()) << canonical_name(t);
         EXPECT_TRUE(names.insert(canonical_name(t)).second) << "duplicate " << canonical_name(t);
         const CpuTile fallback = qk::codegen::default_cpu_tile(family, m);
-        if (t != fallback) EXPECT_LE(t.mr, std::max<std::int64_t>(m, 1)) << canonical_name(t);
+        if (t != fallback) {
+          EXPECT_LE(t.mr, std::max<std::int64_t>(m, 1)) << canonical_name(t);
+        }
       }
       EXPECT_TRUE(names.count(canonical_name(qk::codegen::default_cpu_tile(family, m))))
           << "the default is always a candidate";
@@ -67,7 +69,9 @@ TEST(CpuSearchSpace, LargerBucketsOfferMoreShapes) {
   const auto prefill = qk::codegen::cpu_search_space(GemmFamily::w8a8, 512, 4096, 4096);
   EXPECT_LT(decode.size(), prefill.size());
   for (const CpuTile& t : decode)
-    if (t != qk::codegen::default_cpu_tile(GemmFamily::w8a8, 1)) EXPECT_EQ(t.mr, 1);
+    if (t != qk::codegen::default_cpu_tile(GemmFamily::w8a8, 1)) {
+      EXPECT_EQ(t.mr, 1);
+    }
 }
 
 TEST(CpuTileName, ParsesEveryTileOfTheSpaceBack) {
@@ -112,6 +116,62 @@ TEST(CpuSearchSpace, Avx2TilesFitSixteenYmm) {
   EXPECT_NE(refused.error().str().find("16"), std::string::npos) << refused.error().str();
   EXPECT_FALSE(
       qk::codegen::parse_cpu_tile(canonical_name(avx512_default), GemmFamily::w8a8, CpuIsa::avx2));
+}
+
+// amx (w8a8): the decode buckets keep VNNI tiles, larger ones add AMX tiles within 8 tile
+// registers; every name parses back for amx, and no AMX tile passes for avx512 or another family.
+TEST(CpuSearchSpace, AmxTilesFitEightTileRegisters) {
+  using qk::codegen::CpuIsa;
+  for (std::int64_t m : {1, 4, 8, 16, 128, 2048}) {
+    const auto space = qk::codegen::cpu_search_space(GemmFamily::w8a8, m, 4096, 11008, CpuIsa::amx);
+    const CpuTile fallback = qk::codegen::default_cpu_tile(GemmFamily::w8a8, m, CpuIsa::amx);
+    std::size_t amx_tiles = 0;
+    std::set<std::string> names;
+    for (const CpuTile& t : space) {
+      EXPECT_TRUE(qk::codegen::validate(t, GemmFamily::w8a8, CpuIsa::amx)) << canonical_name(t);
+      names.insert(canonical_name(t));
+      auto parsed = qk::codegen::parse_cpu_tile(canonical_name(t), GemmFamily::w8a8, CpuIsa::amx);
+      ASSERT_TRUE(parsed) << parsed.error().str();
+      EXPECT_EQ(*parsed, t);
+      if (!t.amx) continue;
+      ++amx_tiles;
+      EXPECT_TRUE(canonical_name(t).ends_with("_amx")) << canonical_name(t);
+      EXPECT_EQ(t.mr % 16, 0) << canonical_name(t);
+      EXPECT_LE(t.mr / 16 + t.nv + t.mr / 16 * t.nv, 8) << canonical_name(t);
+      EXPECT_EQ(t.kc % 64, 0) << canonical_name(t);
+      if (t != fallback) {
+        EXPECT_LE(t.mr, std::max<std::int64_t>(m, 16)) << canonical_name(t);
+      }
+      EXPECT_FALSE(qk::codegen::validate(t, GemmFamily::w8a8, CpuIsa::avx512)) << canonical_name(t);
+      EXPECT_FALSE(qk::codegen::validate(t, GemmFamily::w4a8, CpuIsa::amx)) << canonical_name(t);
+    }
+    EXPECT_EQ(amx_tiles > 0, m >= 8) << m;
+    EXPECT_TRUE(names.count(canonical_name(fallback)));
+    EXPECT_EQ(fallback.amx, m > 8) << m;
+  }
+  // The other families run their avx512 tiles on amx.
+  EXPECT_EQ(qk::codegen::default_cpu_tile(GemmFamily::w4a8, 512, CpuIsa::amx),
+            qk::codegen::default_cpu_tile(GemmFamily::w4a8, 512));
+  EXPECT_EQ(qk::codegen::code_isa(CpuIsa::amx), CpuIsa::avx512);
+}
+
+TEST(CpuTileName, AmxRulesNameTheBrokenLimit) {
+  using qk::codegen::CpuIsa;
+  const auto error = [](const char* name) {
+    auto parsed = qk::codegen::parse_cpu_tile(name, GemmFamily::w8a8, CpuIsa::amx);
+    return parsed ? std::string() : parsed.error().str();
+  };
+  EXPECT_EQ(error("mr32_nv2_kc16384_mc128_nc512_amx"), "");
+  EXPECT_NE(error("mr24_nv2_kc16384_mc96_nc512_amx").find("multiple of 16"), std::string::npos);
+  EXPECT_NE(error("mr32_nv3_kc16384_mc128_nc480_amx").find("11 AMX tile registers"),
+            std::string::npos);
+  EXPECT_NE(error("mr32_nv2_kc96_mc128_nc512_amx").find("tdpbusd"), std::string::npos);
+  EXPECT_NE(error("mr32_nv2_kc16384_mc128_nc512_amy").find("expected"), std::string::npos);
+  auto on_avx512 =
+      qk::codegen::parse_cpu_tile("mr32_nv2_kc16384_mc128_nc512_amx", GemmFamily::w8a8);
+  ASSERT_FALSE(on_avx512);
+  EXPECT_NE(on_avx512.error().str().find("amx level"), std::string::npos)
+      << on_avx512.error().str();
 }
 
 TEST(CpuTileName, RejectsMalformedAndInvalidNames) {

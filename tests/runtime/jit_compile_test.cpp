@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <string>
 #include <thread>
 
@@ -162,13 +163,22 @@ TEST(JitCompile, FloatBaselinesMatchTheReferenceOnAwkwardShapes) {
 
 // docs/cpu.md, "Tiles": a call runs the instance of the smallest bucket holding its M; a layer
 // compiles only the buckets its m_range reaches, and a call beyond that range still works.
+// The defaults depend on the host's level: two tiles on avx512, three on amx (docs/cpu.md, "AMX").
+codegen::CpuIsa host_isa() {
+  auto backend = runtime::CpuBackend::get("host");
+  return backend ? (*backend)->isa() : codegen::CpuIsa::avx512;
+}
+
 TEST(JitCompile, DispatchesByMBucket) {
   const fs::path cache = fresh_cache("buckets");
   auto both = jit::compile(layer(48, 96), {.cache = cache});
   ASSERT_TRUE(both) << both.error().str();
   EXPECT_NE(both->name(1), both->name(512));
   EXPECT_EQ(both->name(4), both->name(1));
-  EXPECT_EQ(both->name(5), both->name(512));
+  for (std::int64_t m : {1, 4, 5, 8, 9, 16, 17, 512, 4096})
+    EXPECT_TRUE(both->name(m).ends_with(
+        codegen::canonical_name(codegen::default_cpu_tile(GemmFamily::w8a8, m, host_isa()))))
+        << m << ": " << both->name(m);
   EXPECT_EQ(both->name(), both->name(512));
 
   LayerConfig decode_only = layer(48, 96);
@@ -222,10 +232,12 @@ TEST(JitCompile, ConcurrentCompilesOfOneSpecCompileOnce) {
     ASSERT_TRUE(*r) << (*r).error().str();
     check_against_reference(**r, 5, 3);
   }
-  // The layer's m_range [1, 2048] reaches both default M buckets: two kernel instances.
+  // The layer's m_range [1, 2048] reaches every default M bucket: one instance per tile.
+  const auto instances =
+      static_cast<std::int64_t>(codegen::default_cpu_tiles(GemmFamily::w8a8, host_isa()).size());
   const jit::CompileStats after = jit::stats();
-  EXPECT_EQ(after.compiles - before.compiles, 2);
-  EXPECT_EQ(after.memory_hits - before.memory_hits, 3 * 2);
+  EXPECT_EQ(after.compiles - before.compiles, instances);
+  EXPECT_EQ(after.memory_hits - before.memory_hits, 3 * instances);
 }
 
 std::string run_probe(const fs::path& cache) {
@@ -445,6 +457,73 @@ TEST(JitCompile, Avx2LevelRunsW8A8AndW4A8WithoutAvx512) {
       EXPECT_EQ(dis.output.find("zmm"), std::string::npos) << "AVX-512 register in the avx2 code";
       EXPECT_EQ(dis.output.find("{%k"), std::string::npos) << "AVX-512 mask in the avx2 code";
     }
+}
+
+// W8A8 on AMX tiles (docs/cpu.md, "AMX"), through the runtime on the host level: every register
+// tile shape, K blocked (several blocks) and not, K with and without a remainder past whole
+// 64-byte steps (200, 1031: 8 bytes; 4: no whole step; 256: none), N with odd panel counts and
+// partial panels, M filling no, one or several row tiles, and epilogues; against the reference.
+// Skipped, not passed, where this machine or Linux gives no AMX.
+TEST(JitCompile, AmxW8A8MatchesTheReferenceOnAwkwardShapes) {
+  auto backend = runtime::CpuBackend::get("host");
+  ASSERT_TRUE(backend) << backend.error().str();
+  if ((*backend)->isa() != codegen::CpuIsa::amx)
+    GTEST_SKIP() << "no AMX here (" << (*backend)->target().key()
+                 << ", or Linux refused the tile state): the AMX kernels are not tested";
+  const fs::path cache = fresh_cache("amx");
+  std::vector<LayerConfig> layers{layer(33, 200), layer(130, 1031), layer(16, 4), layer(1000, 256)};
+  layers[1].epilogue = {true, Activation::gelu, QuantType::bf16};
+  layers[1].input_dtype = QuantType::fp16;
+  layers[2].epilogue = {true, Activation::relu, QuantType::int8};
+  layers[2].activation_scaling = ActivationScaling::static_per_tensor;
+  layers[3].activation_scaling = ActivationScaling::dynamic_per_tensor;
+  std::vector<codegen::CpuTile> tiles;
+  for (const auto& [mr, nv] : {std::pair{16, 1}, {16, 2}, {16, 3}, {32, 1}, {32, 2}, {48, 1}})
+    for (int kc : {64, 16384}) tiles.push_back({mr, nv, kc, 2 * mr, 32 * nv, true});
+  unsigned seed = 90;
+  for (std::size_t i = 0; i < tiles.size(); ++i)
+    for (std::size_t j : {i % layers.size(), (i + 1) % layers.size()}) {
+      auto kernel = runtime::compile_with_tiles(
+          layers[j], {.cache = cache}, {{std::numeric_limits<std::int64_t>::max(), tiles[i]}});
+      ASSERT_TRUE(kernel) << kernel.error().str();
+      EXPECT_TRUE(kernel->name(1).ends_with(codegen::canonical_name(tiles[i]))) << kernel->name(1);
+      for (std::int64_t m : {1, 3, 17, 129, 300}) check_against_reference(*kernel, m, seed++);
+    }
+}
+
+// On an AMX machine compile() runs AMX tiles from M = 16 up and the VNNI ones for decode; the
+// portable avx512 level never has AMX (its caches run on VNNI-only CPUs); the amx level does.
+TEST(JitCompile, AmxTilesOnlyOnTheAmxLevel) {
+  auto host = runtime::CpuBackend::get("host");
+  ASSERT_TRUE(host) << host.error().str();
+  auto avx512 = runtime::CpuBackend::get("avx512");
+  ASSERT_TRUE(avx512) << avx512.error().str();
+  EXPECT_EQ((*avx512)->isa(), codegen::CpuIsa::avx512);
+  EXPECT_FALSE((*avx512)->target().has("amx-tile"));
+  LayerConfig l = layer(40, 300);
+  l.m_max = 512;
+  auto vnni = jit::compile(l, {.cache = fresh_cache("amx_level"), .cpu_level = "avx512"});
+  ASSERT_TRUE(vnni) << vnni.error().str();
+  EXPECT_FALSE(vnni->name(512).ends_with("_amx")) << vnni->name(512);
+  const codegen::CpuTile amx_tile =
+      codegen::default_cpu_tile(GemmFamily::w8a8, 512, codegen::CpuIsa::amx);
+  ASSERT_TRUE(amx_tile.amx);
+  auto amx_spec = codegen::cpu_kernel_spec(l, amx_tile, codegen::CpuIsa::amx);
+  ASSERT_TRUE(amx_spec) << amx_spec.error().str();
+  runtime::Supply supply;
+  EXPECT_FALSE((*avx512)->kernel(*amx_spec, nullptr, &supply)) << "AMX tile on the avx512 level";
+
+  if ((*host)->isa() != codegen::CpuIsa::amx)
+    GTEST_SKIP() << "no AMX here: the host level's AMX defaults are not tested";
+  auto kernel = jit::compile(l, {.cache = fresh_cache("amx_host")});
+  ASSERT_TRUE(kernel) << kernel.error().str();
+  EXPECT_FALSE(kernel->name(8).ends_with("_amx")) << kernel->name(8);
+  EXPECT_TRUE(kernel->name(16).ends_with("_amx")) << kernel->name(16);
+  EXPECT_TRUE(kernel->name(512).ends_with("_amx")) << kernel->name(512);
+  auto level = jit::compile(l, {.cache = fresh_cache("amx_level"), .cpu_level = "amx"});
+  ASSERT_TRUE(level) << level.error().str();
+  EXPECT_TRUE(level->name(512).ends_with("_amx")) << level->name(512);
+  check_against_reference(*level, 200, 77);
 }
 
 TEST(JitCompile, UnusableCacheFileIsAClearError) {
