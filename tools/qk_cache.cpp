@@ -392,7 +392,7 @@ int main(int argc, char** argv) {
                    "beside their defaults; a winner not faster here is replaced by its default")
       ->type_name("K");
   verify_cmd->add_option("--cpu-level", cpu_level, "The code target, as for qk-tune")
-      ->check(CLI::IsMember({"host", "avx512"}))
+      ->check(CLI::IsMember({"host", "amx", "avx512", "avx2"}))
       ->capture_default_str();
   verify_cmd->add_option("--threads", threads, "Threads per call, as for qk-tune (0: all)")
       ->check(CLI::Range(0, 1024));

@@ -299,8 +299,9 @@ int main(int argc, char** argv) {
   app.add_option("--report", args.report_file, "Also write the summary and timings as JSON")
       ->type_name("FILE.json");
   app.add_option("--cpu-level", args.cpu_level,
-                 "The code target: host (this CPU) or avx512 (portable x86-64-v4 + VNNI)")
-      ->check(CLI::IsMember({"host", "avx512"}))
+                 "The code target: host (this CPU), or a portable level: amx (x86-64-v4 + VNNI + "
+                 "AMX-INT8), avx512 (x86-64-v4 + VNNI), avx2 (x86-64-v3)")
+      ->check(CLI::IsMember({"host", "amx", "avx512", "avx2"}))
       ->capture_default_str();
   app.add_option("--threads", args.threads, "Threads per kernel call (0: every core)")
       ->check(CLI::Range(0, 1024))

@@ -26,7 +26,7 @@ namespace qk {
 
 /// Where a kernel runs: docs/cpu.md, docs/cuda.md, docs/cuda_emu.md.
 enum class Target : std::uint8_t {
-  cpu,       ///< x86-64 with AVX-512 VNNI or AVX2, compiled by clang + LLVM ORC in process
+  cpu,       ///< x86-64 with AMX, AVX-512 VNNI or AVX2, compiled by clang + LLVM ORC in process
   cuda,      ///< NVIDIA GPUs through NVRTC, on device 0; "no CUDA device" where there is none
   cuda_emu,  ///< the CUDA kernels run on the CPU by an emulator, on host memory
 };
@@ -44,8 +44,9 @@ struct CompileOptions {
   std::optional<Target> target;
   /// The kernel cache file. Default: QK_CACHE, else $XDG_CACHE_HOME/qk/kernels.db.
   std::optional<std::filesystem::path> cache;
-  /// The CPU to generate code for: "host" (this machine, the default), or a portable level
-  /// for shipped caches: "avx512" (x86-64-v4 + VNNI).
+  /// The CPU to generate code for: "host" (this machine, the default; AMX tiles where the CPU
+  /// and the OS allow them), or a portable level for shipped caches: "amx" (x86-64-v4 + VNNI +
+  /// AMX-INT8), "avx512" (x86-64-v4 + VNNI), "avx2" (x86-64-v3). docs/cpu.md.
   std::string cpu_level = "host";
   /// Threads a call uses; 0 = every core of the machine.
   int threads = 0;
