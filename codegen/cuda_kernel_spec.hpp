@@ -42,9 +42,9 @@ CudaOperands operands(const CudaKernelSpec& spec);
 
 /// "qk_w8a8_sm_80_fp16_st_bias_none_fp16_128x128x64_w2x2_s3": a C identifier, unique per spec
 /// (every field appears in it, the activation function and the output type by their qk names as
-/// in the cpu target's names: "…_bias_gelu_tanh_int8_…"; grouped weights add their group and zero points after the
-/// scaling: "qk_w4a16_sm_80_fp16_none_g128z_bias_…", fp8 its activation code:
-/// "qk_fp8_sm_89_fp16_tok_e5m2_bias_…").
+/// in the cpu target's names: "…_bias_gelu_tanh_int8_…"; grouped weights add their group and
+/// zero points after the scaling: "qk_w4a16_sm_80_fp16_none_g128z_bias_…", fp8 its activation
+/// code: "qk_fp8_sm_89_fp16_tok_e5m2_bias_…").
 std::string canonical_name(const CudaKernelSpec& spec);
 
 /// 16 hex digits (XXH3-64) of the canonical name: the spec part of a binary's cache key.

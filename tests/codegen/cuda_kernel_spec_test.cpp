@@ -362,8 +362,8 @@ TEST(RenderCuda, SourceHoldsTheConfigAndTheNameExpressionNamesIt) {
   EXPECT_EQ(k.min_blocks, 1);
   for (const char* needle :
        {"#include \"cuda/gemm.cuh\"", "Code::int8", "InputType::bf16", "Scaling::dynamic_per_token",
-        "BIAS = true", "Act::none", "OutputType::fp16", "BLOCK_M = 128", "BLOCK_K = 64", "WARPS_N = 2",
-        "STAGES = 3", "MIN_BLOCKS = 1"})
+        "BIAS = true", "Act::none", "OutputType::fp16", "BLOCK_M = 128", "BLOCK_K = 64",
+        "WARPS_N = 2", "STAGES = 3", "MIN_BLOCKS = 1"})
     EXPECT_NE(k.source.find(needle), std::string::npos) << needle << "\n" << k.source;
 }
 

@@ -142,8 +142,8 @@ TEST(CudaEmu, EveryActivationFunctionMatchesTheReference) {
   unsigned seed = 500;
   for (Activation act :
        {Activation::relu, Activation::gelu, Activation::gelu_tanh, Activation::silu}) {
-    LayerConfig w8a8 = w8a8_layer(QuantType::fp16, ActivationScaling::dynamic_per_token, true,
-                                  QuantType::bf16);
+    LayerConfig w8a8 =
+        w8a8_layer(QuantType::fp16, ActivationScaling::dynamic_per_token, true, QuantType::bf16);
     w8a8.epilogue.activation = act;
     check_epilogue(w8a8, cache, seed += 10);
     LayerConfig w4a16 =
@@ -161,19 +161,19 @@ TEST(CudaEmu, EveryActivationFunctionMatchesTheReference) {
 // between aligned and not, and the last one is half outside.
 TEST(CudaEmu, Int8OutputIsRequantizedLikeTheReference) {
   const fs::path cache = fresh_cache();
-  LayerConfig w8a8 = w8a8_layer(QuantType::fp16, ActivationScaling::static_per_tensor, true,
-                                QuantType::int8);
+  LayerConfig w8a8 =
+      w8a8_layer(QuantType::fp16, ActivationScaling::static_per_tensor, true, QuantType::int8);
   w8a8.n = 201;
   check_epilogue(w8a8, cache, 600);
   w8a8.n = 200;
   w8a8.epilogue.activation = Activation::gelu;
   check_epilogue(w8a8, cache, 610);
-  LayerConfig w4a8 = w8a8_layer(QuantType::bf16, ActivationScaling::dynamic_per_token, false,
-                                QuantType::int8);
+  LayerConfig w4a8 =
+      w8a8_layer(QuantType::bf16, ActivationScaling::dynamic_per_token, false, QuantType::int8);
   w4a8.n = 203;
   w4a8.k = 320;
-  check_epilogue(with_weights(w4a8, QuantType::int4, WeightGranularity::per_group, 64, true),
-                 cache, 620);
+  check_epilogue(with_weights(w4a8, QuantType::int4, WeightGranularity::per_group, 64, true), cache,
+                 620);
   LayerConfig fp16 = w8a8_layer(QuantType::fp16, ActivationScaling::none, true, QuantType::int8);
   fp16.weight_quant = fp16.activation_quant = QuantType::fp16;
   fp16.n = 197;
@@ -182,8 +182,8 @@ TEST(CudaEmu, Int8OutputIsRequantizedLikeTheReference) {
 }
 
 TEST(CudaEmu, Int8OutputNeedsAUsableOutputScale) {
-  LayerConfig l = w8a8_layer(QuantType::fp16, ActivationScaling::static_per_tensor, false,
-                             QuantType::int8);
+  LayerConfig l =
+      w8a8_layer(QuantType::fp16, ActivationScaling::static_per_tensor, false, QuantType::int8);
   l.m_max = 16;
   auto kernel = jit::compile(l, {.target = Target::cuda_emu, .cache = fresh_cache()});
   ASSERT_TRUE(kernel) << kernel.error().str();

@@ -125,11 +125,11 @@ void PrintTo(const Variant& v, std::ostream* os) {
 
 std::string variant_name(const testing::TestParamInfo<Variant>& info) {
   const Variant& v = info.param;
-  return fmt::format(
-      "{}_{}_{}_{}{}_{}_{}_{}_{}", to_string(v.family), to_string(v.arch), to_string(v.input),
-      codegen::scaling_tag(v.scaling), codegen::weight_group_tag(v.group_size, v.zero_points),
-      v.bias ? "bias" : "nobias", to_string(v.act), to_string(v.output),
-      codegen::canonical_name(v.tile));
+  return fmt::format("{}_{}_{}_{}{}_{}_{}_{}_{}", to_string(v.family), to_string(v.arch),
+                     to_string(v.input), codegen::scaling_tag(v.scaling),
+                     codegen::weight_group_tag(v.group_size, v.zero_points),
+                     v.bias ? "bias" : "nobias", to_string(v.act), to_string(v.output),
+                     codegen::canonical_name(v.tile));
 }
 
 LayerConfig layer_of(const Variant& v) {
@@ -264,14 +264,14 @@ std::vector<Variant> epilogue_variants() {
   for (Activation act :
        {Activation::relu, Activation::gelu, Activation::gelu_tanh, Activation::silu})
     out.push_back({GemmFamily::w8a8, QuantType::fp16, ActivationScaling::static_per_tensor, true,
-                   QuantType::fp16, tiles.front(), CudaArch::sm_80, 0, false,
-                   QuantType::fp8_e4m3, act});
+                   QuantType::fp16, tiles.front(), CudaArch::sm_80, 0, false, QuantType::fp8_e4m3,
+                   act});
   out.push_back({GemmFamily::w8a8, QuantType::bf16, ActivationScaling::dynamic_per_token, true,
                  QuantType::bf16, tiles.back(), CudaArch::sm_90a, 0, false, QuantType::fp8_e4m3,
                  Activation::gelu});
-  out.push_back({GemmFamily::w4a16, QuantType::fp16, ActivationScaling::none, true,
-                 QuantType::int8, codegen::cuda_tiles(GemmFamily::w4a16).back(), CudaArch::sm_86,
-                 128, true, QuantType::fp8_e4m3, Activation::silu});
+  out.push_back({GemmFamily::w4a16, QuantType::fp16, ActivationScaling::none, true, QuantType::int8,
+                 codegen::cuda_tiles(GemmFamily::w4a16).back(), CudaArch::sm_86, 128, true,
+                 QuantType::fp8_e4m3, Activation::silu});
   const struct {
     GemmFamily family;
     QuantType input;
@@ -411,8 +411,7 @@ INSTANTIATE_TEST_SUITE_P(Float, GemmNvrtc, testing::ValuesIn(float_variants()), 
 INSTANTIATE_TEST_SUITE_P(W4A16, GemmNvrtc, testing::ValuesIn(w4a16_variants()), variant_name);
 INSTANTIATE_TEST_SUITE_P(FP8, GemmNvrtc, testing::ValuesIn(fp8_variants()), variant_name);
 INSTANTIATE_TEST_SUITE_P(W4A8, GemmNvrtc, testing::ValuesIn(w4a8_variants()), variant_name);
-INSTANTIATE_TEST_SUITE_P(Epilogue, GemmNvrtc, testing::ValuesIn(epilogue_variants()),
-                         variant_name);
+INSTANTIATE_TEST_SUITE_P(Epilogue, GemmNvrtc, testing::ValuesIn(epilogue_variants()), variant_name);
 
 }  // namespace
 }  // namespace qk::runtime
