@@ -28,6 +28,7 @@ struct {config} {{
   static constexpr qk::cuda::InputType INPUT = qk::cuda::InputType::{input};
   static constexpr qk::cuda::Scaling SCALING = qk::cuda::Scaling::{scaling};
   static constexpr bool BIAS = {bias};
+  static constexpr qk::cuda::Act ACTIVATION = qk::cuda::Act::{activation};
   static constexpr qk::cuda::OutputType OUTPUT = qk::cuda::OutputType::{output};
   static constexpr int BLOCK_M = {block_m};
   static constexpr int BLOCK_N = {block_n};
@@ -45,11 +46,13 @@ static_assert(qk::cuda::gemm_smem_bytes<{config}>() == {smem},
       fmt::arg("a_code", to_string(o.a_code)), fmt::arg("w_code", to_string(o.w_code)),
       fmt::arg("group_size", o.group_size), fmt::arg("w_zero", o.zero_points ? "true" : "false"),
       fmt::arg("input", to_string(spec.input)), fmt::arg("scaling", to_string(spec.scaling)),
-      fmt::arg("bias", spec.bias ? "true" : "false"), fmt::arg("output", to_string(spec.output)),
-      fmt::arg("block_m", spec.tile.block_m), fmt::arg("block_n", spec.tile.block_n),
-      fmt::arg("block_k", spec.tile.block_k), fmt::arg("warps_m", spec.tile.warps_m),
-      fmt::arg("warps_n", spec.tile.warps_n), fmt::arg("stages", spec.tile.stages),
-      fmt::arg("min_blocks", k.min_blocks), fmt::arg("smem", k.smem_bytes));
+      fmt::arg("bias", spec.bias ? "true" : "false"),
+      fmt::arg("activation", to_string(spec.activation)),
+      fmt::arg("output", to_string(spec.output)), fmt::arg("block_m", spec.tile.block_m),
+      fmt::arg("block_n", spec.tile.block_n), fmt::arg("block_k", spec.tile.block_k),
+      fmt::arg("warps_m", spec.tile.warps_m), fmt::arg("warps_n", spec.tile.warps_n),
+      fmt::arg("stages", spec.tile.stages), fmt::arg("min_blocks", k.min_blocks),
+      fmt::arg("smem", k.smem_bytes));
   return k;
 }
 

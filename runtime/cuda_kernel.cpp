@@ -114,7 +114,7 @@ struct CudaKernel final : Kernel::Impl {
     const QkCudaGemmArgs args = gemm_args(
         layer, a, out,
         {w.codes.get(), device_pointer<float>(w.scales), device_pointer<float>(w.zero_points)},
-        device_pointer<float>(*bias), device_pointer<float>(*scale));
+        device_pointer<float>(*bias), device_pointer<float>(*scale), params.output_scale);
     auto geometry = prepare_launch(kernel.spec, kernel.rendered, args);
     if (!geometry) return geometry.error();
     if (auto launched = kernel.function.launch(*geometry, args); !launched) return launched.error();

@@ -1,5 +1,7 @@
 #include "runtime/cuda_launch_geometry.hpp"
 
+#include <limits>
+
 #include <fmt/format.h>
 
 namespace qk::runtime {
@@ -79,6 +81,12 @@ Expected<CudaLaunchGeometry> prepare_launch(const codegen::CudaKernelSpec& spec,
     return bad("a_scale", fmt::format("is null; {} was built for static per-tensor scaling, "
                                       "which reads the scale [1]",
                                       kernel.name));
+  // numerics §2.3: the inverse of a scale in [FLT_MIN, FLT_MAX] is finite and > 0 (NaN fails).
+  if (spec.output == QuantType::int8 &&
+      !(args.out_inv_scale > 0.0f && args.out_inv_scale <= std::numeric_limits<float>::max()))
+    return bad("out_inv_scale",
+               fmt::format("{} must be finite and > 0: {} requantizes Y to int8 with it",
+                           args.out_inv_scale, kernel.name));
   if (spec.bias != (args.bias != nullptr))
     return bad("bias", fmt::format("is {}, but {} was built {} a bias",
                                    args.bias ? "given" : "null", kernel.name,

@@ -36,7 +36,8 @@ Expected<void> check_alignment(const QkCudaGemmArgs& args);
 /// required unless W is fp16/bf16, and for int4 W 16-byte aligned, as are w_zero, required with
 /// zero points (their rows are copied with 16-byte cp.async); a_scale is required with static
 /// per-tensor scaling of a quantized A; bias is required when the kernel adds one and must be
-/// null when it does not (a mismatch would read garbage or silently drop the bias).
+/// null when it does not (a mismatch would read garbage or silently drop the bias);
+/// out_inv_scale must be finite and > 0 when the kernel requantizes Y to int8.
 /// Errors (Errc::invalid_argument) name the argument, its value and the rule.
 Expected<CudaLaunchGeometry> prepare_launch(const codegen::CudaKernelSpec& spec,
                                             const codegen::RenderedCudaKernel& kernel,

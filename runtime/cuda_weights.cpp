@@ -29,7 +29,7 @@ Expected<CudaHostWeights> pack_cuda_weights(const quant::QuantizedWeights& weigh
 
 QkCudaGemmArgs gemm_args(const LayerConfig& layer, ConstMatrix a, MutableMatrix out,
                          const CudaWeightPointers& weights, const float* bias,
-                         const float* activation_scale) {
+                         const float* activation_scale, float output_scale) {
   QkCudaGemmArgs args{};
   args.a = a.data;
   args.w = weights.codes;
@@ -41,6 +41,7 @@ QkCudaGemmArgs gemm_args(const LayerConfig& layer, ConstMatrix a, MutableMatrix 
   args.m = static_cast<int>(a.rows);
   args.n = static_cast<int>(layer.n);
   args.k = static_cast<int>(layer.k);
+  args.out_inv_scale = layer.epilogue.output == QuantType::int8 ? 1.0f / output_scale : 0.0f;
   return args;
 }
 

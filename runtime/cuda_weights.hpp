@@ -41,10 +41,11 @@ const T* nullptr_if_empty(const std::vector<T>& v) {
 }
 
 /// The arguments of a call of `layer`'s kernel (what Kernel::operator() checked, with the
-/// pointers of the memory the kernel runs on).
+/// pointers of the memory the kernel runs on). int8 outputs get out_inv_scale =
+/// 1 / output_scale (numerics §2.3: one IEEE division, once per call); others 0.
 QkCudaGemmArgs gemm_args(const LayerConfig& layer, ConstMatrix a, MutableMatrix out,
                          const CudaWeightPointers& weights, const float* bias,
-                         const float* activation_scale);
+                         const float* activation_scale, float output_scale);
 
 /// The kernels read and write rows back to back. Error (Errc::invalid_argument) names the matrix
 /// whose stride is not its row length.

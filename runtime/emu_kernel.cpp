@@ -43,9 +43,10 @@ struct EmuKernel final : Kernel::Impl {
     if (auto contiguous = check_contiguous(a, out); !contiguous) return contiguous.error();
     const CudaHostWeights& w = static_cast<const EmuPackedWeights&>(packed).host;
     const EmuKernelModule& kernel = variants.for_m(a.rows);
-    const QkCudaGemmArgs args = gemm_args(
-        layer, a, out, {w.codes.data(), nullptr_if_empty(w.scales), nullptr_if_empty(w.zero_points)},
-        params.bias.data(), &params.activation_scale);
+    const QkCudaGemmArgs args =
+        gemm_args(layer, a, out,
+                  {w.codes.data(), nullptr_if_empty(w.scales), nullptr_if_empty(w.zero_points)},
+                  params.bias.data(), &params.activation_scale, params.output_scale);
     auto geometry = prepare_launch(kernel.spec, kernel.rendered, args);
     if (!geometry) return geometry.error();
     return emu::launch({{geometry->grid_x, geometry->grid_y, 1},

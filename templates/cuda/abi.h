@@ -1,5 +1,5 @@
 // The arguments of the CUDA kernels: plain C, shared by the device templates and the host code
-// that will launch them (the launch itself is not written yet; docs/cuda.md).
+// that will launch them (runtime/cuda_launcher.*; docs/cuda.md).
 #pragma once
 
 /// The arguments of every GEMM family (templates/cuda/gemm.cuh): one plain struct, so that the
@@ -18,8 +18,10 @@ typedef struct QkCudaGemmArgs {
                          ///< (0..15); null otherwise
   const float* a_scale;  ///< [1] static per-tensor scale; unused otherwise
   const float* bias;     ///< [N] fp32, or null when the config has no bias
-  void* y;               ///< [M, N] row-major, fp16 or bf16 bits (the config's OUTPUT)
+  void* y;               ///< [M, N] row-major, fp16 or bf16 bits or int8 (the config's OUTPUT)
   int m;                 ///< rows of A and Y (tokens)
   int n;                 ///< rows of W, columns of Y (out-features)
   int k;                 ///< the reduction dimension (in-features)
+  float out_inv_scale;   ///< int8 Y: 1 / the static output scale (one IEEE division, numerics
+                         ///< §2.3), finite and > 0; unused for fp16/bf16 Y
 } QkCudaGemmArgs;

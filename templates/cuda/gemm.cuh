@@ -18,7 +18,10 @@
 //   static constexpr qk::cuda::Scaling SCALING;    // A's scale: none (16-bit A), static per-tensor
 //                                                  // or dynamic per-token
 //   static constexpr bool BIAS;                    // add bias[n] (fp32) after the dequant
-//   static constexpr qk::cuda::OutputType OUTPUT;  // dtype of Y: fp16 or bf16
+//   static constexpr qk::cuda::Act ACTIVATION;     // applied after the bias: none, relu, gelu,
+//                                                  // gelu_tanh or silu
+//   static constexpr qk::cuda::OutputType OUTPUT;  // dtype of Y: fp16, bf16 or int8
+//                                                  // (requantized by args.out_inv_scale)
 //   static constexpr int BLOCK_M, BLOCK_N;         // the CTA's tile of Y, in elements
 //   static constexpr int BLOCK_K;                  // K per pipeline stage, a multiple of 32
 //   static constexpr int WARPS_M, WARPS_N;         // the CTA's warps, as a WARPS_M x WARPS_N grid
@@ -31,6 +34,7 @@
 #pragma once
 
 #include "cuda/abi.h"
+#include "cuda/epilogue.cuh"
 #include "cuda/gemm_layout.cuh"
 #include "cuda/operands.cuh"
 #include "cuda/ptx.cuh"
@@ -184,10 +188,10 @@ __global__ void __launch_bounds__(GemmLayout<C>::THREADS, C::MIN_BLOCKS)
   }
   ptx::cp_async_wait<0>();
 
-  // Epilogue, numerics §6 and §7: y = convert((float(acc) · w_scale[n]) · a_scale[m] + bias[n]),
-  // the scales where the family has them (w4a8: the group sums, weight scales applied), each
-  // operation rounded on its own (__fmul_rn/__fadd_rn are never contracted into an FMA).
-  unsigned short* y = static_cast<unsigned short*>(args.y);
+  // Epilogue, numerics §6 and §7 (epilogue.cuh): y = convert(activation((float(acc) ·
+  // w_scale[n]) · a_scale[m] + bias[n])), the scales where the family has them (w4a8: the group
+  // sums, weight scales applied), each operation rounded on its own (__fmul_rn/__fadd_rn are
+  // never contracted into an FMA).
 #pragma unroll
   for (int n = 0; n < L::MMA_N; ++n) {
     const int col = n0 + warp_n + 8 * n + L::acc_col(0, lane);  // and col + 1: elements 2h + e
@@ -207,7 +211,7 @@ __global__ void __launch_bounds__(GemmLayout<C>::THREADS, C::MIN_BLOCKS)
         if (row >= M) continue;
         float as = 0.0f;
         if constexpr (L::QUANTIZE_A) as = a_scales.scale(r);
-        unsigned short out[2];
+        unsigned out[2];
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
           float v;
@@ -218,15 +222,10 @@ __global__ void __launch_bounds__(GemmLayout<C>::THREADS, C::MIN_BLOCKS)
           if constexpr (L::CHANNEL_W_SCALE) v = __fmul_rn(v, ws[e]);
           if constexpr (L::QUANTIZE_A) v = __fmul_rn(v, as);
           if constexpr (C::BIAS) v = __fadd_rn(v, bias[e]);
-          out[e] = detail::from_f32<C::OUTPUT>(v);
+          out[e] = detail::convert_output<C::OUTPUT>(detail::activation<C::ACTIVATION>(v),
+                                                     args.out_inv_scale);
         }
-        unsigned short* dst = y + static_cast<long long>(row) * N + col;
-        if (col + 1 < N && N % 2 == 0) {  // both in, and 4-byte aligned: one 32-bit store
-          *reinterpret_cast<unsigned*>(dst) = out[0] | (static_cast<unsigned>(out[1]) << 16);
-        } else {
-          if (col < N) dst[0] = out[0];
-          if (col + 1 < N) dst[1] = out[1];
-        }
+        detail::store_pair<C::OUTPUT>(args.y, row, col, N, out[0], out[1]);
       }
     }
   }

@@ -18,7 +18,10 @@
 namespace qk::cuda {
 
 enum class InputType : int { fp16, bf16 };
-enum class OutputType : int { fp16, bf16 };
+/// int8: requantized for the next layer with the run-time output scale (numerics §7.3).
+enum class OutputType : int { fp16, bf16, int8 };
+/// The epilogue's activation function (numerics §7.2); the names are qk's Activation names.
+enum class Act : int { none, relu, gelu, gelu_tanh, silu };
 enum class Scaling : int { none, static_per_tensor, dynamic_per_token };
 /// What an operand is made of where the tensor cores (or the dequant before them) read it. The
 /// enumerator names are qk's QuantType names, so codegen renders them from its own table.

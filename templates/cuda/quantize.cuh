@@ -18,14 +18,6 @@ __device__ __forceinline__ float to_f32(unsigned short bits) {
     return ptx::bf16_to_f32(bits);
 }
 
-template <OutputType T>
-__device__ __forceinline__ unsigned short from_f32(float v) {
-  if constexpr (T == OutputType::fp16)
-    return ptx::f32_to_f16(v);
-  else
-    return ptx::f32_to_bf16(v);
-}
-
 /// The largest code of an activation type (numerics §2.2): int8 127, e4m3 448, e5m2 57344.
 template <Code T>
 __device__ __forceinline__ constexpr float qmax() {

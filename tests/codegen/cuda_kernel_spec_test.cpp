@@ -81,6 +81,10 @@ TEST(CudaKernelSpec, DistinctSpecsHaveDistinctNames) {
   layers[2].activation_scaling = ActivationScaling::dynamic_per_token;
   layers[3].epilogue.bias = false;
   layers[4].epilogue.output = QuantType::bf16;
+  for (Activation a : {Activation::relu, Activation::gelu, Activation::gelu_tanh, Activation::silu})
+    layers.push_back(w8a8_layer()), layers.back().epilogue.activation = a;
+  layers.push_back(w8a8_layer()), layers.back().epilogue.output = QuantType::int8;
+  layers.push_back(w4a8_layer(128, false)), layers.back().epilogue.output = QuantType::int8;
   layers.push_back(float_layer(QuantType::fp16));
   layers.push_back(float_layer(QuantType::bf16));
   layers.push_back(w4a16_layer(128, false));
@@ -128,11 +132,8 @@ TEST(CudaKernelSpec, WhatIsNotImplementedIsUnsupportedAndSaysWhat) {
   l.activation_scaling = ActivationScaling::dynamic_per_tensor;
   cases.push_back({l, "activation_scaling dynamic_per_tensor"});
   l = w8a8_layer();
-  l.epilogue.activation = Activation::silu;
-  cases.push_back({l, "epilogue.activation silu"});
-  l = w8a8_layer();
-  l.epilogue.output = QuantType::int8;
-  cases.push_back({l, "epilogue.output int8"});
+  l.epilogue.output = QuantType::fp32;
+  cases.push_back({l, "epilogue.output fp32"});
   for (const Case& c : cases) {
     auto spec = cuda_kernel_spec(c.layer, kBig, CudaArch::sm_80);
     ASSERT_FALSE(spec) << c.field;
@@ -327,6 +328,25 @@ TEST(CudaTile, IntendedOccupancyComesFromSharedMemory) {
   EXPECT_EQ(intended_blocks_per_sm(mid, kW8A8, CudaArch::sm_80), 3);
 }
 
+// The activation function and the output type reach the name and the config, for each family.
+TEST(CudaKernelSpec, EpilogueFieldsReachTheNameAndTheConfig) {
+  for (LayerConfig l : {w8a8_layer(), float_layer(QuantType::bf16), w4a16_layer(64, true),
+                        w4a8_layer(128, false), fp8_layer(QuantType::fp8_e5m2)}) {
+    l.epilogue.activation = Activation::gelu_tanh;
+    l.epilogue.output = QuantType::int8;
+    auto spec = cuda_kernel_spec(l, cuda_tiles(*family_of(l.weight_quant, l.activation_quant))[0],
+                                 CudaArch::sm_89);
+    ASSERT_TRUE(spec) << spec.error().str();
+    EXPECT_EQ(spec->activation, Activation::gelu_tanh);
+    EXPECT_EQ(spec->output, QuantType::int8);
+    const RenderedCudaKernel k = render_cuda(*spec);
+    EXPECT_NE(k.name.find("_gelu_tanh_int8_"), std::string::npos) << k.name;
+    for (const char* needle :
+         {"ACTIVATION = qk::cuda::Act::gelu_tanh", "OUTPUT = qk::cuda::OutputType::int8"})
+      EXPECT_NE(k.source.find(needle), std::string::npos) << needle << "\n" << k.source;
+  }
+}
+
 TEST(RenderCuda, SourceHoldsTheConfigAndTheNameExpressionNamesIt) {
   LayerConfig l = w8a8_layer();
   l.input_dtype = QuantType::bf16;
@@ -342,8 +362,8 @@ TEST(RenderCuda, SourceHoldsTheConfigAndTheNameExpressionNamesIt) {
   EXPECT_EQ(k.min_blocks, 1);
   for (const char* needle :
        {"#include \"cuda/gemm.cuh\"", "Code::int8", "InputType::bf16", "Scaling::dynamic_per_token",
-        "BIAS = true", "OutputType::fp16", "BLOCK_M = 128", "BLOCK_K = 64", "WARPS_N = 2",
-        "STAGES = 3", "MIN_BLOCKS = 1"})
+        "BIAS = true", "Act::none", "OutputType::fp16", "BLOCK_M = 128", "BLOCK_K = 64",
+        "WARPS_N = 2", "STAGES = 3", "MIN_BLOCKS = 1"})
     EXPECT_NE(k.source.find(needle), std::string::npos) << needle << "\n" << k.source;
 }
 

@@ -3,6 +3,8 @@
 // allows. The driver calls themselves need a GPU (bench/gpu/ runs them).
 #include "runtime/cuda_launcher.hpp"
 
+#include <cmath>
+
 #include <gtest/gtest.h>
 
 #include "codegen/cuda_tile.hpp"
@@ -50,6 +52,8 @@ TEST(CudaLauncher, ArgumentsThatDoNotMatchTheKernelAreRefusedByName) {
   const auto with_bias = spec(ActivationScaling::static_per_tensor, true);
   const auto without_bias = spec(ActivationScaling::static_per_tensor, false);
   const auto per_token = spec(ActivationScaling::dynamic_per_token, false);
+  auto int8_out = spec(ActivationScaling::static_per_tensor, true);
+  int8_out.output = QuantType::int8;
   struct Case {
     const codegen::CudaKernelSpec* spec;
     void (*change)(QkCudaGemmArgs&);
@@ -65,6 +69,10 @@ TEST(CudaLauncher, ArgumentsThatDoNotMatchTheKernelAreRefusedByName) {
       {&with_bias, [](QkCudaGemmArgs& a) { a.k = 40; }, "k", "multiple of 16"},
       {&with_bias, [](QkCudaGemmArgs& a) { a.m = 0; }, "m", "[1, 2^31 - 1]"},
       {&per_token, [](QkCudaGemmArgs& a) { a.a_scale = nullptr; }, "bias", "built without"},
+      {&int8_out, [](QkCudaGemmArgs& a) { a.out_inv_scale = 0.0f; }, "out_inv_scale", "> 0"},
+      {&int8_out, [](QkCudaGemmArgs& a) { a.out_inv_scale = INFINITY; }, "out_inv_scale",
+       "requantizes Y to int8"},
+      {&int8_out, [](QkCudaGemmArgs& a) { a.out_inv_scale = NAN; }, "out_inv_scale", "finite"},
   };
   for (const Case& c : cases) {
     QkCudaGemmArgs args = good_args();
@@ -82,6 +90,16 @@ TEST(CudaLauncher, PerTokenScalingNeedsNoActivationScale) {
   QkCudaGemmArgs args = good_args();
   args.a_scale = nullptr;
   args.bias = nullptr;
+  EXPECT_TRUE(prepare_launch(s, codegen::render_cuda(s), args));
+}
+
+TEST(CudaLauncher, Int8OutputTakesAFiniteInverseScaleOthersIgnoreIt) {
+  auto s = spec(ActivationScaling::static_per_tensor, true);
+  QkCudaGemmArgs args = good_args();
+  args.out_inv_scale = NAN;
+  EXPECT_TRUE(prepare_launch(s, codegen::render_cuda(s), args)) << "fp16 Y never reads it";
+  s.output = QuantType::int8;
+  args.out_inv_scale = 1.0f / 0.03f;
   EXPECT_TRUE(prepare_launch(s, codegen::render_cuda(s), args));
 }
 

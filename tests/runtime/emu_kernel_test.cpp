@@ -8,6 +8,7 @@
 
 #include <filesystem>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "codegen/cuda_tile.hpp"
@@ -123,6 +124,89 @@ TEST(CudaEmu, Fp8MatchesTheReferenceForBothActivationFormats) {
         with_weights(l, QuantType::fp8_e4m3, WeightGranularity::per_channel, 0, true), cache,
         400);
   }
+}
+
+// The epilogue's options (templates/cuda/epilogue.cuh) on m = 1 (the decode tile), 33 and 130
+// (the mid tile, partial), two buckets compiled per layer.
+void check_epilogue(LayerConfig l, const fs::path& cache, unsigned seed) {
+  l.m_max = 256;
+  SCOPED_TRACE(fmt::format("{} {} n={}", to_string(l.epilogue.activation),
+                           to_string(l.epilogue.output), l.n));
+  auto kernel = jit::compile(l, {.target = Target::cuda_emu, .cache = cache});
+  ASSERT_TRUE(kernel) << kernel.error().str();
+  for (std::int64_t m : {1, 33, 130}) test::check_against_reference(*kernel, m, seed++, 0);
+}
+
+TEST(CudaEmu, EveryActivationFunctionMatchesTheReference) {
+  const fs::path cache = fresh_cache();
+  unsigned seed = 500;
+  for (Activation act :
+       {Activation::relu, Activation::gelu, Activation::gelu_tanh, Activation::silu}) {
+    LayerConfig w8a8 =
+        w8a8_layer(QuantType::fp16, ActivationScaling::dynamic_per_token, true, QuantType::bf16);
+    w8a8.epilogue.activation = act;
+    check_epilogue(w8a8, cache, seed += 10);
+    LayerConfig w4a16 =
+        w8a8_layer(QuantType::bf16, ActivationScaling::none, false, QuantType::fp16);
+    w4a16.activation_quant = QuantType::bf16;
+    w4a16.n = 199;  // odd: the last column pair is half outside
+    w4a16.k = 224;
+    w4a16.epilogue.activation = act;
+    check_epilogue(with_weights(w4a16, QuantType::int4, WeightGranularity::per_group, 32, false),
+                   cache, seed += 10);
+  }
+}
+
+// int8 Y (numerics §7.3) is stored a byte pair at a time; with N odd every row's pairs alternate
+// between aligned and not, and the last one is half outside.
+TEST(CudaEmu, Int8OutputIsRequantizedLikeTheReference) {
+  const fs::path cache = fresh_cache();
+  LayerConfig w8a8 =
+      w8a8_layer(QuantType::fp16, ActivationScaling::static_per_tensor, true, QuantType::int8);
+  w8a8.n = 201;
+  check_epilogue(w8a8, cache, 600);
+  w8a8.n = 200;
+  w8a8.epilogue.activation = Activation::gelu;
+  check_epilogue(w8a8, cache, 610);
+  LayerConfig w4a8 =
+      w8a8_layer(QuantType::bf16, ActivationScaling::dynamic_per_token, false, QuantType::int8);
+  w4a8.n = 203;
+  w4a8.k = 320;
+  check_epilogue(with_weights(w4a8, QuantType::int4, WeightGranularity::per_group, 64, true), cache,
+                 620);
+  LayerConfig fp16 = w8a8_layer(QuantType::fp16, ActivationScaling::none, true, QuantType::int8);
+  fp16.weight_quant = fp16.activation_quant = QuantType::fp16;
+  fp16.n = 197;
+  fp16.epilogue.activation = Activation::relu;
+  check_epilogue(fp16, cache, 630);
+}
+
+TEST(CudaEmu, Int8OutputNeedsAUsableOutputScale) {
+  LayerConfig l =
+      w8a8_layer(QuantType::fp16, ActivationScaling::static_per_tensor, false, QuantType::int8);
+  l.m_max = 16;
+  auto kernel = jit::compile(l, {.target = Target::cuda_emu, .cache = fresh_cache()});
+  ASSERT_TRUE(kernel) << kernel.error().str();
+  auto w = quant::quantize_weights(std::vector<float>(l.n * l.k, 0.5f), l.n, l.k,
+                                   quant::weight_format_of(l));
+  ASSERT_TRUE(w);
+  auto packed = kernel->pack(*w);
+  ASSERT_TRUE(packed);
+  std::vector<std::uint16_t> a(2 * l.k, 0x3c00);  // 1.0
+  std::vector<std::int8_t> y(2 * l.n, 99);
+  auto ran = (*kernel)({a.data(), QuantType::fp16, 2, l.k, l.k}, *packed,
+                       {y.data(), QuantType::int8, 2, l.n, l.n},
+                       {.activation_scale = 0.1f, .output_scale = 0.0f});
+  ASSERT_FALSE(ran);
+  EXPECT_EQ(ran.error().code, Errc::invalid_argument);
+  EXPECT_EQ(y[0], 99) << "nothing written";
+  // y = 1.0 · 0.5 · 208 = 104 (a and w on their grids; the scales' roundings are far below
+  // half a code), requantized with output scale 1: code 104 everywhere.
+  ran = (*kernel)({a.data(), QuantType::fp16, 2, l.k, l.k}, *packed,
+                  {y.data(), QuantType::int8, 2, l.n, l.n},
+                  {.activation_scale = 1.0f / 127, .output_scale = 1.0f});
+  ASSERT_TRUE(ran) << ran.error().str();
+  for (std::int8_t v : y) EXPECT_EQ(v, 104);
 }
 
 TEST(CudaEmu, EachBucketRunsItsDefaultTile) {

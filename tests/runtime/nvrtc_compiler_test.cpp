@@ -113,6 +113,7 @@ struct Variant {
   int group_size = 0;  ///< w4a16
   bool zero_points = false;
   QuantType fp8 = QuantType::fp8_e4m3;  ///< fp8: the activations' code
+  Activation act = Activation::none;
 };
 
 std::string variant_name(const testing::TestParamInfo<Variant>& info);
@@ -124,10 +125,11 @@ void PrintTo(const Variant& v, std::ostream* os) {
 
 std::string variant_name(const testing::TestParamInfo<Variant>& info) {
   const Variant& v = info.param;
-  return fmt::format(
-      "{}_{}_{}_{}{}_{}_{}_{}", to_string(v.family), to_string(v.arch), to_string(v.input),
-      codegen::scaling_tag(v.scaling), codegen::weight_group_tag(v.group_size, v.zero_points),
-      v.bias ? "bias" : "nobias", to_string(v.output), codegen::canonical_name(v.tile));
+  return fmt::format("{}_{}_{}_{}{}_{}_{}_{}_{}", to_string(v.family), to_string(v.arch),
+                     to_string(v.input), codegen::scaling_tag(v.scaling),
+                     codegen::weight_group_tag(v.group_size, v.zero_points),
+                     v.bias ? "bias" : "nobias", to_string(v.act), to_string(v.output),
+                     codegen::canonical_name(v.tile));
 }
 
 LayerConfig layer_of(const Variant& v) {
@@ -136,7 +138,7 @@ LayerConfig layer_of(const Variant& v) {
   layer.k = 4096;
   layer.input_dtype = v.input;
   layer.activation_scaling = v.scaling;
-  layer.epilogue = {v.bias, Activation::none, v.output};
+  layer.epilogue = {v.bias, v.act, v.output};
   switch (v.family) {
     case GemmFamily::fp16:
     case GemmFamily::bf16:
@@ -253,6 +255,45 @@ std::vector<Variant> w4a8_variants() {
   return out;
 }
 
+// The epilogue's options (templates/cuda/epilogue.cuh) change only the code after the main loop:
+// each activation function once on w8a8 (and the double-precision GELU and SiLU on the largest
+// tiles, where the accumulators leave the fewest registers free), int8 output once per family.
+std::vector<Variant> epilogue_variants() {
+  std::vector<Variant> out;
+  const auto tiles = codegen::cuda_tiles(GemmFamily::w8a8);
+  for (Activation act :
+       {Activation::relu, Activation::gelu, Activation::gelu_tanh, Activation::silu})
+    out.push_back({GemmFamily::w8a8, QuantType::fp16, ActivationScaling::static_per_tensor, true,
+                   QuantType::fp16, tiles.front(), CudaArch::sm_80, 0, false, QuantType::fp8_e4m3,
+                   act});
+  out.push_back({GemmFamily::w8a8, QuantType::bf16, ActivationScaling::dynamic_per_token, true,
+                 QuantType::bf16, tiles.back(), CudaArch::sm_90a, 0, false, QuantType::fp8_e4m3,
+                 Activation::gelu});
+  out.push_back({GemmFamily::w4a16, QuantType::fp16, ActivationScaling::none, true, QuantType::int8,
+                 codegen::cuda_tiles(GemmFamily::w4a16).back(), CudaArch::sm_86, 128, true,
+                 QuantType::fp8_e4m3, Activation::silu});
+  const struct {
+    GemmFamily family;
+    QuantType input;
+    ActivationScaling scaling;
+    int group_size;
+    CudaArch arch;
+  } int8_out[] = {
+      {GemmFamily::w8a8, QuantType::fp16, ActivationScaling::static_per_tensor, 0, CudaArch::sm_80},
+      {GemmFamily::fp16, QuantType::fp16, ActivationScaling::none, 0, CudaArch::sm_80},
+      {GemmFamily::bf16, QuantType::bf16, ActivationScaling::none, 0, CudaArch::sm_80},
+      {GemmFamily::w4a16, QuantType::bf16, ActivationScaling::none, 64, CudaArch::sm_80},
+      {GemmFamily::fp8, QuantType::fp16, ActivationScaling::dynamic_per_token, 0, CudaArch::sm_89},
+      {GemmFamily::w4a8, QuantType::fp16, ActivationScaling::dynamic_per_token, 128,
+       CudaArch::sm_80},
+  };
+  for (const auto& f : int8_out)
+    out.push_back({f.family, f.input, f.scaling, false, QuantType::int8,
+                   codegen::cuda_tiles(f.family)[1], f.arch, f.group_size, false,
+                   QuantType::fp8_e4m3, Activation::relu});
+  return out;
+}
+
 /// The tensor-core instruction each family's main loop was written for, as nvdisasm prints it,
 /// and the k one instruction covers.
 struct TensorCoreOp {
@@ -339,6 +380,16 @@ TEST_P(GemmNvrtc, CompilesWithinBudgetAndSassHasTensorCoresAndNoLocalMemory) {
   EXPECT_GT(count(R"(\bLDGSTS\.E\.BYPASS\.128\b)"), 0) << "128-bit cp.async.cg";
   EXPECT_GT(count(R"(\bLDSM\.16\.M88\.4\b)"), 0) << "ldmatrix.x4";
   EXPECT_EQ(count(R"(\b(LDL|STL)(\.[A-Z0-9]+)*\b)"), 0) << "local memory traffic";
+  // The epilogue: int8 Y is stored a byte pair at a time (one byte at odd-N edges), never with
+  // the 32-bit stores of a 16-bit Y; GELU, tanh-GELU and SiLU run in double precision.
+  if (v.output == QuantType::int8) {
+    EXPECT_GT(count(R"(\bSTG\.E\.U16\b)"), 0) << "paired int8 stores";
+    EXPECT_GT(count(R"(\bSTG\.E\.U8\b)"), 0) << "single int8 stores";
+    EXPECT_EQ(count(R"(\bSTG\.E\s)"), 0) << "no 32-bit stores into int8 Y";
+  }
+  if (v.act == Activation::gelu || v.act == Activation::gelu_tanh || v.act == Activation::silu) {
+    EXPECT_GT(count(R"(\bDFMA\b)"), 0) << "the activation in double";
+  }
   if (v.scaling == ActivationScaling::dynamic_per_token) {
     EXPECT_GT(count(R"(\bLDG\.E\.128\b)"), 0) << "128-bit loads in the per-token pre-pass";
   }
@@ -360,6 +411,7 @@ INSTANTIATE_TEST_SUITE_P(Float, GemmNvrtc, testing::ValuesIn(float_variants()), 
 INSTANTIATE_TEST_SUITE_P(W4A16, GemmNvrtc, testing::ValuesIn(w4a16_variants()), variant_name);
 INSTANTIATE_TEST_SUITE_P(FP8, GemmNvrtc, testing::ValuesIn(fp8_variants()), variant_name);
 INSTANTIATE_TEST_SUITE_P(W4A8, GemmNvrtc, testing::ValuesIn(w4a8_variants()), variant_name);
+INSTANTIATE_TEST_SUITE_P(Epilogue, GemmNvrtc, testing::ValuesIn(epilogue_variants()), variant_name);
 
 }  // namespace
 }  // namespace qk::runtime
