@@ -68,8 +68,8 @@ void check_every_bucket(const LayerConfig& l, const fs::path& cache, unsigned se
     test::check_against_reference(*kernel, m, seed++, /*row_padding=*/0);
 }
 
-LayerConfig with_weights(LayerConfig l, QuantType weights, WeightGranularity granularity,
-                         int group, bool symmetric) {
+LayerConfig with_weights(LayerConfig l, QuantType weights, WeightGranularity granularity, int group,
+                         bool symmetric) {
   l.weight_quant = weights;
   l.weight_granularity = granularity;
   l.block_size = group;
@@ -89,8 +89,8 @@ TEST(CudaEmu, TheFloatBaselinesMatchTheReference) {
 TEST(CudaEmu, W4A16MatchesTheReferenceWithAndWithoutZeroPoints) {
   const fs::path cache = fresh_cache();
   for (auto [group, symmetric] : {std::pair{32, true}, std::pair{64, false}}) {
-    LayerConfig l = w8a8_layer(QuantType::bf16, ActivationScaling::none, !symmetric,
-                               QuantType::fp16);
+    LayerConfig l =
+        w8a8_layer(QuantType::bf16, ActivationScaling::none, !symmetric, QuantType::fp16);
     l.activation_quant = QuantType::bf16;
     l.k = group == 32 ? 224 : 320;  // whole groups, not whole k-tiles
     check_every_bucket(
@@ -114,15 +114,14 @@ TEST(CudaEmu, W4A8MatchesTheReferenceWithAndWithoutZeroPoints) {
 TEST(CudaEmu, Fp8MatchesTheReferenceForBothActivationFormats) {
   const fs::path cache = fresh_cache();
   for (QuantType activation : {QuantType::fp8_e4m3, QuantType::fp8_e5m2}) {
-    LayerConfig l = w8a8_layer(QuantType::bf16,
-                               activation == QuantType::fp8_e4m3
-                                   ? ActivationScaling::dynamic_per_token
-                                   : ActivationScaling::static_per_tensor,
-                               true, QuantType::fp16);
+    LayerConfig l =
+        w8a8_layer(QuantType::bf16,
+                   activation == QuantType::fp8_e4m3 ? ActivationScaling::dynamic_per_token
+                                                     : ActivationScaling::static_per_tensor,
+                   true, QuantType::fp16);
     l.activation_quant = activation;
     check_every_bucket(
-        with_weights(l, QuantType::fp8_e4m3, WeightGranularity::per_channel, 0, true), cache,
-        400);
+        with_weights(l, QuantType::fp8_e4m3, WeightGranularity::per_channel, 0, true), cache, 400);
   }
 }
 
@@ -181,30 +180,39 @@ TEST(CudaEmu, Int8OutputIsRequantizedLikeTheReference) {
   check_epilogue(fp16, cache, 630);
 }
 
+/// `l` compiled for cuda-emu, with its weights packed: every weight 0.5.
+Expected<std::pair<Kernel, PackedWeights>> compile_with_half_weights(const LayerConfig& l,
+                                                                     const fs::path& cache) {
+  auto kernel = jit::compile(l, {.target = Target::cuda_emu, .cache = cache});
+  if (!kernel) return kernel.error();
+  auto w = quant::quantize_weights(std::vector<float>(l.n * l.k, 0.5f), l.n, l.k,
+                                   quant::weight_format_of(l));
+  if (!w) return w.error();
+  auto packed = kernel->pack(*w);
+  if (!packed) return packed.error();
+  return std::pair{*kernel, *packed};
+}
+
 TEST(CudaEmu, Int8OutputNeedsAUsableOutputScale) {
   LayerConfig l =
       w8a8_layer(QuantType::fp16, ActivationScaling::static_per_tensor, false, QuantType::int8);
   l.m_max = 16;
-  auto kernel = jit::compile(l, {.target = Target::cuda_emu, .cache = fresh_cache()});
-  ASSERT_TRUE(kernel) << kernel.error().str();
-  auto w = quant::quantize_weights(std::vector<float>(l.n * l.k, 0.5f), l.n, l.k,
-                                   quant::weight_format_of(l));
-  ASSERT_TRUE(w);
-  auto packed = kernel->pack(*w);
-  ASSERT_TRUE(packed);
+  auto compiled = compile_with_half_weights(l, fresh_cache());
+  ASSERT_TRUE(compiled) << compiled.error().str();
+  const auto& [kernel, packed] = *compiled;
   std::vector<std::uint16_t> a(2 * l.k, 0x3c00);  // 1.0
   std::vector<std::int8_t> y(2 * l.n, 99);
-  auto ran = (*kernel)({a.data(), QuantType::fp16, 2, l.k, l.k}, *packed,
-                       {y.data(), QuantType::int8, 2, l.n, l.n},
-                       {.activation_scale = 0.1f, .output_scale = 0.0f});
+  auto ran = kernel({a.data(), QuantType::fp16, 2, l.k, l.k}, packed,
+                    {y.data(), QuantType::int8, 2, l.n, l.n},
+                    {.activation_scale = 0.1f, .output_scale = 0.0f});
   ASSERT_FALSE(ran);
   EXPECT_EQ(ran.error().code, Errc::invalid_argument);
   EXPECT_EQ(y[0], 99) << "nothing written";
   // y = 1.0 · 0.5 · 208 = 104 (a and w on their grids; the scales' roundings are far below
   // half a code), requantized with output scale 1: code 104 everywhere.
-  ran = (*kernel)({a.data(), QuantType::fp16, 2, l.k, l.k}, *packed,
-                  {y.data(), QuantType::int8, 2, l.n, l.n},
-                  {.activation_scale = 1.0f / 127, .output_scale = 1.0f});
+  ran = kernel({a.data(), QuantType::fp16, 2, l.k, l.k}, packed,
+               {y.data(), QuantType::int8, 2, l.n, l.n},
+               {.activation_scale = 1.0f / 127, .output_scale = 1.0f});
   ASSERT_TRUE(ran) << ran.error().str();
   for (std::int8_t v : y) EXPECT_EQ(v, 104);
 }
@@ -224,8 +232,8 @@ TEST(CudaEmu, EachBucketRunsItsDefaultTile) {
 
 TEST(CudaEmu, RefusesWhatTheCudaKernelsCannotRun) {
   const fs::path cache = fresh_cache();
-  LayerConfig l = w8a8_layer(QuantType::fp16, ActivationScaling::static_per_tensor, false,
-                             QuantType::fp16);
+  LayerConfig l =
+      w8a8_layer(QuantType::fp16, ActivationScaling::static_per_tensor, false, QuantType::fp16);
   l.input_dtype = QuantType::fp32;
   auto fp32_input = jit::compile(l, {.target = Target::cuda_emu, .cache = cache});
   ASSERT_FALSE(fp32_input);
@@ -233,16 +241,12 @@ TEST(CudaEmu, RefusesWhatTheCudaKernelsCannotRun) {
 
   l = w8a8_layer(QuantType::fp16, ActivationScaling::static_per_tensor, false, QuantType::fp16);
   l.k = 200;  // not a multiple of 16: rows of A would not be 16-byte aligned for cp.async
-  auto kernel = jit::compile(l, {.target = Target::cuda_emu, .cache = cache});
-  ASSERT_TRUE(kernel) << kernel.error().str();
-  auto w = quant::quantize_weights(std::vector<float>(l.n * l.k, 0.5f), l.n, l.k,
-                                   quant::weight_format_of(l));
-  ASSERT_TRUE(w);
-  auto packed = kernel->pack(*w);
-  ASSERT_TRUE(packed);
+  auto compiled = compile_with_half_weights(l, cache);
+  ASSERT_TRUE(compiled) << compiled.error().str();
+  const auto& [kernel, packed] = *compiled;
   std::vector<std::uint16_t> a(3 * l.k), y(3 * l.n);
-  auto ran = (*kernel)({a.data(), QuantType::fp16, 3, l.k, l.k}, *packed,
-                       {y.data(), QuantType::fp16, 3, l.n, l.n}, {.activation_scale = 0.1f});
+  auto ran = kernel({a.data(), QuantType::fp16, 3, l.k, l.k}, packed,
+                    {y.data(), QuantType::fp16, 3, l.n, l.n}, {.activation_scale = 0.1f});
   ASSERT_FALSE(ran);
   EXPECT_EQ(ran.error().where, "k");
 }
