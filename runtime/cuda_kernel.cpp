@@ -98,23 +98,23 @@ struct CudaKernel final : Kernel::Impl {
         host->n, host->k, std::move(**codes), std::move(*scales), std::move(*zeros)));
   }
 
-  /// a, out, params.bias and the activation scale are read from device memory; the call returns
-  /// when the kernel has run (its errors surface here).
+  /// a, out and params.bias are device memory (include/qk/jit.hpp); the call returns when the
+  /// kernel has run (its errors surface here).
   Expected<void> run(ConstMatrix a, const PackedWeights::Impl& packed, MutableMatrix out,
                      const RunParams& params) const override {
     if (auto contiguous = check_contiguous(a, out); !contiguous) return contiguous.error();
     if (auto current = device.make_current(); !current) return current.error();
     const auto& w = static_cast<const DevicePackedWeights&>(packed);
     const CudaModule& kernel = variants.for_m(a.rows);
-    // The activation scale and the bias go to the device with the call (small, and per call).
-    auto scale = upload(device, &params.activation_scale, sizeof(float));
+    // A static activation scale is a host float the kernel reads through a pointer: it goes to
+    // the device with the call, and only for the layers that have one.
+    const bool static_scale = layer.activation_scaling == ActivationScaling::static_per_tensor;
+    auto scale = upload(device, &params.activation_scale, static_scale ? sizeof(float) : 0);
     if (!scale) return scale.error();
-    auto bias = upload(device, params.bias.data(), 4 * params.bias.size());
-    if (!bias) return bias.error();
     const QkCudaGemmArgs args = gemm_args(
         layer, a, out,
         {w.codes.get(), device_pointer<float>(w.scales), device_pointer<float>(w.zero_points)},
-        device_pointer<float>(*bias), device_pointer<float>(*scale), params.output_scale);
+        params.bias.data(), device_pointer<float>(*scale), params.output_scale);
     auto geometry = prepare_launch(kernel.spec, kernel.rendered, args);
     if (!geometry) return geometry.error();
     if (auto launched = kernel.function.launch(*geometry, args); !launched) return launched.error();
