@@ -120,8 +120,9 @@ Expected<PreparedRun> prepare_qk(const GemmShape& shape, QkWeights weights,
 
 namespace {
 
-// Runs compile() of a 4096 x 4096 W8A8 layer in a child process; returns its milliseconds.
-Expected<double> compile_in_child(const std::filesystem::path& cache) {
+// Runs compile() of a 4096 x 4096 W8A8 layer (with a relu when `relu`) in a child process;
+// returns its milliseconds.
+Expected<double> compile_in_child(const std::filesystem::path& cache, bool relu = false) {
   int fds[2];
   if (pipe(fds) != 0) return Error{Errc::io_error, "qk-bench compile latency", "pipe() failed"};
   const pid_t child = fork();
@@ -129,8 +130,9 @@ Expected<double> compile_in_child(const std::filesystem::path& cache) {
   if (child == 0) {
     close(fds[0]);
     const auto start = std::chrono::steady_clock::now();
-    auto kernel =
-        jit::compile(bench_layer({1, 4096, 4096}, QkWeights::int8_per_channel), {.cache = cache});
+    LayerConfig layer = bench_layer({1, 4096, 4096}, QkWeights::int8_per_channel);
+    if (relu) layer.epilogue.activation = Activation::relu;
+    auto kernel = jit::compile(layer, {.cache = cache});
     const double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     const double result = kernel ? ms : -1.0;
@@ -161,9 +163,11 @@ Expected<CompileLatency> measure_compile_latency(const std::filesystem::path& sc
   if (!cold) return cold.error();
   auto hit = compile_in_child(cache);
   if (!hit) return hit.error();
+  auto with_pch = compile_in_child(cache, /*relu=*/true);
+  if (!with_pch) return with_pch.error();
   for (const char* suffix : {"", "-wal", "-shm"})
     std::filesystem::remove(cache.string() + suffix, ec);
-  return CompileLatency{*cold, *hit};
+  return CompileLatency{*cold, *hit, *with_pch};
 }
 
 }  // namespace qk::bench

@@ -106,7 +106,8 @@ struct ClangCompiler::Impl {
   mutable std::string pch;
   mutable std::optional<Error> prepare_error;
 
-  void prepare() const;
+  void prepare(const PchStore* store) const;
+  bool adopt_pch(const PchStore& store) const;
   void build_pch() const;
 
   /// The files of one compile: the virtual headers, the prelude and its PCH, the main file.
@@ -264,16 +265,39 @@ std::string make_flags_key(const CompilerConfig& cfg, const std::vector<std::str
 
 }  // namespace
 
-void ClangCompiler::Impl::prepare() const {
+void ClangCompiler::Impl::prepare(const PchStore* store) const {
   std::string diagnostics;
   cc1_args = driver_cc1_args(driver_flags, QK_CLANG_RESOURCE_DIR, diagnostics);
   if (cc1_args.empty()) {
-    prepare_error = Error{Errc::invalid_argument, "clang driver",
-                          "could not build the compiler arguments:\n" + diagnostics +
-                              "flags: " + command_line()};
+    prepare_error = Error{
+        Errc::invalid_argument, "clang driver",
+        "could not build the compiler arguments:\n" + diagnostics + "flags: " + command_line()};
     return;
   }
+  if (config.pch_prelude.empty() || (store && adopt_pch(*store))) return;
+  const auto start = std::chrono::steady_clock::now();
   build_pch();
+  if (store && !prepare_error)
+    store->save(std::span(reinterpret_cast<const std::uint8_t*>(pch.data()), pch.size()),
+                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                    .count());
+}
+
+bool ClangCompiler::Impl::adopt_pch(const PchStore& store) const {
+  std::optional<std::vector<std::uint8_t>> stored = store.load();
+  if (!stored || stored->empty()) return false;
+  pch.assign(stored->begin(), stored->end());
+  // clang checks a PCH against the headers it was built from (their sizes and times) and the
+  // options: an empty translation unit that includes it compiles only if it still fits.
+  clang::SyntaxOnlyAction action;
+  std::string diagnostics;
+  if (run({std::string(kSourceDir) + "qk_pch_check.cpp", "", false, &action, nullptr},
+          diagnostics)) {
+    if (store.reused) store.reused();
+    return true;
+  }
+  pch.clear();
+  return false;
 }
 
 void ClangCompiler::Impl::build_pch() const {
@@ -284,8 +308,9 @@ void ClangCompiler::Impl::build_pch() const {
   FrontendJob job{std::string(kPreludePath), config.pch_prelude, /*generate_pch=*/true, &action,
                   nullptr};
   if (!run(std::move(job), diagnostics) || !buffer->IsComplete) {
-    prepare_error = Error{Errc::compile_error, "CompilerConfig.pch_prelude",
-                      "the prelude does not compile:\n" + diagnostics + "flags: " + command_line()};
+    prepare_error =
+        Error{Errc::compile_error, "CompilerConfig.pch_prelude",
+              "the prelude does not compile:\n" + diagnostics + "flags: " + command_line()};
     return;
   }
   pch.assign(buffer->Data.begin(), buffer->Data.end());
@@ -322,9 +347,9 @@ Expected<std::unique_ptr<ClangCompiler>> ClangCompiler::create(CompilerConfig co
   return std::unique_ptr<ClangCompiler>(new ClangCompiler(std::move(impl)));
 }
 
-Expected<CompiledObject> ClangCompiler::compile(std::string_view source,
-                                                std::string_view name) const {
-  std::call_once(impl_->prepare_once, [this] { impl_->prepare(); });
+Expected<CompiledObject> ClangCompiler::compile(std::string_view source, std::string_view name,
+                                                const PchStore* pch_store) const {
+  std::call_once(impl_->prepare_once, [this, pch_store] { impl_->prepare(pch_store); });
   if (impl_->prepare_error) return *impl_->prepare_error;
   const auto start = std::chrono::steady_clock::now();
   llvm::SmallVector<char, 0> object;

@@ -3,7 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +32,20 @@ struct CompilerConfig {
   /// e.g. "#include <immintrin.h>\n#include \"cpu/gemm.hpp\"\n". Empty = no PCH.
   std::string pch_prelude = {};
   int opt_level = 3;  ///< -O<opt_level>, 0…3
+};
+
+/// Where a compiler keeps its precompiled header between processes (runtime/module_supply.hpp
+/// keeps it in the kernel cache). Building the PCH is most of a cold compile (about 0.75 s of a
+/// W8A8 kernel's 0.95 s), so a process that must compile starts from the PCH an earlier one built.
+struct PchStore {
+  /// The bytes an earlier build saved, or nullopt. Bytes that no longer fit (a system header
+  /// changed since) are found out by a test compile, then replaced.
+  std::function<std::optional<std::vector<std::uint8_t>>()> load;
+  /// Keeps the bytes of a PCH just built and how long the build took; a failure only costs the
+  /// next process a rebuild.
+  std::function<void(std::span<const std::uint8_t>, double build_ms)> save;
+  /// Called when the bytes of load() passed the check and serve this compiler. May be empty.
+  std::function<void()> reused;
 };
 
 struct CompiledObject {
@@ -63,11 +80,14 @@ class ClangCompiler {
   /// Compiles C++20 `source` (which may #include the virtual headers; the PCH is used implicitly)
   /// to an ELF object in memory. The same source, name and configuration give the same bytes.
   /// `name` (e.g. the kernel's canonical name) names the source file in diagnostics
-  /// ("<name>.cpp:3:5: error: …") and is the error's `where`.
+  /// ("<name>.cpp:3:5: error: …") and is the error's `where`. The first compile of this object
+  /// takes the PCH from `pch_store` when it holds one that works, else builds it and saves it
+  /// there; later compiles ignore `pch_store` (the PCH is made once per compiler object).
   /// Errors: Errc::compile_error whose message holds clang's full diagnostics and the flags (on
   /// the first compile, also a prelude that does not compile); Errc::invalid_argument when the
   /// clang driver cannot build the compiler arguments.
-  Expected<CompiledObject> compile(std::string_view source, std::string_view name) const;
+  Expected<CompiledObject> compile(std::string_view source, std::string_view name,
+                                   const PchStore* pch_store = nullptr) const;
 
   /// "clang 19.1.7": the compiler and its version, part of every cache key.
   std::string version() const;

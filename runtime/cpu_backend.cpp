@@ -96,7 +96,9 @@ Expected<std::shared_ptr<const CpuKernelModule>> CpuBackend::kernel(
   return kernels_.get(cache::key_hash(binary_key(spec)), supply_out, [&](Supply* supply) {
     const codegen::RenderedKernel rendered = codegen::render_cpu(spec);
     return load_cached_or_compile(
-        binary_key(spec), cache, *compiler_, rendered.source, rendered.name, supply,
+        binary_key(spec), cache, *compiler_,
+        pch_key("cpu", templates::revision("cpu"), target_.key(), *compiler_), rendered.source,
+        rendered.name, supply,
         [&](std::span<const std::uint8_t> object) { return load(spec, object); });
   });
 }

@@ -66,7 +66,10 @@ Expected<std::shared_ptr<const EmuKernelModule>> EmuBackend::kernel(
     const codegen::RenderedEmuKernel rendered =
         codegen::render_cuda_emu(codegen::render_cuda(spec));
     return load_cached_or_compile(
-        binary_key(spec), cache, *compiler_, rendered.source, rendered.name, supply,
+        binary_key(spec), cache, *compiler_,
+        pch_key("cuda_emu", emu_template_revision(), "cuda-emu;" + compiler_->config().target.key(),
+                *compiler_),
+        rendered.source, rendered.name, supply,
         [&](std::span<const std::uint8_t> object) { return load(spec, object); });
   });
 }

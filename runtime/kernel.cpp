@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "qk/jit.hpp"
+#include "runtime/cached_pch.hpp"
 #include "runtime/kernel_impl.hpp"
 
 namespace qk {
@@ -149,7 +150,9 @@ Expected<Kernel> compile(const LayerConfig& layer, const CompileOptions& options
 }
 
 CompileStats stats() {
-  return {g_memory_hits.load(), g_cache_hits.load(), g_compiles.load(), g_evicted.load()};
+  const runtime::PchCounts pch = runtime::pch_counts();
+  return {g_memory_hits.load(), g_cache_hits.load(), g_compiles.load(),
+          g_evicted.load(),     pch.built,           pch.reused};
 }
 
 }  // namespace jit

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -16,6 +17,7 @@
 
 #include "cache/kernel_cache.hpp"
 #include "qk/error.hpp"
+#include "runtime/cached_pch.hpp"
 #include "runtime/clang_compiler.hpp"
 
 namespace qk::runtime {
@@ -65,12 +67,13 @@ class ModuleSupply {
 
 /// The module of `key` made by `load` from the object in `cache` (may be null), or, when the cache
 /// has no intact copy or it does not load, from `source` compiled by `compiler` and then stored in
-/// the cache (a failure to store is a warning: the kernel works without its cached copy).
+/// the cache (a failure to store is a warning: the kernel works without its cached copy). With a
+/// cache, the compiler's precompiled header is kept there too, under `pch_key` (cached_pch.hpp).
 template <class Load>
 auto load_cached_or_compile(const cache::BinaryKey& key, cache::KernelCache* cache,
-                            const ClangCompiler& compiler, std::string_view source,
-                            std::string_view name, Supply* supply, Load&& load)
-    -> decltype(load(std::span<const std::uint8_t>{})) {
+                            const ClangCompiler& compiler, const cache::BinaryKey& pch_key,
+                            std::string_view source, std::string_view name, Supply* supply,
+                            Load&& load) -> decltype(load(std::span<const std::uint8_t>{})) {
   const std::int64_t evicted_before = cache ? cache->stats().corrupt_evicted : 0;
   if (cache) {
     // A cache that cannot be read (or a binary that does not load) is not fatal: compile.
@@ -83,7 +86,9 @@ auto load_cached_or_compile(const cache::BinaryKey& key, cache::KernelCache* cac
       }
     }
   }
-  auto object = compiler.compile(source, name);
+  const std::optional<PchStore> pch =
+      cache ? std::optional(cached_pch(cache, pch_key)) : std::nullopt;
+  auto object = compiler.compile(source, name, pch ? &*pch : nullptr);
   if (!object) return object.error();
   if (cache) {
     if (auto stored = cache->store_binary(key, object->bytes, object->compile_ms); !stored)

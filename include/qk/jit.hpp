@@ -134,6 +134,10 @@ struct CompileStats {
   std::int64_t cache_hits = 0;   ///< loaded from the kernel cache file
   std::int64_t compiles = 0;     ///< rendered and compiled
   std::int64_t evicted = 0;      ///< cached binaries found corrupt and recompiled
+  /// Precompiled headers (the templates' parsed form, most of a cold compile's time) built by
+  /// this process and stored in the kernel cache, and taken from it instead (docs/cache.md).
+  std::int64_t pch_builds = 0;
+  std::int64_t pch_reuses = 0;
 };
 CompileStats stats();
 

@@ -16,12 +16,12 @@
 
 #include "../common/run_command.hpp"
 #include "../quant/test_data.hpp"
-#include "reference_check.hpp"
 #include "cache/kernel_cache.hpp"
 #include "codegen/cpu_search_space.hpp"
 #include "quant/float_formats.hpp"
 #include "quant/reference_gemm.hpp"
 #include "quant/tolerance.hpp"
+#include "reference_check.hpp"
 #include "runtime/cpu_backend.hpp"
 #include "runtime/tiled_compile.hpp"
 
@@ -163,14 +163,17 @@ TEST(JitCompile, FloatBaselinesMatchTheReferenceOnAwkwardShapes) {
 
 // docs/cpu.md, "Tiles": a call runs the instance of the smallest bucket holding its M; a layer
 // compiles only the buckets its m_range reaches, and a call beyond that range still works.
-// The defaults depend on the host's level: two tiles on avx512 and avx2, three on amx (docs/cpu.md).
+// The defaults depend on the host's level: two tiles on avx512 and avx2, three on amx
+// (docs/cpu.md).
 codegen::CpuIsa host_isa() {
   auto backend = runtime::CpuBackend::get("host");
   return backend ? (*backend)->isa() : codegen::CpuIsa::avx512;
 }
 
 // AVX-512 VNNI (with or without AMX): the portable avx512 level's code runs here.
-bool host_runs_avx512() { return host_isa() != codegen::CpuIsa::avx2; }
+bool host_runs_avx512() {
+  return host_isa() != codegen::CpuIsa::avx2;
+}
 
 TEST(JitCompile, DispatchesByMBucket) {
   const fs::path cache = fresh_cache("buckets");
@@ -243,8 +246,9 @@ TEST(JitCompile, ConcurrentCompilesOfOneSpecCompileOnce) {
   EXPECT_EQ(after.memory_hits - before.memory_hits, 3 * instances);
 }
 
-std::string run_probe(const fs::path& cache) {
-  const std::string command = std::string(QK_JIT_PROBE) + " " + cache.string() + " 2>&1";
+std::string run_probe(const fs::path& cache, const std::string& option = "") {
+  const std::string command =
+      std::string(QK_JIT_PROBE) + " " + cache.string() + " " + option + " 2>&1";
   FILE* pipe = popen(command.c_str(), "r");
   std::string out;
   char buffer[512];
@@ -254,15 +258,25 @@ std::string run_probe(const fs::path& cache) {
 }
 
 // A second process finds the binary the first stored; a corrupted blob is evicted, recompiled and
-// never executed.
+// never executed. The precompiled header the first process built is stored too: a later process
+// that compiles another kernel takes it from the cache; a damaged one is rebuilt.
 TEST(JitCompile, CacheRoundTripAcrossProcessesAndCorruption) {
   const fs::path cache = fresh_cache("processes");
   const std::string first = run_probe(cache);
-  EXPECT_NE(first.find("compiles=1 cache_hits=0 evicted=0"), std::string::npos) << first;
+  EXPECT_NE(first.find("compiles=1 cache_hits=0 evicted=0 pch_builds=1 pch_reuses=0"),
+            std::string::npos)
+      << first;
   EXPECT_NE(first.find("correct=1"), std::string::npos) << first;
   const std::string second = run_probe(cache);
-  EXPECT_NE(second.find("compiles=0 cache_hits=1 evicted=0"), std::string::npos) << second;
+  EXPECT_NE(second.find("compiles=0 cache_hits=1 evicted=0 pch_builds=0 pch_reuses=0"),
+            std::string::npos)
+      << second;
   EXPECT_NE(second.find("correct=1"), std::string::npos) << second;
+  const std::string other_kernel = run_probe(cache, "relu");
+  EXPECT_NE(other_kernel.find("compiles=1 cache_hits=0 evicted=0 pch_builds=0 pch_reuses=1"),
+            std::string::npos)
+      << other_kernel;
+  EXPECT_NE(other_kernel.find("correct=1"), std::string::npos) << other_kernel;
 
   // Flip bytes in the middle of every stored blob, as a disk or a bad copy would.
   sqlite3* db = nullptr;
@@ -278,10 +292,45 @@ TEST(JitCompile, CacheRoundTripAcrossProcessesAndCorruption) {
   sqlite3_close(db);
 
   const std::string third = run_probe(cache);
-  EXPECT_NE(third.find("compiles=1 cache_hits=0 evicted=1"), std::string::npos) << third;
+  EXPECT_NE(third.find("compiles=1 cache_hits=0 evicted=1 pch_builds=1"), std::string::npos)
+      << third;
   EXPECT_NE(third.find("correct=1"), std::string::npos) << third;
   const std::string fourth = run_probe(cache);
   EXPECT_NE(fourth.find("compiles=0 cache_hits=1 evicted=0"), std::string::npos) << fourth;
+}
+
+// A stored precompiled header that clang no longer accepts (here: intact bytes, checksum and all,
+// that are not a PCH; in life, one built before a system header changed) is rebuilt and replaced,
+// and the kernel compiled with the new one is right.
+TEST(JitCompile, StalePrecompiledHeaderIsRebuilt) {
+  const fs::path cache = fresh_cache("stale_pch");
+  const std::string first = run_probe(cache);
+  ASSERT_NE(first.find("pch_builds=1"), std::string::npos) << first;
+
+  const std::vector<std::uint8_t> not_a_pch(4096, 0x5A);
+  const std::string checksum = cache::binary_checksum(not_a_pch, "");
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(cache.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* update = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db,
+                               "UPDATE binaries SET blob = ?1, size = length(?1), checksum = ?2 "
+                               "WHERE kernel = 'qk_cpu_pch'",
+                               -1, &update, nullptr),
+            SQLITE_OK);
+  sqlite3_bind_blob(update, 1, not_a_pch.data(), static_cast<int>(not_a_pch.size()), SQLITE_STATIC);
+  sqlite3_bind_text(update, 2, checksum.c_str(), -1, SQLITE_STATIC);
+  EXPECT_EQ(sqlite3_step(update), SQLITE_DONE);
+  sqlite3_finalize(update);
+  EXPECT_EQ(sqlite3_changes(db), 1) << "the cache holds one precompiled header, qk_cpu_pch";
+  sqlite3_close(db);
+
+  const std::string rebuilt = run_probe(cache, "relu");
+  EXPECT_NE(rebuilt.find("compiles=1 cache_hits=0 evicted=0 pch_builds=1 pch_reuses=0"),
+            std::string::npos)
+      << rebuilt;
+  EXPECT_NE(rebuilt.find("correct=1"), std::string::npos) << rebuilt;
+  const std::string reused = run_probe(cache, "relu");  // the relu kernel is cached by now
+  EXPECT_NE(reused.find("compiles=0 cache_hits=1"), std::string::npos) << reused;
 }
 
 TEST(JitCompile, BadLayersAndCallsAreClearErrors) {
@@ -309,9 +358,8 @@ TEST(JitCompile, BadLayersAndCallsAreClearErrors) {
   auto on_cpu = jit::compile(fp16, {.cache = cache});
   auto on_emu = jit::compile(fp16, {.target = Target::cuda_emu, .cache = cache});
   ASSERT_TRUE(on_cpu && on_emu) << (on_cpu ? on_emu.error().str() : on_cpu.error().str());
-  auto cpu_weights =
-      on_cpu->pack(*quant::quantize_weights(test::random_matrix(64, 64, 2), 64, 64,
-                                            quant::weight_format_of(fp16)));
+  auto cpu_weights = on_cpu->pack(*quant::quantize_weights(test::random_matrix(64, 64, 2), 64, 64,
+                                                           quant::weight_format_of(fp16)));
   ASSERT_TRUE(cpu_weights);
   std::vector<std::uint16_t> a16(2 * 64), y16(2 * 64);
   auto mixed = (*on_emu)({a16.data(), QuantType::fp16, 2, 64, 64}, *cpu_weights,

@@ -1,16 +1,19 @@
 // A separate process for the cache tests of jit_compile_test.cpp: compiles one W8A8 layer with the
-// cache file given as argv[1], runs it once against the reference, and prints
-// "compiles=<n> cache_hits=<n> evicted=<n> compile_ms=<ms> correct=<0|1>".
+// cache file given as argv[1] (with "relu" as argv[2], the layer applies a relu: another kernel),
+// runs it once against the reference, and prints "compiles=<n> cache_hits=<n> evicted=<n>
+// pch_builds=<n> pch_reuses=<n> compile_ms=<ms> correct=<0|1>".
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 
 #include "qk/jit.hpp"
 #include "quant/reference_gemm.hpp"
 #include "quant/tolerance.hpp"
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: jit_probe CACHE_FILE\n");
+  const bool relu = argc == 3 && std::strcmp(argv[2], "relu") == 0;
+  if (argc != 2 && !relu) {
+    std::fprintf(stderr, "usage: jit_probe CACHE_FILE [relu]\n");
     return 2;
   }
   qk::LayerConfig layer;
@@ -19,6 +22,7 @@ int main(int argc, char** argv) {
   layer.k = 72;
   layer.input_dtype = qk::QuantType::fp32;
   layer.epilogue.output = qk::QuantType::fp32;
+  if (relu) layer.epilogue.activation = qk::Activation::relu;
   layer.m_max = 1;  // the first M bucket only: one kernel instance, on every cpu level
 
   const auto start = std::chrono::steady_clock::now();
@@ -40,8 +44,11 @@ int main(int argc, char** argv) {
   auto ref = qk::quant::reference_gemm(layer, {a, m, &*qw, {}, 0, 0});
   const bool correct = ran && ref && qk::quant::compare_to_reference(layer, *ref, y);
   const qk::jit::CompileStats s = qk::jit::stats();
-  std::printf("compiles=%lld cache_hits=%lld evicted=%lld compile_ms=%.3f correct=%d\n",
-              static_cast<long long>(s.compiles), static_cast<long long>(s.cache_hits),
-              static_cast<long long>(s.evicted), ms, correct ? 1 : 0);
+  std::printf(
+      "compiles=%lld cache_hits=%lld evicted=%lld pch_builds=%lld pch_reuses=%lld "
+      "compile_ms=%.3f correct=%d\n",
+      static_cast<long long>(s.compiles), static_cast<long long>(s.cache_hits),
+      static_cast<long long>(s.evicted), static_cast<long long>(s.pch_builds),
+      static_cast<long long>(s.pch_reuses), ms, correct ? 1 : 0);
   return correct ? 0 : 1;
 }
