@@ -39,6 +39,14 @@ std::vector<Competitor> cpu_gemm_competitors(const CompetitorContext& context) {
        true, false, qk(QkWeights::int4_group128, true)},
       {"qk-w4a8-default", "qk-w4a8 with the heuristic default tiles", true, false,
        qk(QkWeights::int4_group128, false)},
+      {"qk-w8a16",
+       "qk's weight-only W8A16 kernel: bf16 activations multiplied as given, int8 per-channel "
+       "weights dequantized to bf16 in the kernel, fp32 sums and output",
+       false, false, qk(QkWeights::int8_per_channel_bf16, true)},
+      {"qk-w4a16",
+       "qk's weight-only W4A16 kernel: bf16 activations, int4 weights with a scale per group of "
+       "128 dequantized to bf16 in the kernel, fp32 sums and output",
+       false, false, qk(QkWeights::int4_group128_bf16, true)},
       {"onednn-w8a8",
        "oneDNN W8A8, the work of qk's fused kernel: fp32 activations quantized per token to u8 "
        "(offset 128), int8 matmul with per-channel scales, per-token scaling",

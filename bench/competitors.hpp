@@ -9,8 +9,9 @@
 
 namespace qk::bench {
 
-/// All cpu competitors: qk-w8a8, onednn-w8a8, openblas-sgemm (default); qk-w4a8,
-/// onednn-w8a8-s8 and onednn-int8-matmul (on request, for comparisons and cost breakdowns).
+/// All cpu competitors: qk-w8a8, onednn-w8a8, openblas-sgemm (default); qk-w4a8, qk-w8a16,
+/// qk-w4a16, onednn-w8a8-s8 and onednn-int8-matmul (on request, for comparisons and cost
+/// breakdowns).
 std::vector<Competitor> cpu_gemm_competitors(const CompetitorContext& context);
 
 }  // namespace qk::bench

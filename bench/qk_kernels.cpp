@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "qk/jit.hpp"
+#include "quant/float_formats.hpp"
 #include "quant/reference_gemm.hpp"
 #include "quant/tolerance.hpp"
 #include "tuner/rotating_buffers.hpp"
@@ -17,10 +18,14 @@
 namespace qk::bench {
 namespace {
 
+bool weight_only(QkWeights weights) {
+  return weights == QkWeights::int8_per_channel_bf16 || weights == QkWeights::int4_group128_bf16;
+}
+
 LayerConfig bench_layer(const GemmShape& shape, QkWeights weights) {
   LayerConfig layer;
   layer.name = "qk-bench";
-  if (weights == QkWeights::int4_group128) {
+  if (weights == QkWeights::int4_group128 || weights == QkWeights::int4_group128_bf16) {
     layer.weight_quant = QuantType::int4;
     layer.weight_granularity = WeightGranularity::per_group;
     layer.block_size = 128;
@@ -29,6 +34,10 @@ LayerConfig bench_layer(const GemmShape& shape, QkWeights weights) {
   layer.k = shape.k;
   layer.m_max = std::max<std::int64_t>(shape.m, 1);
   layer.input_dtype = QuantType::fp32;
+  if (weight_only(weights)) {
+    layer.input_dtype = layer.activation_quant = QuantType::bf16;
+    layer.activation_scaling = ActivationScaling::none;
+  }
   layer.epilogue.output = QuantType::fp32;
   return layer;
 }
@@ -36,14 +45,15 @@ LayerConfig bench_layer(const GemmShape& shape, QkWeights weights) {
 struct QkRun {
   Kernel kernel;
   std::vector<PackedWeights> weights;  // one per rotation set when the weights rotate
-  tuner::RotatingBuffer inputs;        // fp32 A [m, k]
-  std::vector<float> out;              // fp32 Y [m, n]
+  tuner::RotatingBuffer inputs;        // A [m, k]: fp32, or bf16 bits (the weight-only formats)
+  QuantType input = QuantType::fp32;
+  std::vector<float> out;  // fp32 Y [m, n]
   GemmShape shape;
 
   void run(std::size_t i) {
     const PackedWeights& w = weights[i % weights.size()];
     // Validated in prepare; the result cannot fail here.
-    (void)kernel({inputs.set_as<float>(i), QuantType::fp32, shape.m, shape.k, shape.k}, w,
+    (void)kernel({inputs.set_as<std::byte>(i), input, shape.m, shape.k, shape.k}, w,
                  {out.data(), QuantType::fp32, shape.m, shape.n, shape.n});
   }
 };
@@ -90,19 +100,25 @@ Expected<PreparedRun> prepare_qk(const GemmShape& shape, QkWeights weights,
   const std::size_t weight_bytes = static_cast<std::size_t>(weight_storage_bytes(layer));
   const auto [rotate_weights, set_bytes, sets] =
       context.rotation(shape, mk * sizeof(float), weight_bytes);
-  auto r =
-      std::make_shared<QkRun>(QkRun{*kernel, {}, {}, std::vector<float>(shape.m * shape.n), shape});
+  auto r = std::make_shared<QkRun>(
+      QkRun{*kernel, {}, {}, layer.input_dtype, std::vector<float>(shape.m * shape.n), shape});
   for (std::size_t s = 0; s < (rotate_weights ? sets : 1); ++s) {
     auto packed = kernel->pack(*qw);
     if (!packed) return packed.error();
     r->weights.push_back(std::move(*packed));
   }
-  auto inputs = tuner::RotatingBuffer::create(std::as_bytes(std::span<const float>(a)), sets);
+  std::vector<std::uint16_t> a_bf16;  // the weight-only formats' activations
+  if (layer.input_dtype == QuantType::bf16)
+    for (float x : a) a_bf16.push_back(quant::float_to_bf16(x));
+  auto inputs = tuner::RotatingBuffer::create(
+      a_bf16.empty() ? std::as_bytes(std::span<const float>(a))
+                     : std::as_bytes(std::span<const std::uint16_t>(a_bf16)),
+      sets);
   if (!inputs) return inputs.error();
   r->inputs = std::move(*inputs);
 
   auto first =
-      (*kernel)({r->inputs.set_as<float>(0), QuantType::fp32, shape.m, shape.k, shape.k},
+      (*kernel)({r->inputs.set_as<std::byte>(0), r->input, shape.m, shape.k, shape.k},
                 r->weights[0], {r->out.data(), QuantType::fp32, shape.m, shape.n, shape.n});
   if (!first) return first.error();
   auto check = check_rows(layer, *qw, a, r->out, shape);

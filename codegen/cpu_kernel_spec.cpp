@@ -10,11 +10,10 @@
 namespace qk::codegen {
 namespace {
 
-// Families the cpu target implements so far, per ISA.
+// Families the cpu target implements so far, on every ISA (avx512, amx and avx2 alike).
 constexpr std::array<GemmFamily, 8> kCpuFamilies{
     GemmFamily::w8a8,    GemmFamily::w4a8, GemmFamily::w8a16, GemmFamily::w4a16,
     GemmFamily::wfp8a16, GemmFamily::fp16, GemmFamily::bf16,  GemmFamily::fp32};
-constexpr std::array<GemmFamily, 2> kAvx2Families{GemmFamily::w8a8, GemmFamily::w4a8};
 
 template <std::size_t N>
 std::string family_names(const std::array<GemmFamily, N>& families) {
@@ -41,12 +40,6 @@ Expected<CpuKernelSpec> cpu_kernel_spec(const LayerConfig& layer, const CpuTile&
                              "cpu target yet; it implements: {}",
                              to_string(family), to_string(layer.weight_quant),
                              to_string(layer.activation_quant), family_names(kCpuFamilies))};
-  if (isa == CpuIsa::avx2 && !implements(kAvx2Families, family))
-    return Error{Errc::unsupported, "target cpu, level avx2",
-                 fmt::format("family {} ({} weights, {} activations) is not implemented for "
-                             "avx2 (x86-64-v3) yet, only for avx512; avx2 implements: {}",
-                             to_string(family), to_string(layer.weight_quant),
-                             to_string(layer.activation_quant), family_names(kAvx2Families))};
   if (auto ok = validate(tile, family, isa); !ok) return ok.error();
   // The amx level's kernels are avx512 code; its AMX tiles are a property of the tile.
   return CpuKernelSpec{family,

@@ -26,10 +26,10 @@ struct CpuKernelSpec {
 };
 
 /// The spec of `layer` with `tile` on `isa` (on amx, an avx512 spec whose tile may be an AMX
-/// one). Errors: the layer is invalid (validate_layer's first
-/// error), the cpu target does not implement the layer's family yet, or not on `isa`
-/// (Errc::unsupported, naming the family, the ISA and the families it does implement), or the
-/// tile is invalid for the family on `isa`.
+/// one). Errors: the layer is invalid (validate_layer's first error), the cpu target does not
+/// implement the layer's family (Errc::unsupported, naming the family and the families it does
+/// implement: every ISA implements the same ones), or the tile is invalid for the family on
+/// `isa`.
 Expected<CpuKernelSpec> cpu_kernel_spec(const LayerConfig& layer, const CpuTile& tile,
                                         CpuIsa isa = CpuIsa::avx512);
 

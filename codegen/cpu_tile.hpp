@@ -13,7 +13,7 @@
 namespace qk::codegen {
 
 /// The instruction set of a cpu kernel (templates/cpu/config.hpp, Isa; docs/cpu.md, "ISAs"):
-/// avx512 = x86-64-v4 + AVX-512 VNNI, 32 zmm; avx2 = x86-64-v3, 16 ymm (W8A8 and W4A8 so far);
+/// avx512 = x86-64-v4 + AVX-512 VNNI, 32 zmm; avx2 = x86-64-v3, 16 ymm (every family);
 /// amx = avx512 plus AMX-TILE and AMX-INT8: the avx512 kernels, and W8A8 may also run AMX tiles
 /// (CpuTile::amx). A backend's level and the tile rules use all three; a kernel's code is avx512
 /// or avx2 (code_isa).
@@ -73,8 +73,9 @@ struct CpuTileBucket {
 /// w8a16/w4a16/wfp8a16 dequantize each weight vector once per register tile, so a tile's rows
 /// share that cost: M <= 4 runs 1 x 64 (no wasted rows at M = 1), larger M 8 x 32. The float
 /// baselines run the same template and tiles.
-/// On avx2 (w8a8 and w4a8), within 16 ymm: w8a8 runs 1 x 32 at M = 1 (no wasted rows) and
-/// 4 x 16 above (15 registers each); w4a8 1 x 16 at M = 1 and 2 x 16 above (16 registers).
+/// On avx2, within 16 ymm: w8a8 runs 1 x 32 at M = 1 (no wasted rows) and 4 x 16 above (15
+/// registers each); w4a8 1 x 16 at M = 1 and 2 x 16 above (16 registers); the weight-only and
+/// float families 1 x 32 at M <= 4 (12 registers) and 4 x 16 above (14).
 /// On amx, w8a8 keeps the VNNI tiles up to M = 8 (decode is bound by weight bandwidth, and a
 /// 16-row AMX tile would mostly multiply repeated rows) and runs 32 x 32 AMX tiles above, K
 /// unblocked, 64-row blocks (docs/cpu.md, "AMX"); the other families run their avx512 tiles.

@@ -78,8 +78,7 @@ extern "C" void {gemm}(const QkCpuGemmArgs* args, int64_t n_begin, int64_t n_end
 )",
       fmt::arg("name", k.name), fmt::arg("header", t.header), fmt::arg("config", t.config),
       fmt::arg("kernel", t.kernel),
-      // Only W8A8Config and W4A8Config have an isa (the others run on avx512 only,
-      // cpu_kernel_spec).
+      // Every config has an isa, avx512 by default.
       fmt::arg("isa", spec.isa == CpuIsa::avx512
                           ? std::string()
                           : fmt::format("    .isa = qk::cpu::Isa::{},\n", to_string(spec.isa))),

@@ -65,6 +65,7 @@ struct W4A8Config {
 struct W8A16Config {
   static constexpr WeightType weight = WeightType::int8;  ///< in memory: quant::pack_cpu_int8
 
+  Isa isa = Isa::avx512;              ///< the instruction set of the generated code
   InputType input = InputType::bf16;  ///< fp16 or bf16: the layer's activation_quant
   Scaling scaling = Scaling::none;    ///< always none: the activations are not quantized
   bool bias = false;
@@ -83,6 +84,7 @@ struct W8A16Config {
 struct W4A16Config {
   static constexpr WeightType weight = WeightType::int4;  ///< in memory: quant::pack_cpu_int4
 
+  Isa isa = Isa::avx512;
   InputType input = InputType::bf16;
   Scaling scaling = Scaling::none;
   bool bias = false;
@@ -99,6 +101,7 @@ struct W4A16Config {
 /// x fp16 or bf16 activations; otherwise as W8A16, with the same kernel template. Each code is
 /// decoded in registers to its exact value (weight_decode.hpp), then scaled and rounded as W8A16.
 struct WFp8A16Config {
+  Isa isa = Isa::avx512;
   WeightType weight = WeightType::fp8_e4m3;  ///< fp8_e4m3 or fp8_e5m2 (quant::pack_cpu_fp8)
 
   InputType input = InputType::bf16;
@@ -117,6 +120,7 @@ struct WFp8A16Config {
 /// in `weight`'s type, products summed in fp32. The weight-only kernel template with a decoder
 /// that only widens the stored value (quant::pack_cpu_float).
 struct FloatConfig {
+  Isa isa = Isa::avx512;
   WeightType weight = WeightType::bf16;  ///< fp16, bf16 or fp32; input is the same type
 
   InputType input = InputType::bf16;
@@ -136,6 +140,17 @@ struct FloatConfig {
 /// mask and a rounding constant.
 constexpr int weight_only_tile_registers(int mr, int nv) {
   return mr * nv + 4 * nv + 3;
+}
+
+/// Registers the AVX2 weight-only micro-tile needs (two ymm per 16-column vector): 2 mr nv fp32
+/// accumulators; per ymm of weights its packed bytes and its dequantized value; a broadcast and
+/// one scratch register. This is the FMA tile over buffered weights (every cache block of more
+/// than mr rows) with room to spare; the in-register path (blocks of at most mr rows: M <= mr, or
+/// the last rows of M) also holds each ymm's scale and zero point and the rounding constants,
+/// which 16 ymm cannot: there clang keeps decode temporaries, and from mr = 4 some accumulators,
+/// in L1 (docs/cpu.md, "Tiles": measured in the generated code).
+constexpr int avx2_weight_only_tile_registers(int mr, int nv) {
+  return 2 * mr * nv + 4 * nv + 2;
 }
 
 /// Registers the W4A8 micro-tile needs: mr x nv int32 and mr x nv fp32 accumulators, the low and

@@ -1,7 +1,8 @@
 // The vector operations the ISA-generic parts of the CPU kernels use (activation quantization,
-// the shared epilogue, the W8A8 tile and its epilogue), one policy per Isa: Vec<Isa::avx512>
-// works on 16 lanes with mask registers, Vec<Isa::avx2> on 8 lanes with lane counts. Only the
-// W8A8 inner product differs in substance between the two (templates/cpu/w8a8.hpp).
+// the shared epilogue, the W8A8 tile and its epilogue, the weight-only kernel and its decoders),
+// one policy per Isa: Vec<Isa::avx512> works on 16 lanes with mask registers, Vec<Isa::avx2> on 8
+// lanes with lane counts. Only the W8A8 and W4A8 inner products differ in substance between the
+// two (templates/cpu/w8a8.hpp, w4a8.hpp); the weight-only kernel is written once against these.
 #pragma once
 
 #include <immintrin.h>
@@ -58,6 +59,41 @@ struct Vec<Isa::avx512> {
   static void store_output(void* row, int64_t index, F y, Mask m, float inv_scale) {
     cpu::store_output<T>(row, index, y, m, inv_scale);
   }
+
+  // The weight-only kernel and its decoders (weight_only.hpp, weight_decode.hpp).
+  using Cond = __mmask16;  ///< a per-lane condition (an integer comparison's result)
+  using Half = __m256i;    ///< LANES 16-bit values (half of an I)
+  static I load_bytes(const void* p) { return _mm512_loadu_si512(p); }  ///< LANES * 4 bytes
+  static void store(float* p, F v) { _mm512_storeu_ps(p, v); }
+  static void store(float* p, F v, Mask m) { _mm512_mask_storeu_ps(p, m, v); }
+  static F fmadd(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
+  static I add_i(I a, I b) { return _mm512_add_epi32(a, b); }
+  static I and_i(I a, I b) { return _mm512_and_si512(a, b); }
+  static I or_i(I a, I b) { return _mm512_or_si512(a, b); }
+  // Shift counts are constants once the callers' loops are unrolled: immediate shifts.
+  static I slli_i(I a, int n) { return _mm512_slli_epi32(a, n); }
+  static I srli_i(I a, int n) { return _mm512_srli_epi32(a, n); }
+  static I srai_i(I a, int n) { return _mm512_srai_epi32(a, n); }
+  static F as_float(I v) { return _mm512_castsi512_ps(v); }
+  static I as_int(F v) { return _mm512_castps_si512(v); }
+  static Cond lt_i(I a, I b) { return _mm512_cmplt_epi32_mask(a, b); }
+  static Cond eq_i(I a, I b) { return _mm512_cmpeq_epi32_mask(a, b); }
+  static Cond gt_i(I a, I b) { return _mm512_cmpgt_epi32_mask(a, b); }
+  /// yes where c holds, else no.
+  static F select(Cond c, F yes, F no) { return _mm512_mask_mov_ps(no, c, yes); }
+  /// The low (t = 0) or high (t = 1) LANES 16-bit values of v.
+  static Half half(I v, int t) {
+    return t == 0 ? _mm512_castsi512_si256(v) : _mm512_extracti64x4_epi64(v, 1);
+  }
+  static F fp16_to_float(Half h) { return _mm512_cvtph_ps(h); }
+  /// bf16 is the top half of an fp32.
+  static F bf16_to_float(Half h) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  }
+  template <InputType T>
+  static F round_through(F x) {
+    return cpu::round_through<T>(x);
+  }
 };
 
 template <>
@@ -106,6 +142,37 @@ struct Vec<Isa::avx2> {
   template <OutputType T>
   static void store_output(void* row, int64_t index, F y, Mask m, float inv_scale) {
     avx2::store_output<T>(row, index, y, m, inv_scale);
+  }
+
+  // The weight-only kernel and its decoders: as Vec<Isa::avx512>'s, lane for lane.
+  using Cond = __m256i;  ///< a per-lane condition: all ones where it holds (no mask registers)
+  using Half = __m128i;  ///< LANES 16-bit values (half of an I)
+  static I load_bytes(const void* p) { return _mm256_loadu_si256(static_cast<const I*>(p)); }
+  static void store(float* p, F v) { _mm256_storeu_ps(p, v); }
+  static void store(float* p, F v, Mask m) { avx2::store_output<OutputType::fp32>(p, 0, v, m, 1); }
+  static F fmadd(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
+  static I add_i(I a, I b) { return _mm256_add_epi32(a, b); }
+  static I and_i(I a, I b) { return _mm256_and_si256(a, b); }
+  static I or_i(I a, I b) { return _mm256_or_si256(a, b); }
+  static I slli_i(I a, int n) { return _mm256_slli_epi32(a, n); }
+  static I srli_i(I a, int n) { return _mm256_srli_epi32(a, n); }
+  static I srai_i(I a, int n) { return _mm256_srai_epi32(a, n); }
+  static F as_float(I v) { return _mm256_castsi256_ps(v); }
+  static I as_int(F v) { return _mm256_castps_si256(v); }
+  static Cond lt_i(I a, I b) { return _mm256_cmpgt_epi32(b, a); }
+  static Cond eq_i(I a, I b) { return _mm256_cmpeq_epi32(a, b); }
+  static Cond gt_i(I a, I b) { return _mm256_cmpgt_epi32(a, b); }
+  static F select(Cond c, F yes, F no) { return _mm256_blendv_ps(no, yes, _mm256_castsi256_ps(c)); }
+  static Half half(I v, int t) {
+    return t == 0 ? _mm256_castsi256_si128(v) : _mm256_extracti128_si256(v, 1);
+  }
+  static F fp16_to_float(Half h) { return _mm256_cvtph_ps(h); }  // F16C
+  static F bf16_to_float(Half h) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  }
+  template <InputType T>
+  static F round_through(F x) {
+    return avx2::round_through<T>(x);
   }
 };
 

@@ -68,6 +68,24 @@ inline __m128i to_bf16(__m256 x) {
   return _mm_packus_epi32(_mm256_castsi256_si128(rounded), _mm256_extracti128_si256(rounded, 1));
 }
 
+/// fp32 lanes rounded to fp16 or bf16 (round to nearest even, overflow to ±Inf) and widened back,
+/// as vec.hpp's round_through: fp16 through F16C's vcvtps2ph with an explicit rounding mode
+/// (fp16 subnormals in hardware), bf16 with integer arithmetic (keeps subnormals). NaN lanes are
+/// not canonicalized: callers pass finite values.
+template <InputType T>
+inline __m256 round_through(__m256 x) {
+  static_assert(T != InputType::fp32, "round_through rounds to a 16-bit type.");
+  if constexpr (T == InputType::fp16) {
+    return _mm256_cvtph_ps(_mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  } else {
+    const __m256i bits = _mm256_castps_si256(x);
+    const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(1));
+    const __m256i rounded =
+        _mm256_add_epi32(bits, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7FFF)));
+    return _mm256_castsi256_ps(_mm256_and_si256(rounded, _mm256_set1_epi32(int(0xFFFF0000u))));
+  }
+}
+
 /// int32 lanes in -128..255 as bytes (`unsigned_bytes`: 0..255, else -128..127), the low 8 bytes.
 template <bool unsigned_bytes>
 inline __m128i narrow_to_bytes(__m256i q) {

@@ -10,9 +10,10 @@
 // and multiplied with the activation in fp32 by an FMA: both factors have at most 11 significant
 // bits, so the product is exact (short of fp32 underflow) and only the fp32 sum rounds. A float
 // baseline's weights are already in the activation type and are only widened (fp32 x fp32 rounds
-// once more, in the FMA, within §8's bound). This needs
-// AVX-512F/BW only (no avx512bf16, no F16C beyond AVX-512F's vcvtph2ps), so the families run on
-// every level the cpu target accepts; vdpbf16ps would double the multiply rate for bf16 but flushes
+// once more, in the FMA, within §8's bound). This needs AVX-512F/BW only (no avx512bf16, no F16C
+// beyond AVX-512F's vcvtph2ps), or on AVX2 (C.isa, templates/cpu/isa.hpp) x86-64-v3's FMA and
+// F16C: one template, written against the ISA's vector policy, 16 or 8 fp32 lanes per vector, the
+// same values lane for lane. vdpbf16ps would double the multiply rate for bf16 but flushes
 // subnormals.
 //
 // The weights stay in their stored width in memory (int8 and fp8 1 byte, int4 1/2, fp16 and bf16
@@ -37,6 +38,7 @@
 #include "cpu/abi.h"
 #include "cpu/config.hpp"
 #include "cpu/epilogue.hpp"
+#include "cpu/isa.hpp"
 #include "cpu/quantize_rows.hpp"
 #include "cpu/vec.hpp"
 #include "cpu/weight_decode.hpp"
@@ -45,7 +47,11 @@ namespace qk::cpu {
 
 template <auto C>
 struct WeightOnlyKernel {
-  using Decoder = WeightDecoder<C.weight, C.input>;
+  using V = Vec<C.isa>;
+  using F = typename V::F;
+  using Decoder = WeightDecoder<C.weight, C.input, C.isa>;
+  /// Vectors per 16-column panel: 1 zmm, or 2 ymm (columns 0..7 and 8..15).
+  static constexpr int PER_PANEL = 16 / V::LANES;
   static constexpr int K_STEP = Decoder::K_STEP;  ///< k per 64-byte block of a panel
   static constexpr int64_t PANEL_BYTES_PER_K = Decoder::PANEL_BYTES_PER_K;
   /// K of one block of dequantized weights (see column()): what fits in the workspace after the
@@ -56,10 +62,14 @@ struct WeightOnlyKernel {
 
   static_assert(8 % K_STEP == 0, "A K block (a multiple of 8) must hold whole K steps.");
   static_assert(C.scaling == Scaling::none, "Weight-only activations are not quantized.");
-  static_assert(weight_only_tile_registers(C.mr, C.nv) <= 32,
+  static_assert(C.isa != Isa::avx512 || weight_only_tile_registers(C.mr, C.nv) <= 32,
                 "The weight-only micro-tile needs mr * nv fp32 accumulators, four registers per "
                 "weight vector (packed, dequantized, scale, zero point) and three more; AVX-512 "
                 "has 32.");
+  static_assert(C.isa != Isa::avx2 || avx2_weight_only_tile_registers(C.mr, C.nv) <= 16,
+                "The AVX2 weight-only micro-tile needs 2 * mr * nv fp32 accumulators, two "
+                "registers per weight ymm (packed, dequantized; two ymm per 16 columns) and two "
+                "more; AVX2 has 16.");
   static_assert(C.mc % C.mr == 0, "mc must be a multiple of mr.");
   static_assert(C.nc % (16 * C.nv) == 0, "nc must be a multiple of 16 * nv.");
 
@@ -68,10 +78,10 @@ struct WeightOnlyKernel {
     for (int64_t r = r0; r < r1; ++r) {
       const void* row = input_row<C.input>(args, r);
       float* dst = reinterpret_cast<float*>(args->a_codes) + r * args->k_padded;
-      for (int64_t i = 0; i < args->k_padded; i += 16) {
-        // Lanes past k load 0. k_padded - k < 8 (a step divides 16), so k - i > 0 here.
-        const __m512 x = load_input<C.input>(row, i, first_lanes(args->k - i));
-        _mm512_mask_storeu_ps(dst + i, first_lanes(args->k_padded - i), x);
+      for (int64_t i = 0; i < args->k_padded; i += V::LANES) {
+        // Lanes past k load 0. k_padded is k rounded up to a step dividing 8, so k - i > 0 here.
+        const F x = V::template load_input<C.input>(row, i, V::first(args->k - i));
+        V::store(dst + i, x, V::first(args->k_padded - i));
       }
       args->a_scales[r] = 1.0f;
     }
@@ -151,31 +161,34 @@ struct WeightOnlyKernel {
       a[r] = reinterpret_cast<const float*>(args->a_codes) + row * args->k_padded;
     }
 
-    __m512 acc[MR][NV];
+    // Vectors per row of the tile: vector y is part y % PER_PANEL of panel y / PER_PANEL, the
+    // LANES columns from n + LANES * y.
+    constexpr int NY = NV * PER_PANEL;
+    F acc[MR][NY];
     QK_UNROLL for (int r = 0; r < MR; ++r) {
-      QK_UNROLL for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
+      QK_UNROLL for (int y = 0; y < NY; ++y) acc[r][y] = V::zero();
     }
     for (int64_t g = 0; g < args->groups; ++g) {
-      typename Decoder::Params params[NV];  // the group's scales (and zero points), if any
-      QK_UNROLL for (int v = 0; v < NV; ++v) params[v] = Decoder::load(args, g, n + 16 * v);
+      typename Decoder::Params params[NY];  // the group's scales (and zero points), if any
+      QK_UNROLL for (int y = 0; y < NY; ++y) params[y] = Decoder::load(args, g, n + V::LANES * y);
       const int64_t k_begin = g * args->group_k;
       for (int64_t k0 = k_begin; k0 < k_begin + args->group_k; k0 += K_STEP) {
-        __m512i packed[NV];
-        QK_UNROLL for (int v = 0; v < NV; ++v) packed[v] =
-            _mm512_loadu_si512(panels + v * panel_stride + k0 * PANEL_BYTES_PER_K);
+        typename V::I packed[NY];
+        QK_UNROLL for (int y = 0; y < NY; ++y) packed[y] = Decoder::load_packed(
+            panels + (y / PER_PANEL) * panel_stride + k0 * PANEL_BYTES_PER_K, y % PER_PANEL);
         // K_STEP values of k per block, each dequantized once and multiplied into every row.
         QK_UNROLL for (int t = 0; t < K_STEP; ++t) {
-          __m512 w[NV];
-          QK_UNROLL for (int v = 0; v < NV; ++v) w[v] = Decoder::decode(packed[v], params[v], t);
+          F w[NY];
+          QK_UNROLL for (int y = 0; y < NY; ++y) w[y] = Decoder::decode(packed[y], params[y], t);
           QK_UNROLL for (int r = 0; r < MR; ++r) {
-            const __m512 x = _mm512_set1_ps(a[r][k0 + t]);
-            QK_UNROLL for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(x, w[v], acc[r][v]);
+            const F x = V::set1(a[r][k0 + t]);
+            QK_UNROLL for (int y = 0; y < NY; ++y) acc[r][y] = V::fmadd(x, w[y], acc[r][y]);
           }
         }
       }
     }
 
-    epilogue<MR, NV>(args, m, rows, n, n_end, acc);
+    epilogue<MR, NY>(args, m, rows, n, n_end, acc);
   }
 
   /// Dequantizes k in [kb0, kb1) (multiples of 8, hence of K_STEP) of the NV panels from n into
@@ -187,12 +200,12 @@ struct WeightOnlyKernel {
     const uint8_t* panels = static_cast<const uint8_t*>(args->packed_w) + (n / 16) * panel_stride;
     for (int64_t k0 = kb0; k0 < kb1; k0 += K_STEP) {
       const int64_t g = k0 / args->group_k;  // a group holds whole K steps
-      QK_UNROLL for (int v = 0; v < NV; ++v) {
-        const typename Decoder::Params params = Decoder::load(args, g, n + 16 * v);
-        const __m512i packed =
-            _mm512_loadu_si512(panels + v * panel_stride + k0 * PANEL_BYTES_PER_K);
-        QK_UNROLL for (int t = 0; t < K_STEP; ++t) _mm512_storeu_ps(
-            block + (k0 - kb0 + t) * 16 * NV + 16 * v, Decoder::decode(packed, params, t));
+      QK_UNROLL for (int y = 0; y < NV * PER_PANEL; ++y) {
+        const typename Decoder::Params params = Decoder::load(args, g, n + V::LANES * y);
+        const typename V::I packed = Decoder::load_packed(
+            panels + (y / PER_PANEL) * panel_stride + k0 * PANEL_BYTES_PER_K, y % PER_PANEL);
+        QK_UNROLL for (int t = 0; t < K_STEP; ++t) V::store(
+            block + (k0 - kb0 + t) * 16 * NV + V::LANES * y, Decoder::decode(packed, params, t));
       }
     }
   }
@@ -208,43 +221,46 @@ struct WeightOnlyKernel {
       const int64_t row = m + (r < rows ? r : rows - 1);
       a[r] = reinterpret_cast<const float*>(args->a_codes) + row * args->k_padded;
     }
-    __m512 acc[MR][NV];
+    constexpr int NY = NV * PER_PANEL;  // vectors of LANES columns per row
+    F acc[MR][NY];
     QK_UNROLL for (int r = 0; r < MR; ++r) {
-      QK_UNROLL for (int v = 0; v < NV; ++v) acc[r][v] =
-          b.first_k ? _mm512_setzero_ps() : _mm512_loadu_ps(partial + r * 16 * C.nv + 16 * v);
+      QK_UNROLL for (int y = 0; y < NY; ++y) acc[r][y] =
+          b.first_k ? V::zero() : V::load(partial + r * 16 * C.nv + V::LANES * y);
     }
     const float* w = b.weights;
     for (int64_t k = b.kb0; k < b.kb1; ++k, w += 16 * NV) {
-      __m512 wv[NV];
-      QK_UNROLL for (int v = 0; v < NV; ++v) wv[v] = _mm512_loadu_ps(w + 16 * v);
+      F wv[NY];
+      QK_UNROLL for (int y = 0; y < NY; ++y) wv[y] = V::load(w + V::LANES * y);
       QK_UNROLL for (int r = 0; r < MR; ++r) {
-        const __m512 x = _mm512_set1_ps(a[r][k]);
-        QK_UNROLL for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(x, wv[v], acc[r][v]);
+        const F x = V::set1(a[r][k]);
+        QK_UNROLL for (int y = 0; y < NY; ++y) acc[r][y] = V::fmadd(x, wv[y], acc[r][y]);
       }
     }
     if (!b.last_k) {
       QK_UNROLL for (int r = 0; r < MR; ++r) {
-        QK_UNROLL for (int v = 0; v < NV; ++v)
-            _mm512_storeu_ps(partial + r * 16 * C.nv + 16 * v, acc[r][v]);
+        QK_UNROLL for (int y = 0; y < NY; ++y)
+            V::store(partial + r * 16 * C.nv + V::LANES * y, acc[r][y]);
       }
       return;
     }
-    epilogue<MR, NV>(args, m, rows, n, n_end, acc);
+    epilogue<MR, NY>(args, m, rows, n, n_end, acc);
   }
 
-  /// docs/numerics.md §7: y = act(acc + bias), converted and stored (a_scale is 1).
-  template <int MR, int NV>
+  /// docs/numerics.md §7: y = act(acc + bias), converted and stored (a_scale is 1). NY vectors
+  /// of LANES columns per row.
+  template <int MR, int NY>
   __attribute__((always_inline)) static void epilogue(const QkCpuGemmArgs* args, int64_t m,
                                                       int64_t rows, int64_t n, int64_t n_end,
-                                                      __m512 (&acc)[MR][NV]) {
-    QK_UNROLL for (int v = 0; v < NV; ++v) {
-      const int64_t col = n + 16 * v;
-      const __mmask16 mask = first_lanes(n_end - col);
-      __m512 bias = _mm512_setzero_ps();
-      if constexpr (C.bias) bias = _mm512_maskz_loadu_ps(mask, args->bias + col);
+                                                      F (&acc)[MR][NY]) {
+    QK_UNROLL for (int y = 0; y < NY; ++y) {
+      const int64_t col = n + V::LANES * y;
+      if (col >= n_end) break;  // AVX2: the second half of the last 16-column panel
+      const typename V::Mask mask = V::first(n_end - col);
+      F bias = V::zero();
+      if constexpr (C.bias) bias = V::load(args->bias + col, mask);
       QK_UNROLL for (int r = 0; r < MR; ++r) {
         if (r >= rows) break;  // the repeated rows of a partial tile
-        finish_row<C.bias, C.act, C.output>(args, m + r, col, acc[r][v], bias, mask);
+        finish_row<C.bias, C.act, C.output, C.isa>(args, m + r, col, acc[r][y], bias, mask);
       }
     }
   }

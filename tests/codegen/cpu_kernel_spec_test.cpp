@@ -72,7 +72,7 @@ TEST(CpuKernelSpec, UnimplementedFamilyIsAClearError) {
 }
 
 // The ISA is part of the spec: avx2 kernels have their own names and hashes, render their Isa,
-// and the families not implemented on avx2 are refused naming the family and the level.
+// and their register tiles must fit 16 ymm (the error names the parameter, value and rule).
 TEST(CpuKernelSpec, Avx2IsInTheNameTheSourceAndTheRules) {
   LayerConfig l = w8a8_layer();
   l.input_dtype = QuantType::bf16;
@@ -106,14 +106,34 @@ TEST(CpuKernelSpec, Avx2IsInTheNameTheSourceAndTheRules) {
   EXPECT_NE(render_cpu(*w4a8_spec).source.find(".isa = qk::cpu::Isa::avx2,"), std::string::npos);
   EXPECT_FALSE(cpu_kernel_spec(w4a8, CpuTile{3, 1, 0, 96, 768}, CpuIsa::avx2));  // 20 ymm
 
+  // The weight-only families run on avx2 too, their tiles within 16 ymm: 2 mr nv accumulators,
+  // two ymm per weight vector (packed, dequantized) and two more.
   LayerConfig w4a16 = w4a8;
   w4a16.activation_quant = w4a16.input_dtype = QuantType::bf16;
   w4a16.activation_scaling = ActivationScaling::none;
-  auto refused = cpu_kernel_spec(w4a16, CpuTile{1, 2, 0, 96, 960}, CpuIsa::avx2);
-  ASSERT_FALSE(refused);
-  EXPECT_EQ(refused.error().code, Errc::unsupported);
-  EXPECT_NE(refused.error().str().find("w4a16"), std::string::npos) << refused.error().str();
-  EXPECT_NE(refused.error().str().find("avx2"), std::string::npos) << refused.error().str();
+  auto w4a16_spec = cpu_kernel_spec(w4a16, CpuTile{1, 2, 0, 96, 960}, CpuIsa::avx2);
+  ASSERT_TRUE(w4a16_spec) << w4a16_spec.error().str();
+  EXPECT_EQ(canonical_name(*w4a16_spec),
+            "qk_w4a16_cpu_avx2_bf16_none_nobias_none_fp16_mr1_nv2_kc0_mc96_nc960");
+  EXPECT_NE(render_cpu(*w4a16_spec).source.find(".isa = qk::cpu::Isa::avx2,"), std::string::npos);
+  LayerConfig e5m2 = w4a16;
+  e5m2.weight_quant = QuantType::fp8_e5m2;
+  e5m2.weight_granularity = WeightGranularity::per_channel;
+  e5m2.block_size = 0;
+  auto e5m2_spec = cpu_kernel_spec(e5m2, CpuTile{5, 1, 0, 95, 768}, CpuIsa::avx2);
+  ASSERT_TRUE(e5m2_spec) << e5m2_spec.error().str();
+  const std::string source = render_cpu(*e5m2_spec).source;
+  // The config's isa precedes its weight, as the struct's members (designated initializers).
+  EXPECT_LT(source.find(".isa = qk::cpu::Isa::avx2,"),
+            source.find(".weight = qk::cpu::WeightType::fp8_e5m2,"))
+      << source;
+  auto too_wide = cpu_kernel_spec(w4a16, CpuTile{2, 2, 0, 96, 768}, CpuIsa::avx2);  // 18 ymm
+  ASSERT_FALSE(too_wide);
+  EXPECT_EQ(too_wide.error().code, Errc::invalid_argument);
+  for (const char* part : {"mr", "2 x nv 2", "18", "w4a16", "avx2", "16"})
+    EXPECT_NE(too_wide.error().str().find(part), std::string::npos)
+        << part << ": " << too_wide.error().str();
+  EXPECT_TRUE(cpu_kernel_spec(w4a16, CpuTile{2, 2, 0, 96, 768}));  // 15 of the 32 zmm
 }
 
 // The amx level's kernels are avx512 code: an AMX tile is named by its tile ("_amx") and

@@ -83,8 +83,8 @@ TEST(CpuTileName, ParsesEveryTileOfTheSpaceBack) {
     }
 }
 
-// avx2 (w8a8): every tile fits 16 ymm, the defaults are candidates, names parse back for avx2,
-// and the AVX-512 default tiles (25 accumulators) do not fit.
+// avx2 (every family): every tile fits 16 ymm, the defaults are candidates, names parse back for
+// avx2, and the AVX-512 default tiles (25 accumulators) do not fit.
 TEST(CpuSearchSpace, Avx2TilesFitSixteenYmm) {
   using qk::codegen::CpuIsa;
   for (std::int64_t m : {1, 4, 16, 128, 2048}) {
@@ -110,6 +110,25 @@ TEST(CpuSearchSpace, Avx2TilesFitSixteenYmm) {
     EXPECT_TRUE(names.count(
         canonical_name(qk::codegen::default_cpu_tile(GemmFamily::w8a8, m, CpuIsa::avx2))));
   }
+  // The weight-only and float families: 2 mr nv accumulators, 2 ymm per weight vector, 2 more.
+  for (GemmFamily family : {GemmFamily::w8a16, GemmFamily::w4a16, GemmFamily::wfp8a16,
+                            GemmFamily::fp16, GemmFamily::bf16, GemmFamily::fp32})
+    for (std::int64_t m : {1, 4, 16, 128, 2048}) {
+      const auto space = qk::codegen::cpu_search_space(family, m, 4096, 4096, CpuIsa::avx2);
+      const CpuTile fallback = qk::codegen::default_cpu_tile(family, m, CpuIsa::avx2);
+      EXPECT_TRUE(std::count(space.begin(), space.end(), fallback)) << canonical_name(fallback);
+      for (const CpuTile& t : space) {
+        EXPECT_TRUE(qk::codegen::validate(t, family, CpuIsa::avx2)) << canonical_name(t);
+        EXPECT_LE(2 * t.mr * t.nv + 4 * t.nv + 2, 16) << canonical_name(t);
+        EXPECT_EQ(t.kc, 0) << canonical_name(t);
+        auto parsed = qk::codegen::parse_cpu_tile(canonical_name(t), family, CpuIsa::avx2);
+        ASSERT_TRUE(parsed) << parsed.error().str();
+      }
+      EXPECT_FALSE(
+          qk::codegen::validate(qk::codegen::default_cpu_tile(family, m), family, CpuIsa::avx2))
+          << "the avx512 default " << canonical_name(qk::codegen::default_cpu_tile(family, m))
+          << " needs more than 16 ymm";
+    }
   const CpuTile avx512_default = qk::codegen::default_cpu_tile(GemmFamily::w8a8, 2048);
   auto refused = qk::codegen::validate(avx512_default, GemmFamily::w8a8, CpuIsa::avx2);
   ASSERT_FALSE(refused);

@@ -2,13 +2,9 @@
 // float baselines fp16, bf16, fp32 (§6.5), compiled ahead of time, against the reference. The fp8
 // decoder is checked alone over all 256 codes of both formats, and through the whole kernel on
 // weights holding every code, NaN and Inf included.
-#include <cmath>
-#include <cstring>
-
 #include <gtest/gtest.h>
 
-#include "cpu/weight_only.hpp"
-#include "kernel_harness.hpp"
+#include "weight_only_checks.hpp"
 
 namespace qk {
 namespace {
@@ -16,117 +12,27 @@ namespace {
 using cpu::Act;
 using cpu::FloatConfig;
 using cpu::InputType;
+using cpu::Isa;
 using cpu::OutputType;
 using cpu::WeightType;
 using cpu::WFp8A16Config;
 
-QuantType quant_type(WeightType t) {
-  switch (t) {
-    case WeightType::fp8_e4m3:
-      return QuantType::fp8_e4m3;
-    case WeightType::fp8_e5m2:
-      return QuantType::fp8_e5m2;
-    case WeightType::fp16:
-      return QuantType::fp16;
-    case WeightType::bf16:
-      return QuantType::bf16;
-    case WeightType::fp32:
-      return QuantType::fp32;
-    default:
-      return QuantType::int8;
-  }
-}
-
-std::uint32_t bits(float x) {
-  std::uint32_t b;
-  std::memcpy(&b, &x, 4);
-  return b;
-}
-
-// 64 bytes holding codes first..first+63: byte j * 4 + t of lane j is code first + 4j + t.
-__m512i code_block(int first) {
-  alignas(64) std::uint8_t bytes[64];
-  for (int i = 0; i < 64; ++i) bytes[i] = static_cast<std::uint8_t>(first + i);
-  return _mm512_load_si512(bytes);
-}
-
-// decode_code(packed, t) is quant::fp8_to_float bit for bit: every code, both formats, each of
-// the four byte positions of a lane (NaN codes decode to a NaN, as the reference's).
-template <WeightType W>
-void check_decoder_over_every_code() {
-  using Decoder = cpu::WeightDecoder<W, InputType::bf16>;
-  const quant::Fp8Format format = quant::fp8_format_of(quant_type(W));
-  for (int first = 0; first < 256; first += 64) {
-    const __m512i packed = code_block(first);
-    for (int t = 0; t < 4; ++t) {
-      alignas(64) float got[16];
-      _mm512_store_ps(got, Decoder::decode_code(packed, t));
-      for (int j = 0; j < 16; ++j) {
-        const auto code = static_cast<std::uint8_t>(first + 4 * j + t);
-        const float want = quant::fp8_to_float(code, format);
-        if (std::isnan(want))
-          EXPECT_TRUE(std::isnan(got[j])) << "code " << int(code);
-        else
-          EXPECT_EQ(bits(got[j]), bits(want))
-              << "code " << int(code) << ": " << got[j] << " vs " << want;
-      }
-    }
-  }
-}
-
 TEST(WeightDecoder, Fp8DecodeIsBitExactOverEveryCode) {
-  check_decoder_over_every_code<WeightType::fp8_e4m3>();
-  check_decoder_over_every_code<WeightType::fp8_e5m2>();
-}
-
-// decode() is the contract's w16 = round_to(activation type, fp8_to_float(code) * scale): scales
-// that take the products into fp16's subnormals, to its overflow, and bf16's rounding.
-template <WeightType W, InputType A>
-void check_scaled_decode() {
-  using Decoder = cpu::WeightDecoder<W, A>;
-  const QuantType act = test::quant_type(A);
-  const quant::Fp8Format format = quant::fp8_format_of(quant_type(W));
-  for (float scale : {1.0f, 0.0123f, 3.0e-6f, 1.7f, 300.0f, 1.0e-30f}) {
-    const typename Decoder::Params params{_mm512_set1_ps(scale)};
-    for (int first = 0; first < 256; first += 64)
-      for (int t = 0; t < 4; ++t) {
-        alignas(64) float got[16];
-        _mm512_store_ps(got, Decoder::decode(code_block(first), params, t));
-        for (int j = 0; j < 16; ++j) {
-          const auto code = static_cast<std::uint8_t>(first + 4 * j + t);
-          const float want = quant::round_to(act, quant::fp8_to_float(code, format) * scale);
-          if (std::isnan(want))
-            EXPECT_TRUE(std::isnan(got[j])) << "code " << int(code);
-          else
-            EXPECT_EQ(bits(got[j]), bits(want)) << "code " << int(code) << " scale " << scale;
-        }
-      }
-  }
+  test::check_fp8_decoder_over_every_code<WeightType::fp8_e4m3, Isa::avx512>();
+  test::check_fp8_decoder_over_every_code<WeightType::fp8_e5m2, Isa::avx512>();
 }
 
 TEST(WeightDecoder, Fp8ScaledDecodeRoundsAsTheContract) {
-  check_scaled_decode<WeightType::fp8_e4m3, InputType::fp16>();
-  check_scaled_decode<WeightType::fp8_e4m3, InputType::bf16>();
-  check_scaled_decode<WeightType::fp8_e5m2, InputType::fp16>();
-  check_scaled_decode<WeightType::fp8_e5m2, InputType::bf16>();
+  test::check_fp8_scaled_decode<WeightType::fp8_e4m3, InputType::fp16, Isa::avx512>();
+  test::check_fp8_scaled_decode<WeightType::fp8_e4m3, InputType::bf16, Isa::avx512>();
+  test::check_fp8_scaled_decode<WeightType::fp8_e5m2, InputType::fp16, Isa::avx512>();
+  test::check_fp8_scaled_decode<WeightType::fp8_e5m2, InputType::bf16, Isa::avx512>();
 }
 
-template <auto C>
-LayerConfig layer_of(std::int64_t n, std::int64_t k, WeightGranularity g) {
-  LayerConfig layer = test::layer_for(C);
-  layer.weight_quant = quant_type(C.weight);
-  layer.n = n;
-  layer.k = k;
-  layer.weight_granularity = g;
-  return layer;
-}
-
+// The shared check (weight_only_checks.hpp), named briefly for the case lists below.
 template <auto C>
 void check(std::int64_t m, std::int64_t n, std::int64_t k, WeightGranularity g, unsigned seed) {
-  const LayerConfig layer = layer_of<C>(n, k, g);
-  SCOPED_TRACE(std::string(to_string(layer.weight_quant)) + " input " +
-               std::string(to_string(layer.input_dtype)) + " " + std::string(to_string(g)));
-  test::check_kernel<cpu::WeightOnlyKernel<C>>(C, layer, m, quant::pack_cpu, 0, seed);
+  test::check_weight_only_kernel<C>(m, n, k, {g}, seed);
 }
 
 constexpr WFp8A16Config kE4m3Bf16{};
@@ -249,69 +155,16 @@ TEST(FloatBaselineKernel, TilesAndEpilogues) {
   }
 }
 
-// Weights holding every fp8 code, written directly (the quantizer never produces e5m2's Inf codes
-// and produces NaN only from NaN inputs): max and subnormal codes, ±0, NaN and Inf, with scales
-// that push the dequantized values into fp16's subnormals and past its range. Columns with a NaN
-// or Inf weight give NaN or ±Inf exactly where the reference does; the others agree within the
-// tight bound of the weight-only families (only the fp32 summation order differs).
-template <auto C>
-void check_every_code(std::int64_t m, unsigned seed) {
-  const std::int64_t n = 40, k = 67;
-  const LayerConfig layer = layer_of<C>(n, k, WeightGranularity::per_channel);
-  SCOPED_TRACE(std::string(to_string(layer.weight_quant)) + " input " +
-               std::string(to_string(layer.input_dtype)) + " m=" + std::to_string(m));
-  const quant::Fp8Format format = quant::fp8_format_of(layer.weight_quant);
-  quant::QuantizedWeights w;
-  w.format = quant::weight_format_of(layer);
-  w.n = n;
-  w.k = k;
-  w.codes.resize(static_cast<std::size_t>(n * k));
-  const float scales[] = {0.01f, 1.0e-6f, 0.37f, 1.5f, 2.0e-3f};
-  for (std::int64_t r = 0; r < n; ++r) {
-    w.scales.push_back(scales[r % 5]);
-    for (std::int64_t j = 0; j < k; ++j) {
-      auto code = static_cast<std::uint8_t>((r * k + j) % 256);
-      // Rows below 32 hold finite codes only (NaN and Inf replaced by the max code, same sign).
-      const float v = quant::fp8_to_float(code, format);
-      if (r < 32 && !std::isfinite(v))
-        code = static_cast<std::uint8_t>((code & 0x80) | quant::float_to_fp8(1e9f, format));
-      w.codes[r * k + j] = code;
-    }
-  }
-  const auto a = test::random_matrix(m, k, seed, 1.0f, 5, 20.0f);
-  auto packed = quant::pack_cpu(w);
-  ASSERT_TRUE(packed) << packed.error().str();
-  auto ref = quant::reference_gemm(layer, {a, m, &w, {}, 0.0f, 0.0f});
-  ASSERT_TRUE(ref) << ref.error().str();
-  const test::KernelRun got =
-      test::run<cpu::WeightOnlyKernel<C>>(C, layer, m, a, *packed, {}, 0.0f, 1.0f);
-  const double rtol = static_cast<double>(k + 2) * std::ldexp(1.0, -24);
-  int specials = 0;
-  for (std::size_t i = 0; i < got.y.size(); ++i) {
-    const double want = ref->accumulated[i];
-    if (std::isnan(want)) {
-      ++specials;
-      EXPECT_TRUE(std::isnan(got.y[i])) << "y[" << i / n << ", " << i % n << "]";
-    } else if (std::isinf(want)) {
-      ++specials;
-      EXPECT_EQ(got.y[i], want) << "y[" << i / n << ", " << i % n << "]";
-    } else {
-      EXPECT_LE(std::fabs(double{got.y[i]} - want), rtol * ref->magnitude[i])
-          << "y[" << i / n << ", " << i % n << "] = " << got.y[i] << ", reference " << want;
-    }
-  }
-  EXPECT_GT(specials, 0) << "some columns hold NaN or Inf weights";
-}
-
+// Every code through the whole kernel, NaN and Inf included (weight_only_checks.hpp).
 TEST(WeightOnlyFp8Kernel, EveryCodeIncludingNanAndInf) {
   constexpr WFp8A16Config e5m2_direct{.weight = WeightType::fp8_e5m2, .input = InputType::fp16};
   constexpr WFp8A16Config e4m3_buffered{.mr = 4, .nv = 1, .mc = 8, .nc = 64};
   for (std::int64_t m : {1, 3, 17}) {
-    check_every_code<kE4m3Fp16>(m, 10 + m);
-    check_every_code<kE4m3Bf16>(m, 20 + m);
-    check_every_code<e5m2_direct>(m, 30 + m);
-    check_every_code<kE5m2Bf16>(m, 40 + m);
-    check_every_code<e4m3_buffered>(m, 50 + m);
+    test::check_every_fp8_code<kE4m3Fp16>(m, 10 + m);
+    test::check_every_fp8_code<kE4m3Bf16>(m, 20 + m);
+    test::check_every_fp8_code<e5m2_direct>(m, 30 + m);
+    test::check_every_fp8_code<kE5m2Bf16>(m, 40 + m);
+    test::check_every_fp8_code<e4m3_buffered>(m, 50 + m);
   }
 }
 

@@ -1,10 +1,8 @@
 // The weight-only CPU kernel template (W8A16, W4A16), compiled ahead of time, against the
 // reference of docs/numerics.md §6.3: weights dequantized to the activation type, fp32 sums.
-#include "cpu/weight_only.hpp"
-
 #include <gtest/gtest.h>
 
-#include "kernel_harness.hpp"
+#include "weight_only_checks.hpp"
 
 namespace qk {
 namespace {
@@ -15,29 +13,12 @@ using cpu::OutputType;
 using cpu::W4A16Config;
 using cpu::W8A16Config;
 
-struct Weights {
-  WeightGranularity granularity;
-  int block_size;         ///< per_group only
-  bool symmetric = true;  ///< int4 only: false adds zero points
-};
+using test::Weights;
 
+// The shared check (weight_only_checks.hpp), named briefly for the case lists below.
 template <auto C>
 void check(std::int64_t m, std::int64_t n, std::int64_t k, Weights w, unsigned seed) {
-  constexpr bool int4 = C.weight == cpu::WeightType::int4;
-  LayerConfig layer = test::layer_for(C);
-  layer.weight_quant = int4 ? QuantType::int4 : QuantType::int8;
-  layer.n = n;
-  layer.k = k;
-  layer.weight_granularity = w.granularity;
-  layer.block_size = w.block_size;
-  layer.weight_symmetric = w.symmetric;
-  SCOPED_TRACE(std::string(int4 ? "w4a16" : "w8a16") + " input " +
-               std::string(to_string(layer.input_dtype)) + " " +
-               std::string(to_string(w.granularity)) + " block " + std::to_string(w.block_size) +
-               (w.symmetric ? " symmetric" : " zero points"));
-  test::check_kernel<cpu::WeightOnlyKernel<C>>(
-      C, layer, m, int4 ? test::PackFn(quant::pack_cpu_int4) : test::PackFn(quant::pack_cpu_int8),
-      0, seed);
+  test::check_weight_only_kernel<C>(m, n, k, w, seed);
 }
 
 constexpr W8A16Config kW8Bf16{};
