@@ -119,9 +119,9 @@ struct CudaTileBucket {
 /// stages it copies (twice the bytes of the codes); the producer costs one more launch (a few
 /// µs) and writing then reading M·K bytes once. For a 4096 x 4096 layer: at M <= 16 A is 128 KB
 /// and its 32 re-reads are L2 hits worth well under a µs, less than the launch; at M = 256 with
-/// 64-wide tiles, 64 CTAs along N re-read 2 MB each (128 MB of L2 traffic, tens of µs beside a
-/// GEMM of about as many), so the producer pays from the mid bucket on. A guess until a GPU has
-/// measured it: the tuner searches both.
+/// 64-wide tiles, A's 2 MB is read by 64 columns of CTAs for the pre-pass alone (128 MB of L2
+/// traffic, tens of µs beside a GEMM of about as many), so the producer pays from the mid bucket
+/// on. A guess until a GPU has measured it: a_quant is a tile dimension for tuning to search.
 std::vector<CudaTileBucket> default_cuda_tiles(GemmFamily family, ActivationScaling scaling);
 
 /// The default tile of every M bucket `layer`'s m_range reaches (codegen::m_buckets), adjacent
