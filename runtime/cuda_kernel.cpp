@@ -146,9 +146,7 @@ struct CudaKernel final : Kernel::Impl {
     const QkCudaQuantizeArgs quantize = quantize_args(args, ws);
     auto producer = prepare_quantize_launch(kernel.rendered, quantize);
     if (!producer) return producer.error();
-    QkCudaQuantizeArgs copy = quantize;  // the kernel's one parameter, by value
-    void* producer_params[] = {&copy};
-    if (auto launched = kernel.producer->launch_with(*producer, producer_params); !launched)
+    if (auto launched = kernel.producer->launch(*producer, quantize); !launched)
       return launched.error();
     return launch_gemm(kernel, consume_quantized(args, ws));
   }

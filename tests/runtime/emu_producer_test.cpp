@@ -222,57 +222,5 @@ TEST(CudaEmuProducer, CodesAndScalesAreTheReferencesBitForBit) {
   check_producer(GemmFamily::fp8, QuantType::bf16, QuantType::fp8_e5m2);
 }
 
-TEST(CudaEmuProducer, RefusesAKernelWithoutAProducerAndBadArguments) {
-  LayerConfig l =
-      per_token_layer(GemmFamily::w8a8, QuantType::fp16, false, Activation::none, QuantType::fp16);
-  auto in_cta = codegen::cuda_kernel_spec(l, codegen::cuda_tiles(GemmFamily::w8a8)[1],
-                                          codegen::CudaArch::sm_80);
-  ASSERT_TRUE(in_cta);
-  alignas(16) std::uint8_t buffer[64] = {};
-  float scales[1];
-  QkCudaQuantizeArgs args{buffer, buffer, scales, 1, 16};
-  auto none = runtime::prepare_quantize_launch(codegen::render_cuda(*in_cta), args);
-  ASSERT_FALSE(none);
-  EXPECT_EQ(none.error().where, "kernel");
-
-  auto producer =
-      codegen::cuda_kernel_spec(l, codegen::with_producer(codegen::cuda_tiles(GemmFamily::w8a8)[1]),
-                                codegen::CudaArch::sm_80);
-  ASSERT_TRUE(producer);
-  const codegen::RenderedCudaKernel k = codegen::render_cuda(*producer);
-  EXPECT_TRUE(runtime::prepare_quantize_launch(k, args));
-  QkCudaQuantizeArgs bad = args;
-  bad.codes = buffer + 8;
-  auto misaligned = runtime::prepare_quantize_launch(k, bad);
-  ASSERT_FALSE(misaligned);
-  EXPECT_EQ(misaligned.error().where, "codes");
-  EXPECT_NE(misaligned.error().message.find("16-byte aligned"), std::string::npos);
-  bad = args;
-  bad.k = 24;
-  auto k24 = runtime::prepare_quantize_launch(k, bad);
-  ASSERT_FALSE(k24);
-  EXPECT_EQ(k24.error().where, "k");
-  bad = args;
-  bad.scales = nullptr;
-  ASSERT_FALSE(runtime::prepare_quantize_launch(k, bad));
-
-  // The GEMM that consumes the producer needs its scales.
-  QkCudaGemmArgs gemm{};
-  gemm.a = gemm.w = buffer;
-  gemm.y = buffer;
-  gemm.w_scale = scales;
-  gemm.m = 1;
-  gemm.n = 1;
-  gemm.k = 16;
-  auto no_scales = runtime::prepare_launch(*producer, k, gemm);
-  ASSERT_FALSE(no_scales);
-  EXPECT_EQ(no_scales.error().where, "a_scale");
-  gemm.a_scale = scales;
-  EXPECT_TRUE(runtime::prepare_launch(*producer, k, gemm));
-  // The workspace: codes [M, K], the scales at the next 16-byte boundary.
-  EXPECT_EQ(runtime::quantize_workspace_bytes(3, 16), 48u + 12u);
-  EXPECT_EQ(runtime::quantize_workspace_bytes(1, 24), 32u + 4u);
-}
-
 }  // namespace
 }  // namespace qk
