@@ -38,8 +38,13 @@ CudaArchLimits limits(CudaArch arch) {
 }
 
 std::string canonical_name(const CudaTile& t) {
-  return fmt::format("{}x{}x{}_w{}x{}_s{}", t.block_m, t.block_n, t.block_k, t.warps_m, t.warps_n,
-                     t.stages);
+  return fmt::format("{}x{}x{}_w{}x{}_s{}{}", t.block_m, t.block_n, t.block_k, t.warps_m, t.warps_n,
+                     t.stages, t.a_quant == CudaAQuant::producer ? "_qp" : "");
+}
+
+CudaTile with_producer(CudaTile tile) {
+  tile.a_quant = CudaAQuant::producer;
+  return tile;
 }
 
 std::vector<CudaTile> cuda_tiles(GemmFamily family) {
@@ -59,10 +64,16 @@ std::vector<CudaTile> cuda_tiles(GemmFamily family) {
   }
 }
 
-std::vector<CudaTileBucket> default_cuda_tiles(GemmFamily family) {
+std::vector<CudaTileBucket> default_cuda_tiles(GemmFamily family, ActivationScaling scaling) {
   const std::vector<CudaTile> tiles = cuda_tiles(family);
   if (tiles.empty()) return {};
-  return {{16, tiles[2]}, {256, tiles[1]}, {std::numeric_limits<std::int64_t>::max(), tiles[0]}};
+  // The header says why the producer from the mid bucket on.
+  const bool producer =
+      scaling == ActivationScaling::dynamic_per_token &&
+      (family == GemmFamily::w8a8 || family == GemmFamily::w4a8 || family == GemmFamily::fp8);
+  auto a = [&](const CudaTile& t) { return producer ? with_producer(t) : t; };
+  return {
+      {16, tiles[2]}, {256, a(tiles[1])}, {std::numeric_limits<std::int64_t>::max(), a(tiles[0])}};
 }
 
 namespace {
@@ -89,15 +100,18 @@ int group_param_bytes(const CudaTile& t, const CudaOperands& o) {
 }  // namespace
 
 int gemm_smem_bytes(const CudaTile& t, const CudaOperands& o) {
-  // templates/cuda/gemm_layout.cuh, GemmLayout: per stage the fp16/bf16 A tile, the W tile and
-  // int4's group scales and zero points; then the 8-bit A tile of a quantized A, and the
-  // per-token scales and inverses.
-  const int a16_stage = t.block_m * padded_stride(2 * t.block_k);
+  // templates/cuda/gemm_layout.cuh, GemmLayout: per stage the A tile as it arrives (fp16/bf16,
+  // or the producer's 8-bit codes), the W tile and int4's group scales and zero points; then,
+  // for an 8-bit A quantized in the CTA, its 8-bit tile and the per-token scales and inverses.
+  const bool prequantized = t.a_quant == CudaAQuant::producer;
+  const bool quantize_a = code_bits(o.a_code) == 8 && !prequantized;
+  const int a_stage = t.block_m * padded_stride((prequantized ? 1 : 2) * t.block_k);
   const int w_stage =
       t.block_n * padded_stride(t.block_k * code_bits(o.w_code) / 8) + group_param_bytes(t, o);
-  const int a8 = code_bits(o.a_code) == 8 ? t.block_m * padded_stride(t.block_k) : 0;
-  const int scales = o.scaling == ActivationScaling::dynamic_per_token ? 8 * t.block_m : 0;
-  return t.stages * (a16_stage + w_stage) + a8 + scales;
+  const int a8 = quantize_a ? t.block_m * padded_stride(t.block_k) : 0;
+  const int scales =
+      quantize_a && o.scaling == ActivationScaling::dynamic_per_token ? 8 * t.block_m : 0;
+  return t.stages * (a_stage + w_stage) + a8 + scales;
 }
 
 int intended_blocks_per_sm(const CudaTile& t, const CudaOperands& o, CudaArch arch) {
@@ -156,7 +170,15 @@ Expected<void> validate(const CudaTile& t, const CudaOperands& o, CudaArch arch)
   if (t.stages < 2)
     return fail("stages",
                 fmt::format("stages {} must be >= 2 to overlap copies with mma", t.stages));
-  const int a_chunks = t.block_m * t.block_k / 8;
+  const bool prequantized = t.a_quant == CudaAQuant::producer;
+  if (prequantized &&
+      (code_bits(o.a_code) != 8 || o.scaling != ActivationScaling::dynamic_per_token))
+    return fail("a_quant",
+                fmt::format("a_quant producer needs an 8-bit A (int8, fp8) with dynamic_per_token "
+                            "scaling; this layer's A is {} with {} scaling (in_cta is the only "
+                            "choice: a static scale needs no pre-pass, 16-bit A no quantization)",
+                            to_string(o.a_code), to_string(o.scaling)));
+  const int a_chunks = t.block_m * t.block_k * (prequantized ? 1 : 2) / 16;
   const int w_chunks = t.block_n * t.block_k * code_bits(o.w_code) / 8 / 16;
   if (a_chunks % t.threads() != 0 || w_chunks % t.threads() != 0)
     return fail("block_k", fmt::format("the {} (A) and {} (W) 16-byte copies per stage must split "
@@ -171,11 +193,10 @@ Expected<void> validate(const CudaTile& t, const CudaOperands& o, CudaArch arch)
 }
 
 std::vector<CudaTileBucket> cuda_tile_buckets(const LayerConfig& layer) {
-  const std::vector<CudaTileBucket> defaults =
-      default_cuda_tiles(*family_of(layer.weight_quant, layer.activation_quant));
+  const std::vector<CudaTileBucket> defaults = default_cuda_tiles(
+      *family_of(layer.weight_quant, layer.activation_quant), layer.activation_scaling);
   std::vector<CudaTileBucket> tiles;
-  for (std::int64_t bucket :
-       buckets_in_range(m_buckets(layer.m_max), layer.m_min, layer.m_max)) {
+  for (std::int64_t bucket : buckets_in_range(m_buckets(layer.m_max), layer.m_min, layer.m_max)) {
     const CudaTile& tile = std::find_if(defaults.begin(), defaults.end(), [&](const auto& d) {
                              return bucket <= d.max_m;
                            })->tile;

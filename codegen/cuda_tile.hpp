@@ -44,7 +44,12 @@ inline constexpr int kRegistersOfEmulatedFp8Mma = 128;
 
 CudaArchLimits limits(CudaArch arch);
 
-/// No defaults: codegen never guesses a tile.
+/// Where a dynamically per-token scaled 8-bit A is quantized (templates/cuda/gemm_layout.cuh,
+/// AQuant): by each CTA after a pre-pass over its rows (in_cta), or by the quantize_rows producer
+/// kernel launched before the GEMM (producer). A choice the tuner searches.
+enum class CudaAQuant : std::uint8_t { in_cta, producer };
+
+/// No defaults for the sizes: codegen never guesses a tile.
 struct CudaTile {
   int block_m = 0;  ///< rows of Y per CTA
   int block_n = 0;  ///< columns of Y per CTA
@@ -52,12 +57,15 @@ struct CudaTile {
   int warps_m = 0;  ///< warps along M
   int warps_n = 0;  ///< warps along N
   int stages = 0;   ///< cp.async pipeline depth
+  /// producer: only for an 8-bit A with dynamic per-token scaling (validate())
+  CudaAQuant a_quant = CudaAQuant::in_cta;
 
   bool operator==(const CudaTile&) const = default;
   int threads() const { return 32 * warps_m * warps_n; }
 };
 
-/// "128x128x64_w2x2_s3": the tile's part of kernel names, logs and keys.
+/// "128x128x64_w2x2_s3": the tile's part of kernel names, logs and keys; "…_s3_qp" with the
+/// producer (the default in_cta adds nothing, so the names of in-CTA tiles never changed).
 std::string canonical_name(const CudaTile& tile);
 
 /// What a kernel's shared memory, copies and tile rules depend on besides the tile: the operand
@@ -91,6 +99,9 @@ struct CudaOperands {
 /// has none (an empty list).
 std::vector<CudaTile> cuda_tiles(GemmFamily family);
 
+/// `tile` with A quantized by the producer kernel.
+CudaTile with_producer(CudaTile tile);
+
 /// The tile for calls with M up to `max_m`.
 struct CudaTileBucket {
   std::int64_t max_m;
@@ -101,7 +112,17 @@ struct CudaTileBucket {
 /// ascending by max_m, the last unbounded: the decode tile up to M = 16, the mid one up to
 /// M = 256 (a 4096-wide layer then still makes 64 x 4 CTAs, enough for every SM of the largest
 /// GPU), and the prefill one above. Every entry is one of cuda_tiles(family).
-std::vector<CudaTileBucket> default_cuda_tiles(GemmFamily family);
+///
+/// With `scaling` dynamic_per_token (w8a8, w4a8, fp8) the mid and prefill tiles take A from the
+/// producer kernel, the decode tile quantizes in the CTA. The pre-pass re-reads each CTA's rows
+/// of A ceil(N / BLOCK_N) times and quantizes every A tile as often, beside the fp16/bf16 A
+/// stages it copies (twice the bytes of the codes); the producer costs one more launch (a few
+/// µs) and writing then reading M·K bytes once. For a 4096 x 4096 layer: at M <= 16 A is 128 KB
+/// and its 32 re-reads are L2 hits worth well under a µs, less than the launch; at M = 256 with
+/// 64-wide tiles, A's 2 MB is read by 64 columns of CTAs for the pre-pass alone (128 MB of L2
+/// traffic, tens of µs beside a GEMM of about as many), so the producer pays from the mid bucket
+/// on. A guess until a GPU has measured it: a_quant is a tile dimension for tuning to search.
+std::vector<CudaTileBucket> default_cuda_tiles(GemmFamily family, ActivationScaling scaling);
 
 /// The default tile of every M bucket `layer`'s m_range reaches (codegen::m_buckets), adjacent
 /// buckets with the same tile merged: calls with M up to max_m run its tile, calls past the last
@@ -111,7 +132,8 @@ std::vector<CudaTileBucket> cuda_tile_buckets(const LayerConfig& layer);
 
 /// Dynamic shared memory of the kernel with `tile` and `operands`, in bytes: the same figure as
 /// gemm_smem_bytes<Config>() in templates/cuda/gemm_layout.cuh (the rendered source
-/// static_asserts it).
+/// static_asserts it). With the producer the A stages hold the 8-bit codes and there is neither
+/// an 8-bit A tile nor per-token scales in shared memory.
 int gemm_smem_bytes(const CudaTile& tile, const CudaOperands& operands);
 
 /// CTAs of `tile` one SM of `arch` can hold, as far as shared memory, threads and registers (the
@@ -121,9 +143,9 @@ int intended_blocks_per_sm(const CudaTile& tile, const CudaOperands& operands, C
 
 /// The rules a tile must satisfy on `arch`: warp tiles of whole m16 x n16 mma pairs (int4: n32
 /// quads), BLOCK_K a multiple of 32 (int4: one that divides the group size or is a multiple of
-/// it), at least 2 stages, copies that split evenly over the threads, at most 1024 threads, and
-/// shared memory within the arch's per-block limit. The error names the
-/// parameter, its value and the rule.
+/// it), at least 2 stages, copies that split evenly over the threads, at most 1024 threads,
+/// shared memory within the arch's per-block limit, and a_quant producer only for an 8-bit A with
+/// dynamic per-token scaling. The error names the parameter, its value and the rule.
 Expected<void> validate(const CudaTile& tile, const CudaOperands& operands, CudaArch arch);
 
 }  // namespace qk::codegen
@@ -137,6 +159,13 @@ struct EnumNames<codegen::CudaArch> {
       {codegen::CudaArch::sm_86, "sm_86"},
       {codegen::CudaArch::sm_89, "sm_89"},
       {codegen::CudaArch::sm_90a, "sm_90a"},
+  }};
+};
+template <>
+struct EnumNames<codegen::CudaAQuant> {
+  static constexpr std::array<std::pair<codegen::CudaAQuant, std::string_view>, 2> table{{
+      {codegen::CudaAQuant::in_cta, "in_cta"},
+      {codegen::CudaAQuant::producer, "producer"},
   }};
 };
 }  // namespace qk

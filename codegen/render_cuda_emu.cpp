@@ -7,11 +7,17 @@
 namespace qk::codegen {
 
 RenderedEmuKernel render_cuda_emu(const RenderedCudaKernel& kernel) {
-  // The name expression is codegen's own ("qk::cuda::w8a8_gemm<qk_gen::…_config>").
-  return {kernel.name + "_emu",
-          fmt::format("#include \"emu/cuda_emu.hpp\"\n{}\nextern \"C\" void {}(const void* args) "
-                      "{{\n  qk::emu::run_thread(&{}, args);\n}}\n",
-                      kernel.source, kEmuEntrySymbol, kernel.name_expression)};
+  // The name expressions are codegen's own ("qk::cuda::gemm<qk_gen::…_config>").
+  auto entry = [](std::string_view symbol, const std::string& expression) {
+    return fmt::format(
+        "extern \"C\" void {}(const void* args) {{\n  qk::emu::run_thread(&{}, args);\n}}\n",
+        symbol, expression);
+  };
+  std::string source = fmt::format("#include \"emu/cuda_emu.hpp\"\n{}\n{}", kernel.source,
+                                   entry(kEmuEntrySymbol, kernel.name_expression));
+  if (kernel.has_producer())
+    source += entry(kEmuProducerEntrySymbol, kernel.producer.name_expression);
+  return {kernel.name + "_emu", std::move(source)};
 }
 
 std::string cuda_emu_pch_prelude() {

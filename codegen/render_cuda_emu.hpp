@@ -18,6 +18,9 @@ struct RenderedEmuKernel {
 /// The entry every rendered cuda-emu kernel defines: `void qk_emu_entry(const void* args)`, args
 /// pointing to the kernel's argument struct (templates/cuda/abi.h).
 inline constexpr std::string_view kEmuEntrySymbol = "qk_emu_entry";
+/// The producer's entry, defined where the kernel has one (RenderedCudaKernel::has_producer):
+/// `void qk_emu_producer_entry(const void* args)`, args pointing to a QkCudaQuantizeArgs.
+inline constexpr std::string_view kEmuProducerEntrySymbol = "qk_emu_producer_entry";
 
 RenderedEmuKernel render_cuda_emu(const RenderedCudaKernel& kernel);
 

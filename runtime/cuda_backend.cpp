@@ -29,9 +29,19 @@ constexpr IntField kIntFields[] = {
     {"barriers", nullptr, &CudaResources::barriers},
 };
 constexpr std::string_view kLowered = "lowered";
+/// The producer's fields (all or none), after the GEMM's.
+constexpr std::string_view kProducer = "producer";
+constexpr IntField kProducerFields[] = {
+    {"producer_registers", nullptr, &CudaResources::registers},
+    {"producer_spill_stores", nullptr, &CudaResources::spill_store_bytes},
+    {"producer_spill_loads", nullptr, &CudaResources::spill_load_bytes},
+};
 
 int& field_of(CubinAttributes& a, const IntField& f) {
   return f.direct ? a.*f.direct : a.resources.*f.resource;
+}
+int& producer_field_of(CubinAttributes& a, const IntField& f) {
+  return a.producer_resources.*f.resource;
 }
 
 Error bad_attributes(std::string_view text, std::string message) {
@@ -42,16 +52,25 @@ Error bad_attributes(std::string_view text, std::string message) {
 }  // namespace
 
 bool operator==(const CubinAttributes& a, const CubinAttributes& b) {
-  if (a.lowered_name != b.lowered_name) return false;
+  if (a.lowered_name != b.lowered_name || a.producer_lowered_name != b.producer_lowered_name)
+    return false;
   CubinAttributes x = a, y = b;
   return std::all_of(std::begin(kIntFields), std::end(kIntFields),
-                     [&](const IntField& f) { return field_of(x, f) == field_of(y, f); });
+                     [&](const IntField& f) { return field_of(x, f) == field_of(y, f); }) &&
+         std::all_of(
+             std::begin(kProducerFields), std::end(kProducerFields),
+             [&](const IntField& f) { return producer_field_of(x, f) == producer_field_of(y, f); });
 }
 
 std::string format_cubin_attributes(const CubinAttributes& attributes) {
   std::string out = fmt::format("{}={}", kLowered, attributes.lowered_name);
   CubinAttributes copy = attributes;
   for (const IntField& f : kIntFields) out += fmt::format(";{}={}", f.name, field_of(copy, f));
+  if (!attributes.producer_lowered_name.empty()) {
+    out += fmt::format(";{}={}", kProducer, attributes.producer_lowered_name);
+    for (const IntField& f : kProducerFields)
+      out += fmt::format(";{}={}", f.name, producer_field_of(copy, f));
+  }
   return out;
 }
 
@@ -74,19 +93,28 @@ Expected<CubinAttributes> parse_cubin_attributes(std::string_view text) {
       out.lowered_name = std::string(value);
       continue;
     }
-    const auto* f = std::find_if(std::begin(kIntFields), std::end(kIntFields),
-                                 [&](const IntField& x) { return x.name == name; });
-    if (f == std::end(kIntFields))
+    if (name == kProducer) {
+      out.producer_lowered_name = std::string(value);
+      continue;
+    }
+    auto named = [&](const IntField& x) { return x.name == name; };
+    const auto* f = std::find_if(std::begin(kIntFields), std::end(kIntFields), named);
+    const auto* p = std::find_if(std::begin(kProducerFields), std::end(kProducerFields), named);
+    if (f == std::end(kIntFields) && p == std::end(kProducerFields))
       return bad_attributes(text, fmt::format("unknown field '{}'", name));
-    int& slot = field_of(out, *f);
+    int& slot = f != std::end(kIntFields) ? field_of(out, *f) : producer_field_of(out, *p);
     const auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), slot);
     if (ec != std::errc() || ptr != value.data() + value.size() || slot < 0)
       return bad_attributes(text,
                             fmt::format("{} is '{}', not a non-negative integer", name, value));
   }
-  if (seen.size() != std::size(kIntFields) + 1 || out.lowered_name.empty())
+  const bool producer = std::find(seen.begin(), seen.end(), kProducer) != seen.end();
+  const std::size_t fields =
+      std::size(kIntFields) + 1 + (producer ? std::size(kProducerFields) + 1 : 0);
+  if (seen.size() != fields || out.lowered_name.empty() ||
+      (producer && out.producer_lowered_name.empty()))
     return bad_attributes(text, fmt::format("has {} of its {} fields (or an empty lowered name)",
-                                            seen.size(), std::size(kIntFields) + 1));
+                                            seen.size(), fields));
   return out;
 }
 
@@ -122,13 +150,20 @@ Expected<CudaCubin> CudaBackend::cubin(const codegen::CudaKernelSpec& spec,
     }
   }
   const codegen::RenderedCudaKernel kernel = codegen::render_cuda(spec);
-  auto compiled = compiler_->compile(kernel.source, kernel.name, spec.arch, kernel.name_expression);
+  std::vector<std::string> companions;
+  if (kernel.has_producer()) companions.push_back(kernel.producer.name_expression);
+  auto compiled =
+      compiler_->compile(kernel.source, kernel.name, spec.arch, kernel.name_expression, companions);
   if (!compiled) return compiled.error();
   CudaCubin out{kernel.name,
                 std::move(compiled->cubin),
                 {compiled->lowered_name, kernel.threads, kernel.smem_bytes, compiled->resources},
                 compiled->compile_ms,
                 false};
+  if (kernel.has_producer()) {
+    out.attributes.producer_lowered_name = compiled->companions.front().lowered_name;
+    out.attributes.producer_resources = compiled->companions.front().resources;
+  }
   if (cache) {
     // The cubin is good without its cached copy; the next build compiles it again.
     if (auto stored = cache->store_binary(key, out.cubin, out.compile_ms,

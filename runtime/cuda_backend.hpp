@@ -24,17 +24,24 @@ struct CubinAttributes {
   int threads = 0;             ///< block size
   int dynamic_smem_bytes = 0;  ///< dynamic shared memory per block (the launch's)
   CudaResources resources;
+  /// The quantize producer compiled into the same cubin (a tile with a_quant producer): its
+  /// lowered name (empty: none) and ptxas' registers and spills.
+  std::string producer_lowered_name;
+  CudaResources producer_resources;
 };
 
 /// Every field equal (CudaResources has no operator== of its own).
 bool operator==(const CubinAttributes& a, const CubinAttributes& b);
 
 /// "lowered=_ZN2qk4cuda…;threads=128;dynamic_smem=96256;registers=221;stack=0;spill_stores=0;
-/// spill_loads=0;static_smem=0;barriers=1": every field, in this order.
+/// spill_loads=0;static_smem=0;barriers=1": every field, in this order; a cubin with a producer
+/// adds ";producer=_ZN2qk4cuda13quantize_rows…;producer_registers=30;producer_spill_stores=0;
+/// producer_spill_loads=0" (absent otherwise, so the records of older cubins read as before).
 std::string format_cubin_attributes(const CubinAttributes& attributes);
 
 /// The inverse of format_cubin_attributes. Error (Errc::parse_error): a missing, unknown or
-/// repeated field, or a number that does not parse, naming the field and the text.
+/// repeated field, or a number that does not parse, naming the field and the text; the producer
+/// fields come all or none.
 Expected<CubinAttributes> parse_cubin_attributes(std::string_view text);
 
 /// A cubin for one spec.

@@ -42,14 +42,34 @@ struct CudaModule {
   codegen::CudaKernelSpec spec;
   codegen::RenderedCudaKernel rendered;
   CudaFunction function;
+  std::optional<CudaFunction> producer;  ///< the quantize producer, when the tile has one
+};
+
+/// The quantize producer's output between its launch and the GEMM's (codes, then scales:
+/// quantize_workspace), device memory owned by the kernel and grown on demand. Calls are
+/// synchronous on the default stream, so one buffer serves every call, one at a time.
+struct CudaQuantizeWorkspace {
+  std::mutex mutex;
+  std::optional<DeviceBuffer> buffer;
+
+  /// @pre mutex held
+  Expected<void*> reserve(const CudaDevice& device, std::size_t bytes) {
+    if (!buffer || buffer->size() < bytes) {
+      buffer.reset();  // free the smaller one first
+      auto grown = DeviceBuffer::allocate(device, bytes);
+      if (!grown) return grown.error();
+      buffer.emplace(std::move(*grown));
+    }
+    return buffer->get();
+  }
 };
 
 /// Weights in device memory, uploaded once; scales and zero points only where the family has them.
 struct DevicePackedWeights final : PackedWeights::Impl {
   DeviceBuffer codes;
   std::optional<DeviceBuffer> scales, zero_points;
-  DevicePackedWeights(std::int64_t n, std::int64_t k, DeviceBuffer c,
-                      std::optional<DeviceBuffer> s, std::optional<DeviceBuffer> z)
+  DevicePackedWeights(std::int64_t n, std::int64_t k, DeviceBuffer c, std::optional<DeviceBuffer> s,
+                      std::optional<DeviceBuffer> z)
       : Impl(Target::cuda, n, k),
         codes(std::move(c)),
         scales(std::move(s)),
@@ -75,6 +95,7 @@ const T* device_pointer(const std::optional<DeviceBuffer>& buffer) {
 struct CudaKernel final : Kernel::Impl {
   const CudaDevice& device;
   BucketVariants<CudaModule> variants;
+  mutable CudaQuantizeWorkspace workspace;
 
   CudaKernel(LayerConfig l, const CudaDevice& d, BucketVariants<CudaModule> v)
       : Impl(std::move(l)), device(d), variants(std::move(v)) {}
@@ -115,6 +136,22 @@ struct CudaKernel final : Kernel::Impl {
         layer, a, out,
         {w.codes.get(), device_pointer<float>(w.scales), device_pointer<float>(w.zero_points)},
         params.bias.data(), device_pointer<float>(*scale), params.output_scale);
+    if (!kernel.producer) return launch_gemm(kernel, args);
+    // The producer first, into the workspace; the GEMM after it on the same (default) stream
+    // reads its codes and scales.
+    std::lock_guard lock(workspace.mutex);
+    auto base = workspace.reserve(device, quantize_workspace_bytes(args.m, args.k));
+    if (!base) return base.error();
+    const QuantizeWorkspace ws = quantize_workspace(*base, args.m, args.k);
+    const QkCudaQuantizeArgs quantize = quantize_args(args, ws);
+    auto producer = prepare_quantize_launch(kernel.rendered, quantize);
+    if (!producer) return producer.error();
+    if (auto launched = kernel.producer->launch(*producer, quantize); !launched)
+      return launched.error();
+    return launch_gemm(kernel, consume_quantized(args, ws));
+  }
+
+  Expected<void> launch_gemm(const CudaModule& kernel, const QkCudaGemmArgs& args) const {
     auto geometry = prepare_launch(kernel.spec, kernel.rendered, args);
     if (!geometry) return geometry.error();
     if (auto launched = kernel.function.launch(*geometry, args); !launched) return launched.error();
@@ -143,8 +180,22 @@ Expected<Kernel> compile_cuda(const LayerConfig& layer, const CompileOptions& op
         auto function = CudaFunction::load(**device, cubin->cubin, cubin->attributes.lowered_name,
                                            cubin->attributes.dynamic_smem_bytes);
         if (!function) return function.error();
+        codegen::RenderedCudaKernel rendered = codegen::render_cuda(*spec);
+        std::optional<CudaFunction> producer;
+        if (rendered.has_producer()) {
+          // The same cubin holds the producer; a record without it is a stale one.
+          if (cubin->attributes.producer_lowered_name.empty())
+            return Error{Errc::invalid_argument, rendered.name,
+                         "its cached cubin records no quantize producer; recompile it "
+                         "(qk-cache gc, then build)"};
+          auto loaded =
+              CudaFunction::load(**device, cubin->cubin, cubin->attributes.producer_lowered_name,
+                                 rendered.producer.smem_bytes);
+          if (!loaded) return loaded.error();
+          producer.emplace(std::move(*loaded));
+        }
         return std::make_shared<const CudaModule>(
-            CudaModule{*spec, codegen::render_cuda(*spec), std::move(*function)});
+            CudaModule{*spec, std::move(rendered), std::move(*function), std::move(producer)});
       });
   if (!variants) return variants.error();
   return Kernel(std::make_shared<const CudaKernel>(layer, **device, std::move(*variants)));

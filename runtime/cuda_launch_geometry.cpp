@@ -81,6 +81,11 @@ Expected<CudaLaunchGeometry> prepare_launch(const codegen::CudaKernelSpec& spec,
     return bad("a_scale", fmt::format("is null; {} was built for static per-tensor scaling, "
                                       "which reads the scale [1]",
                                       kernel.name));
+  if (kernel.has_producer() &&
+      (args.a_scale == nullptr || reinterpret_cast<std::uintptr_t>(args.a_scale) % 4 != 0))
+    return bad("a_scale", fmt::format("address {} must be non-null and 4-byte aligned: {} reads "
+                                      "the producer's per-token scales [M] from it",
+                                      static_cast<const void*>(args.a_scale), kernel.name));
   // numerics §2.3: the inverse of a scale in [FLT_MIN, FLT_MAX] is finite and > 0 (NaN fails).
   if (spec.output == QuantType::int8 &&
       !(args.out_inv_scale > 0.0f && args.out_inv_scale <= std::numeric_limits<float>::max()))
@@ -88,10 +93,59 @@ Expected<CudaLaunchGeometry> prepare_launch(const codegen::CudaKernelSpec& spec,
                fmt::format("{} must be finite and > 0: {} requantizes Y to int8 with it",
                            args.out_inv_scale, kernel.name));
   if (spec.bias != (args.bias != nullptr))
-    return bad("bias", fmt::format("is {}, but {} was built {} a bias",
-                                   args.bias ? "given" : "null", kernel.name,
-                                   spec.bias ? "with" : "without"));
+    return bad("bias",
+               fmt::format("is {}, but {} was built {} a bias", args.bias ? "given" : "null",
+                           kernel.name, spec.bias ? "with" : "without"));
   return geometry;
+}
+
+std::size_t quantize_workspace_bytes(std::int64_t m, std::int64_t k) {
+  const auto codes = static_cast<std::size_t>(m * k);
+  return (codes + 15) / 16 * 16 + 4 * static_cast<std::size_t>(m);
+}
+
+QuantizeWorkspace quantize_workspace(void* base, std::int64_t m, std::int64_t k) {
+  auto* bytes = static_cast<std::uint8_t*>(base);
+  const auto codes = static_cast<std::size_t>(m * k);
+  return {bytes, reinterpret_cast<float*>(bytes + (codes + 15) / 16 * 16)};
+}
+
+QkCudaQuantizeArgs quantize_args(const QkCudaGemmArgs& gemm, const QuantizeWorkspace& workspace) {
+  return {gemm.a, workspace.codes, workspace.scales, gemm.m, gemm.k};
+}
+
+QkCudaGemmArgs consume_quantized(QkCudaGemmArgs gemm, const QuantizeWorkspace& workspace) {
+  gemm.a = workspace.codes;
+  gemm.a_scale = workspace.scales;
+  return gemm;
+}
+
+Expected<CudaLaunchGeometry> prepare_quantize_launch(const codegen::RenderedCudaKernel& kernel,
+                                                     const QkCudaQuantizeArgs& args) {
+  if (!kernel.has_producer())
+    return Error{
+        Errc::invalid_argument, "kernel",
+        fmt::format("{} quantizes A in the CTA; it has no producer to launch", kernel.name)};
+  if (args.m < 1) return bad_dimension("m", args.m, "must be in [1, 2^31 - 1]");
+  if (args.k < 16 || args.k % 16 != 0)
+    return bad_dimension("k", args.k, "must be a positive multiple of 16 below 2^31");
+  const struct {
+    const char* name;
+    const void* p;
+    int alignment;
+  } pointers[] = {{"a", args.a, 16}, {"codes", args.codes, 16}, {"scales", args.scales, 4}};
+  for (const auto& p : pointers)
+    if (p.p == nullptr || reinterpret_cast<std::uintptr_t>(p.p) % p.alignment != 0)
+      return Error{Errc::invalid_argument, p.name,
+                   fmt::format("address {} must be non-null and {}-byte aligned for {}'s "
+                               "producer",
+                               p.p, p.alignment, kernel.name)};
+  return CudaLaunchGeometry{
+      .grid_x = static_cast<unsigned>(args.m),
+      .grid_y = 1,
+      .block_x = static_cast<unsigned>(kernel.producer.threads),
+      .smem_bytes = static_cast<unsigned>(kernel.producer.smem_bytes),
+  };
 }
 
 }  // namespace qk::runtime

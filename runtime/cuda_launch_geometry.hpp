@@ -3,6 +3,7 @@
 // and by cuda-emu, so that the part only a GPU can run is as small as possible.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "codegen/render_cuda.hpp"
@@ -35,12 +36,37 @@ Expected<void> check_alignment(const QkCudaGemmArgs& args);
 /// check_alignment(), plus the rules of the kernel's config (codegen::operands): w_scale is
 /// required unless W is fp16/bf16, and for int4 W 16-byte aligned, as are w_zero, required with
 /// zero points (their rows are copied with 16-byte cp.async); a_scale is required with static
-/// per-tensor scaling of a quantized A; bias is required when the kernel adds one and must be
+/// per-tensor scaling of a quantized A, and with A from the producer (a_scale then holds its
+/// [M] scales, 4-byte aligned); bias is required when the kernel adds one and must be
 /// null when it does not (a mismatch would read garbage or silently drop the bias);
 /// out_inv_scale must be finite and > 0 when the kernel requantizes Y to int8.
 /// Errors (Errc::invalid_argument) name the argument, its value and the rule.
 Expected<CudaLaunchGeometry> prepare_launch(const codegen::CudaKernelSpec& spec,
                                             const codegen::RenderedCudaKernel& kernel,
                                             const QkCudaGemmArgs& args);
+
+/// The bytes of the producer's workspace for M rows of K: the codes [M, K] (one byte each), then,
+/// at the next 16-byte boundary, the scales [M] fp32. A buffer 16-byte aligned at its start.
+std::size_t quantize_workspace_bytes(std::int64_t m, std::int64_t k);
+
+/// Where the codes and the scales lie in a workspace of quantize_workspace_bytes(m, k) bytes.
+struct QuantizeWorkspace {
+  void* codes = nullptr;    ///< [m, k]
+  float* scales = nullptr;  ///< [m]
+};
+QuantizeWorkspace quantize_workspace(void* base, std::int64_t m, std::int64_t k);
+
+/// The producer's arguments for a GEMM call `gemm` (its a, m, k) writing into `workspace`, and
+/// the GEMM's arguments that consume it: a = the codes, a_scale = the scales.
+QkCudaQuantizeArgs quantize_args(const QkCudaGemmArgs& gemm, const QuantizeWorkspace& workspace);
+QkCudaGemmArgs consume_quantized(QkCudaGemmArgs gemm, const QuantizeWorkspace& workspace);
+
+/// The launch of the quantize producer of `kernel` (rendered with a producer) on `args`: grid
+/// (m), the producer's block and shared memory. Errors (Errc::invalid_argument) name the argument,
+/// its value and the rule: the kernel has no producer; m in [1, 2^31 - 1]; k a positive multiple
+/// of 16 below 2^31 (whole 16-element pieces); a and codes non-null and 16-byte aligned (128-bit
+/// loads and stores); scales non-null and 4-byte aligned.
+Expected<CudaLaunchGeometry> prepare_quantize_launch(const codegen::RenderedCudaKernel& kernel,
+                                                     const QkCudaQuantizeArgs& args);
 
 }  // namespace qk::runtime

@@ -124,6 +124,13 @@ Expected<void> CudaFunction::launch(const CudaLaunchGeometry& g, const QkCudaGem
   return launch_with(g, params);
 }
 
+Expected<void> CudaFunction::launch(const CudaLaunchGeometry& g,
+                                    const QkCudaQuantizeArgs& args) const {
+  QkCudaQuantizeArgs copy = args;
+  void* params[] = {&copy};
+  return launch_with(g, params);
+}
+
 Expected<void> CudaFunction::launch_with(const CudaLaunchGeometry& g, void** params) const {
   if (const CUresult r =
           driver_->api().cuLaunchKernel(static_cast<CUfunction>(function_), g.grid_x, g.grid_y, 1,

@@ -78,6 +78,9 @@ class CudaFunction {
   /// QkCudaGemmArgs by value). Asynchronous: errors of the run itself surface at the next
   /// synchronization. @pre geometry from prepare_launch(spec, kernel, args)
   Expected<void> launch(const CudaLaunchGeometry& geometry, const QkCudaGemmArgs& args) const;
+  /// The same for the quantize producer (templates/cuda/quantize_rows.cuh), which takes
+  /// QkCudaQuantizeArgs by value. @pre geometry from prepare_quantize_launch(kernel, args)
+  Expected<void> launch(const CudaLaunchGeometry& geometry, const QkCudaQuantizeArgs& args) const;
 
   /// Enqueues the kernel with `params` (cuLaunchKernel's kernelParams: one pointer to each
   /// argument, in order), for kernels other than qk's (a benchmark's helpers).

@@ -54,7 +54,8 @@ Expected<CudaBuildList> cuda_build_list(const Plan& plan,
                           to_string(layer.weight_quant), to_string(layer.activation_quant))});
       continue;
     }
-    const std::vector<codegen::CudaTileBucket> tiles = codegen::default_cuda_tiles(*family);
+    const std::vector<codegen::CudaTileBucket> tiles =
+        codegen::default_cuda_tiles(*family, layer.activation_scaling);
     const std::vector<std::int64_t> buckets =
         codegen::buckets_in_range(codegen::m_buckets(layer.m_max), layer.m_min, layer.m_max);
     // An arch that lacks what the layer needs (fp8 before sm_89) skips the layer there only.

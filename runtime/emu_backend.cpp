@@ -82,9 +82,15 @@ EmuBackend::Result EmuBackend::load(const codegen::CudaKernelSpec& spec,
   if (!module) return module.error();
   auto entry = module->symbol(codegen::kEmuEntrySymbol);
   if (!entry) return entry.error();
+  emu::ThreadEntry producer = nullptr;
+  if (rendered.has_producer()) {
+    auto producer_entry = module->symbol(codegen::kEmuProducerEntrySymbol);
+    if (!producer_entry) return producer_entry.error();
+    producer = reinterpret_cast<emu::ThreadEntry>(*producer_entry);
+  }
   return std::shared_ptr<const EmuKernelModule>(std::make_shared<EmuKernelModule>(
       EmuKernelModule{spec, std::move(rendered), std::move(name), std::move(*module),
-                      reinterpret_cast<emu::ThreadEntry>(*entry)}));
+                      reinterpret_cast<emu::ThreadEntry>(*entry), producer}));
 }
 
 }  // namespace qk::runtime

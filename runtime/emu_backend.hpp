@@ -23,6 +23,8 @@ struct EmuKernelModule {
   std::string name;                      ///< the cuda-emu kernel's name (rendered.name + "_emu")
   JitModule module;
   emu::ThreadEntry entry = nullptr;  ///< runs the kernel as one CUDA thread
+  /// runs its quantize producer as one CUDA thread; null when A is quantized in the CTA
+  emu::ThreadEntry producer_entry = nullptr;
 };
 
 class EmuBackend {

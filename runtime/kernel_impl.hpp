@@ -1,5 +1,5 @@
-// What a qk::Kernel and qk::PackedWeights are inside: one implementation per target (cpu_kernel.cpp,
-// emu_kernel.cpp) behind the checks every target shares (kernel.cpp).
+// What a qk::Kernel and qk::PackedWeights are inside: one implementation per target
+// (cpu_kernel.cpp, emu_kernel.cpp) behind the checks every target shares (kernel.cpp).
 #pragma once
 
 #include <cstdint>
@@ -7,6 +7,7 @@
 #include <string>
 
 #include "cache/kernel_cache.hpp"
+#include "codegen/cuda_tile.hpp"
 #include "qk/jit.hpp"
 #include "runtime/module_supply.hpp"
 
@@ -47,6 +48,14 @@ Expected<cache::KernelCache*> open_cache(const std::filesystem::path& path);
 Expected<Kernel> compile_cpu(const LayerConfig& layer, const CompileOptions& options);
 Expected<Kernel> compile_cuda_emu(const LayerConfig& layer, const CompileOptions& options);
 Expected<Kernel> compile_cuda(const LayerConfig& layer, const CompileOptions& options);
+
+/// compile_cuda_emu() with the given tiles (what the tuner and the tests use to run a choice the
+/// defaults do not make, e.g. the quantize producer at decode sizes): calls with M up to
+/// tiles[i].max_m run tiles[i], calls past the last bucket the last tile.
+/// @pre validate_layer(layer) is empty; tiles ascending by max_m, not empty
+Expected<Kernel> compile_cuda_emu_with_tiles(const LayerConfig& layer,
+                                             const CompileOptions& options,
+                                             const std::vector<codegen::CudaTileBucket>& tiles);
 
 }  // namespace runtime
 }  // namespace qk

@@ -69,7 +69,8 @@ std::string NvrtcCompiler::flags_key() const {
 
 Expected<CompiledCubin> NvrtcCompiler::compile(std::string_view source, std::string_view name,
                                                codegen::CudaArch arch,
-                                               std::string_view name_expression) const {
+                                               std::string_view name_expression,
+                                               std::span<const std::string> companions) const {
   const std::vector<std::string> opts = options(arch);
   std::string all_options;
   for (const std::string& o : opts) all_options += (all_options.empty() ? "" : " ") + o;
@@ -92,10 +93,12 @@ Expected<CompiledCubin> NvrtcCompiler::compile(std::string_view source, std::str
     return fail(Errc::compile_error, fmt::format("nvrtcCreateProgram: {}", nvrtcGetErrorString(r)),
                 "");
   const std::string expression(name_expression);
-  if ((r = nvrtcAddNameExpression(guard.program, expression.c_str())) != NVRTC_SUCCESS)
-    return fail(Errc::compile_error,
-                fmt::format("nvrtcAddNameExpression({}): {}", expression, nvrtcGetErrorString(r)),
-                "");
+  std::vector<std::string> expressions{expression};
+  expressions.insert(expressions.end(), companions.begin(), companions.end());
+  for (const std::string& e : expressions)
+    if ((r = nvrtcAddNameExpression(guard.program, e.c_str())) != NVRTC_SUCCESS)
+      return fail(Errc::compile_error,
+                  fmt::format("nvrtcAddNameExpression({}): {}", e, nvrtcGetErrorString(r)), "");
 
   std::vector<const char*> argv;
   for (const std::string& o : opts) argv.push_back(o.c_str());
@@ -109,12 +112,15 @@ Expected<CompiledCubin> NvrtcCompiler::compile(std::string_view source, std::str
     return fail(Errc::compile_error, fmt::format("NVRTC failed: {}", nvrtcGetErrorString(r)),
                 out.log);
 
-  const char* lowered = nullptr;
-  if ((r = nvrtcGetLoweredName(guard.program, expression.c_str(), &lowered)) != NVRTC_SUCCESS)
-    return fail(Errc::compile_error,
-                fmt::format("nvrtcGetLoweredName({}): {}", expression, nvrtcGetErrorString(r)),
-                out.log);
-  out.lowered_name = lowered;
+  std::vector<std::string> lowered_names;
+  for (const std::string& e : expressions) {
+    const char* lowered = nullptr;
+    if ((r = nvrtcGetLoweredName(guard.program, e.c_str(), &lowered)) != NVRTC_SUCCESS)
+      return fail(Errc::compile_error,
+                  fmt::format("nvrtcGetLoweredName({}): {}", e, nvrtcGetErrorString(r)), out.log);
+    lowered_names.push_back(lowered);
+  }
+  out.lowered_name = lowered_names.front();
 
   std::size_t size = 0;
   if ((r = nvrtcGetCUBINSize(guard.program, &size)) != NVRTC_SUCCESS || size == 0)
@@ -128,6 +134,11 @@ Expected<CompiledCubin> NvrtcCompiler::compile(std::string_view source, std::str
   auto resources = parse_ptxas_info(out.log, out.lowered_name);
   if (!resources) return Error{Errc::parse_error, std::string(name), resources.error().message};
   out.resources = *resources;
+  for (std::size_t i = 1; i < lowered_names.size(); ++i) {
+    auto companion = parse_ptxas_info(out.log, lowered_names[i]);
+    if (!companion) return Error{Errc::parse_error, std::string(name), companion.error().message};
+    out.companions.push_back({lowered_names[i], *companion});
+  }
   return out;
 }
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,12 +42,20 @@ struct CudaResources {
 /// Error: Errc::parse_error when the log has no entry for the kernel or an unexpected line.
 Expected<CudaResources> parse_ptxas_info(std::string_view log, std::string_view mangled_name);
 
+/// Another kernel of the same program (the GEMM's quantize producer): its mangled name and
+/// ptxas' report.
+struct CompiledCompanion {
+  std::string lowered_name;
+  CudaResources resources;
+};
+
 struct CompiledCubin {
   std::vector<std::uint8_t> cubin;  ///< an ELF cubin for exactly one arch (SASS, no PTX)
   std::string lowered_name;         ///< the kernel's mangled name, for cuModuleGetFunction
   CudaResources resources;
-  std::string log;        ///< NVRTC's log (ptxas -v included)
-  double compile_ms = 0;  ///< wall time of nvrtcCompileProgram
+  std::vector<CompiledCompanion> companions;  ///< of companion_expressions, in their order
+  std::string log;                            ///< NVRTC's log (ptxas -v included)
+  double compile_ms = 0;                      ///< wall time of nvrtcCompileProgram
 };
 
 /// Compiles CUDA C++ for one architecture at a time with NVRTC.
@@ -69,12 +78,14 @@ class NvrtcCompiler {
   NvrtcCompiler& operator=(const NvrtcCompiler&) = delete;
 
   /// Compiles `source` to a cubin for `arch` and lowers `name_expression` (a kernel template
-  /// instantiation, e.g. "qk::cuda::gemm<qk_gen::X_config>") to its mangled name.
+  /// instantiation, e.g. "qk::cuda::gemm<qk_gen::X_config>") to its mangled name, and each of
+  /// `companion_expressions` (more kernels of the same source, e.g. the quantize producer) too.
   /// `name` names the source in diagnostics ("<name>.cu(12): error …") and is the error's where.
   /// Errors: Errc::compile_error whose message holds NVRTC's log and the options;
-  /// Errc::parse_error when ptxas's report for the kernel cannot be read.
+  /// Errc::parse_error when ptxas's report for a kernel cannot be read.
   Expected<CompiledCubin> compile(std::string_view source, std::string_view name,
-                                  codegen::CudaArch arch, std::string_view name_expression) const;
+                                  codegen::CudaArch arch, std::string_view name_expression,
+                                  std::span<const std::string> companion_expressions = {}) const;
 
   /// Every option of a compile for `arch`, in order.
   std::vector<std::string> options(codegen::CudaArch arch) const;

@@ -76,7 +76,9 @@ std::string workload_summary(const std::string& json) {
 /// ("qk_w8a8_sm_80_fp16_st_bias_none_fp16" and "128x128x64_w2x2_s3", codegen::canonical_name).
 std::pair<std::string, std::string> split_tile(const std::string& kernel) {
   std::size_t cut = kernel.size();
-  for (int part = 0; part < 3 && cut != std::string::npos && cut > 0; ++part)
+  // "128x128x64_w2x2_s3", and "_qp" with the quantize producer (codegen::canonical_name).
+  const int parts = kernel.ends_with("_qp") ? 4 : 3;
+  for (int part = 0; part < parts && cut != std::string::npos && cut > 0; ++part)
     cut = kernel.rfind('_', cut - 1);
   if (cut == std::string::npos || cut == 0) return {kernel, ""};
   return {kernel.substr(0, cut), kernel.substr(cut + 1)};
@@ -96,7 +98,7 @@ int list(const std::string& cache_option) {
       {"kernel", "target", "compiler", "KiB", "compile ms", "templates"}};
   std::vector<std::vector<std::string>> cubins{{"arch", "kernel spec", "tile", "registers",
                                                 "smem B", "spills B", "KiB", "compile ms",
-                                                "templates"}};
+                                                "templates", "producer regs/spills"}};
   for (const auto& b : *binaries) {
     const std::string state = current(b.key.template_revision) ? "current" : "stale";
     const std::string kib = fmt::format("{:.1f}", b.size / 1024.0);
@@ -107,7 +109,12 @@ int list(const std::string& cache_option) {
       cubins.push_back({escape(b.key.target, EscapeMode::ascii), escape(spec, EscapeMode::ascii),
                         escape(tile, EscapeMode::ascii), std::to_string(r.registers),
                         std::to_string(cubin->dynamic_smem_bytes + r.static_smem_bytes),
-                        std::to_string(r.spill_store_bytes + r.spill_load_bytes), kib, ms, state});
+                        std::to_string(r.spill_store_bytes + r.spill_load_bytes), kib, ms, state,
+                        cubin->producer_lowered_name.empty()
+                            ? "-"
+                            : fmt::format("{}/{}", cubin->producer_resources.registers,
+                                          cubin->producer_resources.spill_store_bytes +
+                                              cubin->producer_resources.spill_load_bytes)});
       continue;
     }
     const std::string target = b.key.target.substr(0, b.key.target.find(';'));

@@ -17,6 +17,10 @@
 //   static constexpr qk::cuda::InputType INPUT;    // dtype of A: fp16 or bf16
 //   static constexpr qk::cuda::Scaling SCALING;    // A's scale: none (16-bit A), static per-tensor
 //                                                  // or dynamic per-token
+//   static constexpr qk::cuda::AQuant A_QUANT;     // dynamic per-token 8-bit A: quantized here
+//                                                  // (in_cta) or by quantize_rows<Config> before
+//                                                  // (producer: args.a = its codes [M, K],
+//                                                  // args.a_scale = its scales [M]); else in_cta
 //   static constexpr bool BIAS;                    // add bias[n] (fp32) after the dequant
 //   static constexpr qk::cuda::Act ACTIVATION;     // applied after the bias: none, relu, gelu,
 //                                                  // gelu_tanh or silu
@@ -77,9 +81,11 @@ __global__ void __launch_bounds__(GemmLayout<C>::THREADS, C::MIN_BLOCKS)
       const int chunk = tid + i * L::THREADS;
       const int r = L::a_chunk_row(chunk), c = L::a_chunk_k(chunk);
       const int gm = m0 + r, gk = k0 + c;
-      const bool in = gm < M && gk < K;  // K % 16 == 0, so gk < K means all 8 halves are in
-      const void* src = in ? a_bytes + 2 * (static_cast<long long>(gm) * K + gk) : args.a;
-      ptx::cp_async_16(a_dst + r * L::A16_STRIDE + 2 * c, src, in ? 16 : 0);
+      // K % 16 == 0, so gk < K means the whole piece (8 halves or 16 codes) is in.
+      const bool in = gm < M && gk < K;
+      const void* src =
+          in ? a_bytes + L::A_ELEM_BYTES * (static_cast<long long>(gm) * K + gk) : args.a;
+      ptx::cp_async_16(a_dst + r * L::A_STRIDE + L::A_ELEM_BYTES * c, src, in ? 16 : 0);
     }
 #pragma unroll
     for (int i = 0; i < L::W_CHUNKS / L::THREADS; ++i) {
@@ -116,10 +122,10 @@ __global__ void __launch_bounds__(GemmLayout<C>::THREADS, C::MIN_BLOCKS)
     ptx::cp_async_commit();
   }
 
-  // A's scales (quantized A only), while the prologue's copies fly; the main loop's first
-  // barrier publishes the per-token ones.
+  // A's scales (8-bit A only), while the prologue's copies fly; the main loop's first barrier
+  // publishes the per-token ones a pre-pass computes.
   AScales<C> a_scales;
-  if constexpr (L::QUANTIZE_A) a_scales.prepare(args, smem, m0, warp, lane);
+  if constexpr (L::A8) a_scales.prepare(args, smem, m0, warp, lane);
 
   typename MmaOp::Acc acc[L::MMA_M][L::MMA_N][4];
 #pragma unroll
@@ -210,7 +216,7 @@ __global__ void __launch_bounds__(GemmLayout<C>::THREADS, C::MIN_BLOCKS)
         const int row = m0 + r;
         if (row >= M) continue;
         float as = 0.0f;
-        if constexpr (L::QUANTIZE_A) as = a_scales.scale(r);
+        if constexpr (L::A8) as = a_scales.scale(r);
         unsigned out[2];
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
@@ -220,7 +226,7 @@ __global__ void __launch_bounds__(GemmLayout<C>::THREADS, C::MIN_BLOCKS)
           else
             v = static_cast<float>(acc[i][n][2 * h + e]);
           if constexpr (L::CHANNEL_W_SCALE) v = __fmul_rn(v, ws[e]);
-          if constexpr (L::QUANTIZE_A) v = __fmul_rn(v, as);
+          if constexpr (L::A8) v = __fmul_rn(v, as);
           if constexpr (C::BIAS) v = __fadd_rn(v, bias[e]);
           out[e] = detail::convert_output<C::OUTPUT>(detail::activation<C::ACTIVATION>(v),
                                                      args.out_inv_scale);

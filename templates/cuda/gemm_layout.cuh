@@ -23,6 +23,11 @@ enum class OutputType : int { fp16, bf16, int8 };
 /// The epilogue's activation function (numerics §7.2); the names are qk's Activation names.
 enum class Act : int { none, relu, gelu, gelu_tanh, silu };
 enum class Scaling : int { none, static_per_tensor, dynamic_per_token };
+/// Where a dynamically scaled 8-bit A is quantized: by each CTA, from its fp16/bf16 stages after a
+/// pre-pass over its rows for their absmax (in_cta), or beforehand by the quantize_rows producer
+/// kernel (quantize_rows.cuh), whose int8/fp8 codes the GEMM copies as it copies W (producer).
+/// The names are codegen's CudaAQuant names.
+enum class AQuant : int { in_cta, producer };
 /// What an operand is made of where the tensor cores (or the dequant before them) read it. The
 /// enumerator names are qk's QuantType names, so codegen renders them from its own table.
 enum class Code : int { int8, int4, fp8_e4m3, fp8_e5m2, fp16, bf16 };
@@ -48,18 +53,27 @@ struct GemmLayout {
   static constexpr int MMA_M = WARP_M / 16;               ///< m16 tiles per warp
   static constexpr int MMA_N = WARP_N / 8;                ///< n8 tiles per warp
 
-  /// A is quantized in the kernel (int8, fp8) into one 8-bit tile, or fed as it arrives (16-bit).
-  static constexpr bool QUANTIZE_A = code_bits(C::A_CODE) == 8;
+  /// The mma reads 8-bit A (int8, fp8) with a scale per tensor or token; else 16-bit A as it
+  /// arrives.
+  static constexpr bool A8 = code_bits(C::A_CODE) == 8;
+  /// A arrives as 8-bit codes made by the producer kernel (quantize_rows.cuh): the stages hold
+  /// them as stored, and the per-token scales are read from args.a_scale ([M]) in the epilogue.
+  static constexpr bool PREQUANTIZED_A = C::A_QUANT == AQuant::producer;
+  /// A is quantized in the kernel, each k-tile from its fp16/bf16 stage into one 8-bit tile.
+  static constexpr bool QUANTIZE_A = A8 && !PREQUANTIZED_A;
   /// int4 weights: per-group scales (and zero points) staged with the tile, dequant in registers.
   static constexpr bool GROUPED_W = C::W_CODE == Code::int4;
   /// int4 weights x int8 activations: exact int32 sums per group, scaled and summed in fp32
   /// (numerics §6.2).
-  static constexpr bool GROUP_SUMS = GROUPED_W && QUANTIZE_A;
+  static constexpr bool GROUP_SUMS = GROUPED_W && A8;
   /// int8 and fp8 weights carry one scale per channel, applied in the epilogue.
   static constexpr bool CHANNEL_W_SCALE =
       C::W_CODE == Code::int8 || C::W_CODE == Code::fp8_e4m3 || C::W_CODE == Code::fp8_e5m2;
 
-  static constexpr int A16_STRIDE = padded_stride(2 * C::BLOCK_K);  ///< fp16/bf16 A stage rows
+  /// Bytes per element of A in global memory and in the stages: 2 (fp16/bf16), 1 (the codes).
+  static constexpr int A_ELEM_BYTES = PREQUANTIZED_A ? 1 : 2;
+  static constexpr int A_ROW_BYTES = C::BLOCK_K * A_ELEM_BYTES;
+  static constexpr int A_STRIDE = padded_stride(A_ROW_BYTES);  ///< A stage rows
   static constexpr int W_ROW_BYTES = C::BLOCK_K * code_bits(C::W_CODE) / 8;
   static constexpr int W_STRIDE = padded_stride(W_ROW_BYTES);  ///< W stage rows
   static constexpr int A8_STRIDE = padded_stride(C::BLOCK_K);  ///< the quantized A tile's rows
@@ -71,23 +85,28 @@ struct GemmLayout {
   static constexpr int WS_FLOATS = GROUPS_PER_TILE * C::BLOCK_N;
   static constexpr int WS_ARRAYS = C::W_ZERO ? 2 : 1;
 
-  static constexpr int A16_STAGE = C::BLOCK_M * A16_STRIDE;
+  static constexpr int A_STAGE = C::BLOCK_M * A_STRIDE;
   static constexpr int W_STAGE = C::BLOCK_N * W_STRIDE;
   static constexpr int WS_STAGE = 4 * WS_FLOATS * WS_ARRAYS;
-  static constexpr int STAGE = A16_STAGE + W_STAGE + WS_STAGE;  ///< bytes of one pipeline stage
-  static constexpr int W_OFFSET = A16_STAGE;                    ///< within a stage
-  static constexpr int WS_OFFSET = A16_STAGE + W_STAGE;         ///< within a stage
-  static constexpr int A8_OFFSET = C::STAGES * STAGE;           ///< the quantized A tile
+  static constexpr int STAGE = A_STAGE + W_STAGE + WS_STAGE;  ///< bytes of one pipeline stage
+  static constexpr int W_OFFSET = A_STAGE;                    ///< within a stage
+  static constexpr int WS_OFFSET = A_STAGE + W_STAGE;         ///< within a stage
+  static constexpr int A8_OFFSET = C::STAGES * STAGE;         ///< the quantized A tile
   static constexpr int A8_BYTES = QUANTIZE_A ? C::BLOCK_M * A8_STRIDE : 0;
   static constexpr int SCALE_OFFSET = A8_OFFSET + A8_BYTES;
-  /// Dynamic per-token: each row's scale and inverse scale (fp32).
-  static constexpr int SCALE_BYTES = C::SCALING == Scaling::dynamic_per_token ? 8 * C::BLOCK_M : 0;
+  /// Dynamic per-token, quantized in the CTA: each row's scale and inverse scale (fp32). The
+  /// producer's scales stay in global memory.
+  static constexpr int SCALE_BYTES =
+      C::SCALING == Scaling::dynamic_per_token && QUANTIZE_A ? 8 * C::BLOCK_M : 0;
   static constexpr int SMEM_BYTES = SCALE_OFFSET + SCALE_BYTES;
+  /// Row stride of the tile the mma reads A from: the 8-bit tile, or the stage itself.
+  static constexpr int A_MMA_STRIDE = QUANTIZE_A ? A8_STRIDE : A_STRIDE;
 
-  static constexpr int A_CHUNKS = C::BLOCK_M * C::BLOCK_K / 8;  ///< 16-byte pieces of A's tile
-  static constexpr int W_ROW_CHUNKS = W_ROW_BYTES / 16;         ///< 16-byte pieces per W row
-  static constexpr int W_CHUNKS = C::BLOCK_N * W_ROW_CHUNKS;    ///< of W's tile
-  static constexpr int WS_CHUNKS = WS_FLOATS * WS_ARRAYS / 4;   ///< of the group scales
+  static constexpr int A_ROW_CHUNKS = A_ROW_BYTES / 16;        ///< 16-byte pieces per A row
+  static constexpr int A_CHUNKS = C::BLOCK_M * A_ROW_CHUNKS;   ///< of A's tile
+  static constexpr int W_ROW_CHUNKS = W_ROW_BYTES / 16;        ///< 16-byte pieces per W row
+  static constexpr int W_CHUNKS = C::BLOCK_N * W_ROW_CHUNKS;   ///< of W's tile
+  static constexpr int WS_CHUNKS = WS_FLOATS * WS_ARRAYS / 4;  ///< of the group scales
 
   /// Bytes of an mma operand's row per k-tile (in A's type: W is converted to it). The main
   /// loop's mma steps are 32 bytes of it: m16n8k32 for 8-bit operands, m16n8k16 for 16-bit ones.
@@ -99,9 +118,12 @@ struct GemmLayout {
   static constexpr QK_HD int warp_row0(int warp) { return (warp / C::WARPS_N) * WARP_M; }
   static constexpr QK_HD int warp_col0(int warp) { return (warp % C::WARPS_N) * WARP_N; }
 
-  /// The 16-byte piece `chunk` of a stage's A tile: its row and its first k (8 elements).
-  static constexpr QK_HD int a_chunk_row(int chunk) { return chunk / (C::BLOCK_K / 8); }
-  static constexpr QK_HD int a_chunk_k(int chunk) { return 8 * (chunk % (C::BLOCK_K / 8)); }
+  /// The 16-byte piece `chunk` of a stage's A tile: its row and its first k (8 fp16/bf16
+  /// elements, or 16 codes).
+  static constexpr QK_HD int a_chunk_row(int chunk) { return chunk / A_ROW_CHUNKS; }
+  static constexpr QK_HD int a_chunk_k(int chunk) {
+    return 16 / A_ELEM_BYTES * (chunk % A_ROW_CHUNKS);
+  }
   /// The 16-byte piece `chunk` of a stage's W tile: its row (n) and its first byte in the row.
   static constexpr QK_HD int w_chunk_row(int chunk) { return chunk / W_ROW_CHUNKS; }
   static constexpr QK_HD int w_chunk_byte(int chunk) { return 16 * (chunk % W_ROW_CHUNKS); }
@@ -151,6 +173,9 @@ struct GemmLayout {
                                                            C::BLOCK_K % C::GROUP_SIZE == 0)),
                 "GROUP_SIZE must be a multiple of 32 that divides or is divided by BLOCK_K.");
   static_assert(C::STAGES >= 2, "The pipeline needs at least two stages to overlap anything.");
+  static_assert(!PREQUANTIZED_A || (A8 && C::SCALING == Scaling::dynamic_per_token),
+                "Only a dynamically per-token scaled 8-bit A comes from the producer kernel: a "
+                "static scale needs no pre-pass, and 16-bit A is not quantized.");
   static_assert(A_CHUNKS % THREADS == 0 && W_CHUNKS % THREADS == 0,
                 "Every thread must copy the same number of 16-byte pieces of A and W per stage.");
 };

@@ -10,15 +10,17 @@
 
 namespace qk::cuda {
 
-/// The activation scales of a quantized A (numerics §2, §6.1): the static per-tensor scale
-/// passed at run time, or one per row of the CTA's tile from the row's absmax, computed by a
-/// pre-pass over A while the pipeline's first copies fly. Unused (empty) for 16-bit A.
+/// The activation scales of an 8-bit A (numerics §2, §6.1): the static per-tensor scale passed
+/// at run time; or one per row of the CTA's tile from the row's absmax, computed by a pre-pass
+/// over A while the pipeline's first copies fly; or, for A from the producer kernel, the [M]
+/// scales it wrote (read in the epilogue from global memory: a handful of loads per thread, L1
+/// hits after the first, once per CTA). Unused (empty) for 16-bit A.
 template <class C>
 struct AScales {
   using L = GemmLayout<C>;
   float static_scale = 0.0f, static_inv = 0.0f;
-  float* row_scale = nullptr;  ///< dynamic: [BLOCK_M] in shared memory
-  float* row_inv = nullptr;    ///< dynamic: [BLOCK_M]
+  const float* row_scale = nullptr;  ///< dynamic: the tile's [BLOCK_M] (shared or global memory)
+  const float* row_inv = nullptr;    ///< dynamic, quantized in the CTA: [BLOCK_M] (shared)
 
   /// @pre called by every thread of the CTA; a barrier follows before scale()/inv() are read.
   __device__ __forceinline__ void prepare(const QkCudaGemmArgs& args, unsigned char* smem, int m0,
@@ -26,9 +28,13 @@ struct AScales {
     if constexpr (C::SCALING == Scaling::static_per_tensor) {
       static_scale = *args.a_scale;
       static_inv = __fdiv_rn(1.0f, static_scale);  // numerics §2.3: one IEEE division
+    } else if constexpr (L::PREQUANTIZED_A) {
+      row_scale = args.a_scale + m0;  // rows past M are never read (the epilogue skips them)
     } else if constexpr (C::SCALING == Scaling::dynamic_per_token) {
-      row_scale = reinterpret_cast<float*>(smem + L::SCALE_OFFSET);
-      row_inv = row_scale + C::BLOCK_M;
+      float* const scale_out = reinterpret_cast<float*>(smem + L::SCALE_OFFSET);
+      float* const inv_out = scale_out + C::BLOCK_M;
+      row_scale = scale_out;
+      row_inv = inv_out;
       // Each warp takes rows of the tile, its lanes stride over K with 128-bit loads, a
       // butterfly shuffle reduces the absmax.
       const unsigned char* a_bytes = static_cast<const unsigned char*>(args.a);
@@ -38,13 +44,7 @@ struct AScales {
         if (gm < args.m) {
           const unsigned char* row = a_bytes + 2 * static_cast<long long>(gm) * args.k;
           for (int k = 8 * lane; k < args.k; k += 8 * 32) {
-            const uint4 v = ptx::ldg_128(row + 2 * k);
-            const unsigned words[4] = {v.x, v.y, v.z, v.w};
-#pragma unroll
-            for (int j = 0; j < 4; ++j) {
-              amax = fmaxf(amax, detail::finite_abs(detail::to_f32<C::INPUT>(words[j] & 0xffff)));
-              amax = fmaxf(amax, detail::finite_abs(detail::to_f32<C::INPUT>(words[j] >> 16)));
-            }
+            amax = detail::amax8<C::INPUT>(amax, ptx::ldg_128(row + 2 * k));
           }
         }
 #pragma unroll
@@ -52,8 +52,8 @@ struct AScales {
           amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, offset));
         if (lane == 0) {
           const float scale = detail::scale_from_amax<C::A_CODE>(amax);
-          row_scale[r] = scale;
-          row_inv[r] = __fdiv_rn(1.0f, scale);
+          scale_out[r] = scale;
+          inv_out[r] = __fdiv_rn(1.0f, scale);
         }
       }
     }
@@ -84,28 +84,22 @@ __device__ __forceinline__ void quantize_a_tile(unsigned char* smem, int stage,
   for (int i = 0; i < L::A_CHUNKS / L::THREADS; ++i) {
     const int chunk = tid + i * L::THREADS;
     const int r = L::a_chunk_row(chunk), c = L::a_chunk_k(chunk);
-    const uint4 v = *reinterpret_cast<const uint4*>(a16 + r * L::A16_STRIDE + 2 * c);
-    const float inv = scales.inv(r);
-    const unsigned words[4] = {v.x, v.y, v.z, v.w};
-    unsigned q[4];
-#pragma unroll
-    for (int j = 0; j < 4; ++j)
-      q[j] = detail::quantize_pair<C::A_CODE>(detail::to_f32<C::INPUT>(words[j] & 0xffff),
-                                              detail::to_f32<C::INPUT>(words[j] >> 16), inv);
+    const uint4 v = *reinterpret_cast<const uint4*>(a16 + r * L::A_STRIDE + 2 * c);
     *reinterpret_cast<uint2*>(a8 + r * L::A8_STRIDE + c) =
-        make_uint2(q[0] | q[1] << 16, q[2] | q[3] << 16);
+        detail::quantize8<C::A_CODE, C::INPUT>(v, scales.inv(r));
   }
 }
 
 /// The A fragment of m16 tile i at byte `kb` of the rows (one m16n8k32 step of 8-bit A, one
 /// m16n8k16 step of 16-bit A: 32 bytes either way), by one ldmatrix.x4. `tile` is the shared
-/// address of the 8-bit A tile or of the stage's 16-bit A tile.
+/// address of the 8-bit A tile quantized in the CTA, or of the stage's A tile (16-bit, or the
+/// producer's codes).
 template <class C>
 __device__ __forceinline__ void load_a(unsigned (&a)[4], unsigned tile, int warp_m, int i, int kb,
                                        int lane) {
   using L = GemmLayout<C>;
-  constexpr int STRIDE = L::QUANTIZE_A ? L::A8_STRIDE : L::A16_STRIDE;
-  ptx::ldmatrix_x4(a, tile + L::a_frag_row(warp_m, i, lane) * STRIDE + L::a_frag_byte(kb, lane));
+  ptx::ldmatrix_x4(
+      a, tile + L::a_frag_row(warp_m, i, lane) * L::A_MMA_STRIDE + L::a_frag_byte(kb, lane));
 }
 
 /// W's B fragments of the warp's n8 tiles for one k32 step (`kk`) of a stage: load() once per

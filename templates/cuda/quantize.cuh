@@ -64,6 +64,30 @@ __device__ __forceinline__ unsigned quantize_pair(float x0, float x1, float inv)
   }
 }
 
+/// The running absmax (numerics §2.1) after 8 fp16/bf16 elements (16 bytes, as loaded).
+template <InputType T>
+__device__ __forceinline__ float amax8(float amax, const uint4& v) {
+  const unsigned words[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+    amax = fmaxf(amax, finite_abs(to_f32<T>(words[j] & 0xffff)));
+    amax = fmaxf(amax, finite_abs(to_f32<T>(words[j] >> 16)));
+  }
+  return amax;
+}
+
+/// The codes of type A of 8 fp16/bf16 elements (16 bytes, as loaded), in order, the first in the
+/// lowest byte: what the in-CTA path writes to its 8-bit tile and the producer to memory.
+template <Code A, InputType T>
+__device__ __forceinline__ uint2 quantize8(const uint4& v, float inv) {
+  const unsigned words[4] = {v.x, v.y, v.z, v.w};
+  unsigned q[4];
+#pragma unroll
+  for (int j = 0; j < 4; ++j)
+    q[j] = quantize_pair<A>(to_f32<T>(words[j] & 0xffff), to_f32<T>(words[j] >> 16), inv);
+  return make_uint2(q[0] | q[1] << 16, q[2] | q[3] << 16);
+}
+
 /// numerics §4 and §6.3: the 16-bit weights of two int4 codes, each `float(code − zero) · scale`
 /// (one fp32 multiply, rounded once to T by cvt.rn): bit for bit the reference's w16.
 /// `zero_biased` is 2^23 + zero: 2^23 + code is the fp32 whose low mantissa bits are the code,

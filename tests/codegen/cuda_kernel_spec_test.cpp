@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "codegen/render_cuda.hpp"
+#include "codegen/render_cuda_emu.hpp"
 
 namespace qk::codegen {
 namespace {
@@ -374,25 +375,119 @@ namespace qk::codegen {
 namespace {
 
 TEST(CudaDefaultTiles, CoverEveryMWithShippedTilesValidOnEveryArch) {
-  const auto buckets = default_cuda_tiles(GemmFamily::w8a8);
-  ASSERT_FALSE(buckets.empty());
-  EXPECT_EQ(buckets.back().max_m, std::numeric_limits<std::int64_t>::max());
-  const auto shipped = cuda_tiles(GemmFamily::w8a8);
-  for (std::size_t i = 0; i < buckets.size(); ++i) {
-    if (i > 0) {
-      EXPECT_LT(buckets[i - 1].max_m, buckets[i].max_m);
-    }
-    EXPECT_NE(std::find(shipped.begin(), shipped.end(), buckets[i].tile), shipped.end())
-        << canonical_name(buckets[i].tile);
-    for (CudaArch arch : kCudaArchs)
-      for (ActivationScaling s :
-           {ActivationScaling::static_per_tensor, ActivationScaling::dynamic_per_token})
+  for (ActivationScaling s :
+       {ActivationScaling::static_per_tensor, ActivationScaling::dynamic_per_token}) {
+    const auto buckets = default_cuda_tiles(GemmFamily::w8a8, s);
+    ASSERT_FALSE(buckets.empty());
+    EXPECT_EQ(buckets.back().max_m, std::numeric_limits<std::int64_t>::max());
+    const auto shipped = cuda_tiles(GemmFamily::w8a8);
+    for (std::size_t i = 0; i < buckets.size(); ++i) {
+      if (i > 0) {
+        EXPECT_LT(buckets[i - 1].max_m, buckets[i].max_m);
+      }
+      CudaTile in_cta = buckets[i].tile;
+      in_cta.a_quant = CudaAQuant::in_cta;
+      EXPECT_NE(std::find(shipped.begin(), shipped.end(), in_cta), shipped.end())
+          << canonical_name(buckets[i].tile);
+      // The producer where the pre-pass would re-read A most: per-token scales past decode.
+      const bool producer = s == ActivationScaling::dynamic_per_token && buckets[i].max_m > 16;
+      EXPECT_EQ(buckets[i].tile.a_quant == CudaAQuant::producer, producer)
+          << canonical_name(buckets[i].tile);
+      for (CudaArch arch : kCudaArchs)
         EXPECT_TRUE(validate(buckets[i].tile, {QuantType::int8, QuantType::int8, s}, arch))
             << canonical_name(buckets[i].tile);
+    }
+    // Decode (M <= 16) wastes no m16 rows: its tile is one mma row high.
+    EXPECT_EQ(buckets.front().max_m, 16);
+    EXPECT_EQ(buckets.front().tile.block_m, 16);
   }
-  // Decode (M <= 16) wastes no m16 rows: its tile is one mma row high.
-  EXPECT_EQ(buckets.front().max_m, 16);
-  EXPECT_EQ(buckets.front().tile.block_m, 16);
+  // Families without a quantized A never take the producer.
+  for (const auto& b : default_cuda_tiles(GemmFamily::w4a16, ActivationScaling::dynamic_per_token))
+    EXPECT_EQ(b.tile.a_quant, CudaAQuant::in_cta);
+}
+
+}  // namespace
+}  // namespace qk::codegen
+
+namespace qk::codegen {
+namespace {
+
+// The quantize producer: a tile choice (a_quant) the name records only when taken, allowed only
+// where A is 8-bit with dynamic per-token scales, and rendered as a second kernel of the source.
+TEST(CudaProducer, NameSuffixOnlyForTheProducer) {
+  const CudaTile tile = cuda_tiles(GemmFamily::w8a8)[0];
+  EXPECT_EQ(canonical_name(tile), "128x128x64_w2x2_s3");  // every existing name unchanged
+  EXPECT_EQ(canonical_name(with_producer(tile)), "128x128x64_w2x2_s3_qp");
+  EXPECT_NE(with_producer(tile), tile);
+}
+
+TEST(CudaProducer, ValidationRejectsItWithoutPerTokenQuantizedA) {
+  const CudaTile tile = with_producer(cuda_tiles(GemmFamily::w8a8)[1]);
+  for (ActivationScaling s : {ActivationScaling::static_per_tensor, ActivationScaling::none}) {
+    auto bad = validate(tile, {QuantType::int8, QuantType::int8, s}, CudaArch::sm_80);
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error().code, Errc::invalid_argument);
+    EXPECT_NE(bad.error().where.find("a_quant"), std::string::npos) << bad.error().str();
+    EXPECT_NE(bad.error().message.find("producer"), std::string::npos) << bad.error().str();
+    EXPECT_NE(bad.error().message.find("dynamic_per_token"), std::string::npos);
+  }
+  auto sixteen_bit =
+      validate(with_producer(cuda_tiles(GemmFamily::w4a16)[1]),
+               {QuantType::fp16, QuantType::int4, ActivationScaling::none, 128}, CudaArch::sm_80);
+  ASSERT_FALSE(sixteen_bit);
+  EXPECT_NE(sixteen_bit.error().where.find("a_quant"), std::string::npos);
+  // Through the spec: a static-scaled layer refuses the producer, a per-token one takes it.
+  LayerConfig l = w8a8_layer();
+  EXPECT_FALSE(cuda_kernel_spec(l, tile, CudaArch::sm_80));
+  l.activation_scaling = ActivationScaling::dynamic_per_token;
+  auto spec = cuda_kernel_spec(l, tile, CudaArch::sm_80);
+  ASSERT_TRUE(spec) << spec.error().str();
+  EXPECT_TRUE(canonical_name(*spec).ends_with("_64x64x64_w2x2_s3_qp")) << canonical_name(*spec);
+  for (LayerConfig other : {w4a8_layer(128, true), fp8_layer(QuantType::fp8_e5m2)}) {
+    other.activation_scaling = ActivationScaling::dynamic_per_token;
+    EXPECT_TRUE(
+        cuda_kernel_spec(other, with_producer(cuda_tiles(GemmFamily::w4a8)[1]), CudaArch::sm_89));
+  }
+}
+
+TEST(CudaProducer, SharedMemoryLosesTheSixteenBitStagesTheA8TileAndTheScales) {
+  const CudaOperands tok{QuantType::int8, QuantType::int8, ActivationScaling::dynamic_per_token};
+  for (const CudaTile& t : cuda_tiles(GemmFamily::w8a8)) {
+    // A stage rows of BLOCK_K codes instead of 2 BLOCK_K halves; no 8-bit tile; no [2, BLOCK_M]
+    // scales.
+    const int a16 = t.block_m * (2 * t.block_k + ((2 * t.block_k / 16) % 2 == 0 ? 16 : 0));
+    const int a8 = t.block_m * (t.block_k + ((t.block_k / 16) % 2 == 0 ? 16 : 0));
+    EXPECT_EQ(gemm_smem_bytes(t, tok) - gemm_smem_bytes(with_producer(t), tok),
+              t.stages * (a16 - a8) + a8 + 8 * t.block_m)
+        << canonical_name(t);
+  }
+  EXPECT_EQ(gemm_smem_bytes(with_producer(cuda_tiles(GemmFamily::w8a8)[0]), tok), 3 * 2 * 128 * 80);
+}
+
+TEST(CudaProducer, RenderedSourceInstantiatesBothKernels) {
+  LayerConfig l = w8a8_layer();
+  l.activation_scaling = ActivationScaling::dynamic_per_token;
+  auto spec = cuda_kernel_spec(l, with_producer(cuda_tiles(GemmFamily::w8a8)[2]), CudaArch::sm_80);
+  ASSERT_TRUE(spec) << spec.error().str();
+  const RenderedCudaKernel k = render_cuda(*spec);
+  ASSERT_TRUE(k.has_producer());
+  EXPECT_EQ(k.producer.name_expression,
+            fmt::format("qk::cuda::quantize_rows<qk_gen::{}_config>", k.name));
+  EXPECT_EQ(k.producer.threads, kQuantizeRowsThreads);
+  EXPECT_NE(k.source.find("A_QUANT = qk::cuda::AQuant::producer;"), std::string::npos);
+  EXPECT_NE(k.source.find("#include \"cuda/quantize_rows.cuh\""), std::string::npos);
+  EXPECT_NE(k.source.find("QuantizeRows<"), std::string::npos) << "the launch's static_assert";
+  const RenderedEmuKernel emu = render_cuda_emu(k);
+  EXPECT_NE(emu.source.find(fmt::format("void {}(const void* args)", kEmuEntrySymbol)),
+            std::string::npos);
+  EXPECT_NE(emu.source.find(fmt::format("void {}(const void* args)", kEmuProducerEntrySymbol)),
+            std::string::npos);
+  // The in-CTA kernel of the same layer has neither.
+  const RenderedCudaKernel in_cta =
+      render_cuda(*cuda_kernel_spec(l, cuda_tiles(GemmFamily::w8a8)[2], CudaArch::sm_80));
+  EXPECT_FALSE(in_cta.has_producer());
+  EXPECT_NE(in_cta.source.find("A_QUANT = qk::cuda::AQuant::in_cta;"), std::string::npos);
+  EXPECT_EQ(render_cuda_emu(in_cta).source.find(kEmuProducerEntrySymbol), std::string::npos);
 }
 
 }  // namespace

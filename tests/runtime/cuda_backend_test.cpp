@@ -37,6 +37,26 @@ TEST(CubinAttributes, FormatIsEveryFieldInOrderAndParsesBack) {
   EXPECT_EQ(*parsed, a);
 }
 
+TEST(CubinAttributes, AProducerAddsItsFieldsAllOrNone) {
+  CubinAttributes a = sample_attributes();
+  a.producer_lowered_name = "_ZN2qk4cuda13quantize_rowsIN6qk_gen1XEEEv18QkCudaQuantizeArgs";
+  a.producer_resources.registers = 31;
+  a.producer_resources.spill_load_bytes = 2;
+  const std::string text = format_cubin_attributes(a);
+  EXPECT_TRUE(text.ends_with(";barriers=1;producer=" + a.producer_lowered_name +
+                             ";producer_registers=31;producer_spill_stores=0;"
+                             "producer_spill_loads=2"))
+      << text;
+  auto parsed = parse_cubin_attributes(text);
+  ASSERT_TRUE(parsed) << parsed.error().str();
+  EXPECT_EQ(*parsed, a);
+  EXPECT_FALSE(*parsed == sample_attributes());
+  auto partial = parse_cubin_attributes(text.substr(0, text.find(";producer_spill_loads")));
+  ASSERT_FALSE(partial);
+  EXPECT_NE(partial.error().message.find("has 12 of its 13 fields"), std::string::npos)
+      << partial.error().str();
+}
+
 TEST(CubinAttributes, DamagedTextIsAParseErrorNamingTheField) {
   const std::string good = format_cubin_attributes(sample_attributes());
   struct Case {

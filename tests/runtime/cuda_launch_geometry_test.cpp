@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "codegen/cuda_kernel_spec.hpp"
+
 namespace qk::runtime {
 namespace {
 
@@ -74,6 +76,96 @@ TEST(CudaLaunchGeometry, ChecksTheOperandsAlignment) {
   args.w = reinterpret_cast<const int8_t*>(buffer);
   args.y = nullptr;
   EXPECT_FALSE(check_alignment(args));
+}
+
+// The quantize producer's launch (a_quant producer): a CTA per row; its arguments' rules; the
+// GEMM after it requires the [M] scales; the workspace that carries codes and scales between them.
+TEST(CudaQuantizeLaunch, ACtaPerRowAndTheRulesOfItsArguments) {
+  LayerConfig l;
+  l.n = 256;
+  l.k = 256;
+  l.input_dtype = QuantType::fp16;
+  l.activation_scaling = ActivationScaling::dynamic_per_token;
+  l.epilogue = {false, Activation::none, QuantType::fp16};
+  auto in_cta = codegen::cuda_kernel_spec(l, kTile, codegen::CudaArch::sm_80);
+  ASSERT_TRUE(in_cta) << in_cta.error().str();
+  alignas(16) std::uint8_t buffer[64] = {};
+  float scales[1];
+  const QkCudaQuantizeArgs args{buffer, buffer, scales, 1, 16};
+  auto none = prepare_quantize_launch(codegen::render_cuda(*in_cta), args);
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().where, "kernel");
+
+  auto producer =
+      codegen::cuda_kernel_spec(l, codegen::with_producer(kTile), codegen::CudaArch::sm_80);
+  ASSERT_TRUE(producer) << producer.error().str();
+  const codegen::RenderedCudaKernel k = codegen::render_cuda(*producer);
+  QkCudaQuantizeArgs rows = args;
+  rows.m = 300;
+  auto g = prepare_quantize_launch(k, rows);
+  ASSERT_TRUE(g) << g.error().str();
+  EXPECT_EQ(g->grid_x, 300u);
+  EXPECT_EQ(g->grid_y, 1u);
+  EXPECT_EQ(g->block_x, 128u);
+  EXPECT_EQ(g->smem_bytes, 16u);
+
+  struct Case {
+    QkCudaQuantizeArgs args;
+    const char* where;
+    const char* says;
+  };
+  const Case cases[] = {
+      {{buffer, buffer + 8, scales, 1, 16}, "codes", "16-byte aligned"},
+      {{buffer + 4, buffer, scales, 1, 16}, "a", "16-byte aligned"},
+      {{buffer, buffer, nullptr, 1, 16}, "scales", "non-null"},
+      {{buffer, buffer, scales, 1, 24}, "k", "multiple of 16"},
+      {{buffer, buffer, scales, 0, 16}, "m", "[1, 2^31 - 1]"},
+  };
+  for (const Case& c : cases) {
+    auto bad = prepare_quantize_launch(k, c.args);
+    ASSERT_FALSE(bad) << c.where;
+    EXPECT_EQ(bad.error().code, Errc::invalid_argument);
+    EXPECT_EQ(bad.error().where, c.where);
+    EXPECT_NE(bad.error().message.find(c.says), std::string::npos) << bad.error().str();
+  }
+
+  // The GEMM that consumes the producer reads its scales through a_scale.
+  QkCudaGemmArgs gemm{};
+  gemm.a = gemm.w = gemm.y = buffer;
+  gemm.w_scale = scales;
+  gemm.m = gemm.n = 1;
+  gemm.k = 16;
+  auto no_scales = prepare_launch(*producer, k, gemm);
+  ASSERT_FALSE(no_scales);
+  EXPECT_EQ(no_scales.error().where, "a_scale");
+  EXPECT_TRUE(prepare_launch(*in_cta, codegen::render_cuda(*in_cta), gemm)) << "the pre-pass's own";
+  gemm.a_scale = scales;
+  EXPECT_TRUE(prepare_launch(*producer, k, gemm));
+}
+
+TEST(CudaQuantizeLaunch, WorkspaceHoldsCodesThenAlignedScales) {
+  EXPECT_EQ(quantize_workspace_bytes(3, 16), 48u + 12u);
+  EXPECT_EQ(quantize_workspace_bytes(1, 24), 32u + 4u);  // 24 codes, padded to 32
+  alignas(16) std::uint8_t base[64];
+  const QuantizeWorkspace ws = quantize_workspace(base, 1, 24);
+  EXPECT_EQ(ws.codes, static_cast<void*>(base));
+  EXPECT_EQ(reinterpret_cast<std::uint8_t*>(ws.scales), base + 32);
+
+  QkCudaGemmArgs gemm{};
+  float static_scale = 0.5f;
+  gemm.a = base + 48;
+  gemm.a_scale = &static_scale;
+  gemm.m = 1;
+  gemm.k = 24;
+  const QkCudaQuantizeArgs q = quantize_args(gemm, ws);
+  EXPECT_EQ(q.a, gemm.a);
+  EXPECT_EQ(q.codes, ws.codes);
+  EXPECT_EQ(q.scales, ws.scales);
+  EXPECT_EQ(q.m, 1);
+  EXPECT_EQ(q.k, 24);
+  const QkCudaGemmArgs consumed = consume_quantized(gemm, ws);
+  EXPECT_EQ(consumed.a, ws.codes);
+  EXPECT_EQ(consumed.a_scale, ws.scales);
 }
 
 }  // namespace

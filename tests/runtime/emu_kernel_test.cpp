@@ -222,7 +222,8 @@ TEST(CudaEmu, EachBucketRunsItsDefaultTile) {
       w8a8_layer(QuantType::fp16, ActivationScaling::dynamic_per_token, true, QuantType::fp16),
       {.target = Target::cuda_emu, .cache = fresh_cache()});
   ASSERT_TRUE(kernel) << kernel.error().str();
-  for (const codegen::CudaTileBucket& b : codegen::default_cuda_tiles(GemmFamily::w8a8)) {
+  for (const codegen::CudaTileBucket& b :
+       codegen::default_cuda_tiles(GemmFamily::w8a8, ActivationScaling::dynamic_per_token)) {
     const std::int64_t m = std::min<std::int64_t>(b.max_m, 512);
     EXPECT_NE(kernel->name(m).find(codegen::canonical_name(b.tile)), std::string::npos)
         << kernel->name(m);

@@ -294,6 +294,39 @@ std::vector<Variant> epilogue_variants() {
   return out;
 }
 
+// The producer variants (a_quant producer, dynamic per-token scaling): every shipped tile of
+// w8a8 and w4a8 on every arch, of fp8 on sm_89 and sm_90a, each with the other input type or
+// epilogue where it costs no extra compile.
+std::vector<Variant> producer_variants() {
+  std::vector<Variant> out;
+  for (CudaArch arch : codegen::kCudaArchs) {
+    for (const CudaTile& tile : codegen::cuda_tiles(GemmFamily::w8a8))
+      out.push_back({GemmFamily::w8a8, arch == CudaArch::sm_86 ? QuantType::bf16 : QuantType::fp16,
+                     ActivationScaling::dynamic_per_token, true, QuantType::fp16,
+                     codegen::with_producer(tile), arch});
+    for (const CudaTile& tile : codegen::cuda_tiles(GemmFamily::w4a8))
+      out.push_back({GemmFamily::w4a8, QuantType::fp16, ActivationScaling::dynamic_per_token, false,
+                     QuantType::bf16, codegen::with_producer(tile), arch, 128,
+                     arch == CudaArch::sm_89});
+    if (arch == CudaArch::sm_89 || arch == CudaArch::sm_90a)
+      for (const CudaTile& tile : codegen::cuda_tiles(GemmFamily::fp8))
+        out.push_back({GemmFamily::fp8, QuantType::bf16, ActivationScaling::dynamic_per_token, true,
+                       QuantType::fp16, codegen::with_producer(tile), arch, 0, false,
+                       arch == CudaArch::sm_89 ? QuantType::fp8_e5m2 : QuantType::fp8_e4m3});
+  }
+  return out;
+}
+
+/// The SASS of one kernel in nvdisasm's listing of a cubin: its section .text.<mangled name>,
+/// up to the next section; empty when there is none.
+std::string kernel_sass(const std::string& listing, const std::string& mangled) {
+  const std::string header = ".section\t.text." + mangled + ",";
+  const std::size_t start = listing.find(header);
+  if (start == std::string::npos) return {};
+  const std::size_t end = listing.find(".section\t", start + header.size());
+  return listing.substr(start, end == std::string::npos ? std::string::npos : end - start);
+}
+
 /// The tensor-core instruction each family's main loop was written for, as nvdisasm prints it,
 /// and the k one instruction covers.
 struct TensorCoreOp {
@@ -324,8 +357,11 @@ TEST_P(GemmNvrtc, CompilesWithinBudgetAndSassHasTensorCoresAndNoLocalMemory) {
   auto spec = codegen::cuda_kernel_spec(layer_of(v), v.tile, v.arch);
   ASSERT_TRUE(spec) << spec.error().str();
   const codegen::RenderedCudaKernel k = codegen::render_cuda(*spec);
-  auto bin = compiler().compile(k.source, k.name, v.arch, k.name_expression);
+  std::vector<std::string> companions;
+  if (k.has_producer()) companions.push_back(k.producer.name_expression);
+  auto bin = compiler().compile(k.source, k.name, v.arch, k.name_expression, companions);
   ASSERT_TRUE(bin) << bin.error().str();
+  ASSERT_EQ(bin->companions.size(), companions.size());
   ASSERT_FALSE(bin->cubin.empty());
   EXPECT_NE(bin->lowered_name.find("gemm"), std::string::npos) << bin->lowered_name;
 
@@ -358,14 +394,18 @@ TEST_P(GemmNvrtc, CompilesWithinBudgetAndSassHasTensorCoresAndNoLocalMemory) {
   const std::string nvdisasm = QK_NVDISASM, cuobjdump = QK_CUOBJDUMP;
   ASSERT_EQ((nvdisasm + cuobjdump).find("NOTFOUND"), std::string::npos)
       << "nvdisasm or cuobjdump not found: run scripts/install_deps.sh, then reconfigure";
-  const test::Outcome sass =
+  const test::Outcome disassembly =
       test::run_command(test::shell_quote(nvdisasm) + " " + test::shell_quote(cubin_path));
-  ASSERT_EQ(sass.exit_code, 0) << sass.output;
-  auto count = [&](const std::string& pattern) {
+  ASSERT_EQ(disassembly.exit_code, 0) << disassembly.output;
+  // The GEMM's own code (a cubin with a producer holds two kernels).
+  const std::string sass = kernel_sass(disassembly.output, bin->lowered_name);
+  ASSERT_FALSE(sass.empty()) << "no .text section of " << bin->lowered_name;
+  auto count_in = [](const std::string& text, const std::string& pattern) {
     const std::regex re(pattern);
-    return std::distance(std::sregex_iterator(sass.output.begin(), sass.output.end(), re),
+    return std::distance(std::sregex_iterator(text.begin(), text.end(), re),
                          std::sregex_iterator());
   };
+  auto count = [&](const std::string& pattern) { return count_in(sass, pattern); };
   // The main loop is unrolled over BLOCK_K once: exactly one mma per m16 x n8 x k-step of a warp
   // tile, so none was lost and none duplicated.
   const int warp_m = v.tile.block_m / v.tile.warps_m, warp_n = v.tile.block_n / v.tile.warps_n;
@@ -373,7 +413,8 @@ TEST_P(GemmNvrtc, CompilesWithinBudgetAndSassHasTensorCoresAndNoLocalMemory) {
   EXPECT_EQ(count(op.pattern), (warp_m / 16) * (warp_n / 8) * (v.tile.block_k / op.k))
       << op.pattern << " per k-tile";
   if (v.family == GemmFamily::fp8) {
-    EXPECT_GT(count(R"(\bF2FP\.SATFINITE\.E[45]M[23]\.F32\.PACK_AB)"), 0) << "cvt to fp8";
+    EXPECT_EQ(count(R"(\bF2FP\.SATFINITE\.E[45]M[23]\.F32\.PACK_AB)") > 0, !k.has_producer())
+        << "cvt to fp8 in the GEMM where (and only where) it quantizes A itself";
     EXPECT_EQ(count(R"(\bF2FP\.F16\.E[45]M[23]\.UNPACK_B\b)") > 0, v.arch == CudaArch::sm_90a)
         << "fp8 unpacked to fp16 where (and only where) mma.sync fp8 is emulated";
   }
@@ -390,8 +431,29 @@ TEST_P(GemmNvrtc, CompilesWithinBudgetAndSassHasTensorCoresAndNoLocalMemory) {
   if (v.act == Activation::gelu || v.act == Activation::gelu_tanh || v.act == Activation::silu) {
     EXPECT_GT(count(R"(\bDFMA\b)"), 0) << "the activation in double";
   }
-  if (v.scaling == ActivationScaling::dynamic_per_token) {
+  if (v.scaling == ActivationScaling::dynamic_per_token && !k.has_producer()) {
     EXPECT_GT(count(R"(\bLDG\.E\.128\b)"), 0) << "128-bit loads in the per-token pre-pass";
+  }
+  if (k.has_producer()) {
+    // The GEMM reads A only by cp.async (no pre-pass, no quantization); the producer streams
+    // rows with 128-bit loads and stores, spills nothing and converts with the same cvt.
+    EXPECT_EQ(count(R"(\bLDG\.E\.128\b)"), 0) << "no pre-pass in the GEMM";
+    const CompiledCompanion& p = bin->companions.front();
+    const std::string producer = kernel_sass(disassembly.output, p.lowered_name);
+    ASSERT_FALSE(producer.empty()) << "no .text section of " << p.lowered_name;
+    EXPECT_NE(p.lowered_name.find("quantize_rows"), std::string::npos) << p.lowered_name;
+    EXPECT_EQ(p.resources.spill_store_bytes + p.resources.spill_load_bytes, 0);
+    EXPECT_EQ(p.resources.stack_bytes, 0);
+    EXPECT_GT(count_in(producer, R"(\bLDG\.E\.128\b)"), 0) << "128-bit loads of A";
+    EXPECT_GT(count_in(producer, R"(\bSTG\.E\.128\b)"), 0) << "128-bit stores of the codes";
+    EXPECT_EQ(count_in(producer, R"(\b(LDL|STL)(\.[A-Z0-9]+)*\b)"), 0) << "local memory";
+    if (v.family == GemmFamily::fp8) {
+      EXPECT_GT(count_in(producer, R"(\bF2FP\.SATFINITE\.E[45]M[23]\.F32\.PACK_AB)"), 0);
+    }
+    std::printf("QK_CUDA_PRODUCER | %s | %s | %d | %d | %d | %d |\n",
+                std::string(to_string(v.arch)).c_str(), k.name.c_str(), p.resources.registers,
+                k.producer.smem_bytes + p.resources.static_smem_bytes,
+                p.resources.spill_store_bytes + p.resources.spill_load_bytes, k.producer.threads);
   }
 
   // cuobjdump's own reading of the cubin agrees with ptxas's report. On sm_90a the cubin's
@@ -412,6 +474,7 @@ INSTANTIATE_TEST_SUITE_P(W4A16, GemmNvrtc, testing::ValuesIn(w4a16_variants()), 
 INSTANTIATE_TEST_SUITE_P(FP8, GemmNvrtc, testing::ValuesIn(fp8_variants()), variant_name);
 INSTANTIATE_TEST_SUITE_P(W4A8, GemmNvrtc, testing::ValuesIn(w4a8_variants()), variant_name);
 INSTANTIATE_TEST_SUITE_P(Epilogue, GemmNvrtc, testing::ValuesIn(epilogue_variants()), variant_name);
+INSTANTIATE_TEST_SUITE_P(Producer, GemmNvrtc, testing::ValuesIn(producer_variants()), variant_name);
 
 }  // namespace
 }  // namespace qk::runtime

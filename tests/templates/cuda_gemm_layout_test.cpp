@@ -32,6 +32,7 @@ struct Config {
   static constexpr bool W_ZERO = ZERO;
   static constexpr Scaling SCALING =
       qk::cuda::code_bits(A) == 8 ? Scaling::static_per_tensor : Scaling::none;
+  static constexpr qk::cuda::AQuant A_QUANT = qk::cuda::AQuant::in_cta;
   static constexpr int BLOCK_M = BM, BLOCK_N = BN, BLOCK_K = BK;
   static constexpr int WARPS_M = WM, WARPS_N = WN, STAGES = S;
 };
@@ -136,7 +137,7 @@ void check_layout() {
   for (auto& x : w) x = code(rng);
   std::vector<std::uint8_t> smem(L::SMEM_BYTES, 0x55);
   const int a_base = L::QUANTIZE_A ? L::A8_OFFSET : 1 * L::STAGE;
-  const int a_stride = L::QUANTIZE_A ? L::A8_STRIDE : L::A16_STRIDE;
+  const int a_stride = L::QUANTIZE_A ? L::A8_STRIDE : L::A_STRIDE;
   const int w_base = 1 * L::STAGE + L::W_OFFSET;
   auto put = [&](int at, int value) {
     for (int b = 0; b < BYTES; ++b) smem[at + b] = std::uint8_t(value >> (8 * b));
@@ -217,7 +218,7 @@ void check_layout() {
   std::vector<int> a_dst, w_dst;
   for (int chunk = 0; chunk < L::A_CHUNKS; ++chunk) {
     for (int e = 0; e < 8; ++e) a_seen.insert({L::a_chunk_row(chunk), L::a_chunk_k(chunk) + e});
-    a_dst.push_back(L::a_chunk_row(chunk) * L::A16_STRIDE + 2 * L::a_chunk_k(chunk));
+    a_dst.push_back(L::a_chunk_row(chunk) * L::A_STRIDE + 2 * L::a_chunk_k(chunk));
   }
   for (int chunk = 0; chunk < L::W_CHUNKS; ++chunk) {
     for (int e = 0; e < 16; ++e) w_seen.insert({L::w_chunk_row(chunk), L::w_chunk_byte(chunk) + e});
@@ -291,7 +292,7 @@ void check_int4_layout(std::int64_t k_tile) {
   std::vector<std::uint8_t> smem(L::SMEM_BYTES, 0x55);
   const int stage = 1 * L::STAGE, w_base = stage + L::W_OFFSET;
   const int a_base = INT8_A ? L::A8_OFFSET : stage;
-  const int a_stride = INT8_A ? L::A8_STRIDE : L::A16_STRIDE;
+  const int a_stride = INT8_A ? L::A8_STRIDE : L::A_STRIDE;
   for (int r = 0; r < C::BLOCK_M; ++r)
     for (int k = 0; k < C::BLOCK_K; ++k)
       for (int b = 0; b < (INT8_A ? 1 : 2); ++b)

@@ -1,6 +1,7 @@
 // Tests of the `qk-cache` command line (docs/cache.md, "Shipping and maintaining a cache").
 #include <filesystem>
 #include <map>
+#include <regex>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -116,7 +117,7 @@ TEST(QkCacheBuild, ExamplePlansForEveryArchThenARerunCompilesNothing) {
     EXPECT_TRUE(contains(r.output, column)) << column << " in " << r.output;
   EXPECT_TRUE(contains(r.output,
                        "layers[0] (model.layers.0.self_attn.q_proj) +6 with the same "
-                       "kernels  sm_90a  257-2048  128x128x64_w2x2_s3"))
+                       "kernels  sm_90a  257-2048  128x128x64_w2x2_s3_qp"))
       << r.output;
   EXPECT_TRUE(contains(r.output, "12 kernel(s): 12 compiled")) << r.output;
   EXPECT_TRUE(contains(r.output, "[12/12] ")) << "progress on stderr: " << r.output;
@@ -129,8 +130,8 @@ TEST(QkCacheBuild, ExamplePlansForEveryArchThenARerunCompilesNothing) {
   // The other example plans (fp16 baselines, W4A16, W4A8 and fp32-input layers, which the cuda
   // target refuses by name) on one arch, into a cache of their own, to keep the test short.
   const std::string others = shell_quote((dir.path() / "others.db").string());
-  for (const char* plan : {"bert_base_encoder.json", "mixed_precision.json",
-                           "qk_bench_grid_w8a8.json"}) {
+  for (const char* plan :
+       {"bert_base_encoder.json", "mixed_precision.json", "qk_bench_grid_w8a8.json"}) {
     r = qk_cache("build --arch sm_89 " + shell_quote(plan_path(plan)) + " --cache " + others);
     EXPECT_EQ(r.exit_code, 0) << plan << ": " << r.output;
     EXPECT_TRUE(contains(r.output, "kernel(s): ")) << plan << ": " << r.output;
@@ -148,6 +149,8 @@ TEST(QkCacheBuild, ExamplePlansForEveryArchThenARerunCompilesNothing) {
     EXPECT_TRUE(b.key.compiler.starts_with("nvrtc ")) << b.key.compiler;
     EXPECT_TRUE(contains(b.attributes, "lowered=_Z")) << b.attributes;
     EXPECT_TRUE(contains(b.attributes, ";spill_stores=0;spill_loads=0;")) << b.attributes;
+    EXPECT_EQ(contains(b.attributes, ";producer=_Z"), b.key.kernel.ends_with("_qp"))
+        << b.attributes;
     EXPECT_GT(b.size, 0);
   }
   EXPECT_EQ(per_arch,
@@ -160,8 +163,11 @@ TEST(QkCacheBuild, ExamplePlansForEveryArchThenARerunCompilesNothing) {
     EXPECT_TRUE(contains(r.output, column)) << column << " in " << r.output;
   EXPECT_TRUE(contains(r.output,
                        "sm_89   qk_w8a8_sm_89_fp16_tok_nobias_none_fp16   "
-                       "64x64x64_w2x2_s3"))
+                       "64x64x64_w2x2_s3_qp"))
       << r.output;
+  // Per-token layers use the quantize producer past decode: its registers and spills are listed.
+  EXPECT_TRUE(contains(r.output, "producer regs/spills")) << r.output;
+  EXPECT_TRUE(std::regex_search(r.output, std::regex(R"(_s3_qp .* \d+/0 *\n)"))) << r.output;
   r = qk_cache("verify --cache " + cache);
   EXPECT_EQ(r.exit_code, 0) << r.output;
 }
