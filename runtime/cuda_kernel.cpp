@@ -48,8 +48,8 @@ struct CudaModule {
 struct DevicePackedWeights final : PackedWeights::Impl {
   DeviceBuffer codes;
   std::optional<DeviceBuffer> scales, zero_points;
-  DevicePackedWeights(std::int64_t n, std::int64_t k, DeviceBuffer c,
-                      std::optional<DeviceBuffer> s, std::optional<DeviceBuffer> z)
+  DevicePackedWeights(std::int64_t n, std::int64_t k, DeviceBuffer c, std::optional<DeviceBuffer> s,
+                      std::optional<DeviceBuffer> z)
       : Impl(Target::cuda, n, k),
         codes(std::move(c)),
         scales(std::move(s)),
@@ -75,6 +75,10 @@ const T* device_pointer(const std::optional<DeviceBuffer>& buffer) {
 struct CudaKernel final : Kernel::Impl {
   const CudaDevice& device;
   BucketVariants<CudaModule> variants;
+  // Split-K kernels' partials and counters, shared by the buckets; a call holds the mutex from
+  // launch to synchronization, so one launch at a time uses it.
+  mutable std::mutex workspace_mutex;
+  mutable DeviceWorkspace workspace;
 
   CudaKernel(LayerConfig l, const CudaDevice& d, BucketVariants<CudaModule> v)
       : Impl(std::move(l)), device(d), variants(std::move(v)) {}
@@ -111,14 +115,24 @@ struct CudaKernel final : Kernel::Impl {
     const bool static_scale = layer.activation_scaling == ActivationScaling::static_per_tensor;
     auto scale = upload(device, &params.activation_scale, static_scale ? sizeof(float) : 0);
     if (!scale) return scale.error();
-    const QkCudaGemmArgs args = gemm_args(
+    QkCudaGemmArgs args = gemm_args(
         layer, a, out,
         {w.codes.get(), device_pointer<float>(w.scales), device_pointer<float>(w.zero_points)},
         params.bias.data(), device_pointer<float>(*scale), params.output_scale);
+    std::unique_lock<std::mutex> lock;
+    if (const auto bytes = gemm_workspace_bytes(kernel.spec, a.rows, layer.n); bytes > 0) {
+      lock = std::unique_lock(workspace_mutex);
+      auto scratch = workspace.get(device, bytes);
+      if (!scratch) return scratch.error();
+      args.workspace = *scratch;
+    }
     auto geometry = prepare_launch(kernel.spec, kernel.rendered, args);
     if (!geometry) return geometry.error();
-    if (auto launched = kernel.function.launch(*geometry, args); !launched) return launched.error();
-    return synchronize(device, kernel.rendered.name);
+    auto ran = kernel.function.launch(*geometry, args);
+    if (ran) ran = synchronize(device, kernel.rendered.name);
+    // A failed launch may leave counters counting: zero them (best effort) for the next call.
+    if (!ran && args.workspace != nullptr) (void)workspace.reset();
+    return ran;
   }
 };
 

@@ -12,17 +12,27 @@
 namespace qk::runtime {
 
 struct CudaLaunchGeometry {
-  unsigned grid_x = 0;      ///< blocks along N: ceil(n / BLOCK_N)
-  unsigned grid_y = 0;      ///< blocks along M: ceil(m / BLOCK_M)
+  unsigned grid_x = 0;      ///< output tiles: ceil(m / BLOCK_M) · ceil(n / BLOCK_N), RASTER order
+  unsigned grid_y = 1;      ///< always 1 (a 1-D grid of tiles has no gridDim.y limit on M)
+  unsigned grid_z = 1;      ///< split-K slices: SPLIT_K
   unsigned block_x = 0;     ///< threads per block
   unsigned smem_bytes = 0;  ///< dynamic shared memory per block
+  std::uint64_t workspace_bytes = 0;  ///< args.workspace needed: gemm_workspace_bytes()
 };
+
+/// Bytes of the workspace a launch of `spec`'s kernel on Y[m, n] needs (QkCudaGemmArgs::workspace:
+/// split-K's partial sums and one arrival counter per output tile, templates/cuda/gemm_grid.cuh);
+/// 0 without split-K. The counters are its last 4 · tiles bytes; they must be zero before the
+/// first launch and every launch leaves them so. @pre m, n >= 1
+std::uint64_t gemm_workspace_bytes(const codegen::CudaKernelSpec& spec, std::int64_t m,
+                                   std::int64_t n);
 
 /// The launch of `kernel` (rendered from `spec`) for Y[m, n] = A[m, k] · W[n, k]ᵀ.
 /// Errors (Errc::invalid_argument) name the dimension, its value and the limit: m, n >= 1; k a
 /// positive multiple of 16 (every row of A and W starts 16-byte aligned, which cp.async needs)
 /// and of the weights' group size (int4);
-/// m, n, k below 2^31 (the kernels index with int); ceil(m / BLOCK_M) <= 65535 (gridDim.y).
+/// m, n, k below 2^31 (the kernels index with int); the output tiles, ceil(m / BLOCK_M) ·
+/// ceil(n / BLOCK_N), below 2^31 (gridDim.x, indexed with int).
 Expected<CudaLaunchGeometry> launch_geometry(const codegen::CudaKernelSpec& spec,
                                              const codegen::RenderedCudaKernel& kernel,
                                              std::int64_t m, std::int64_t n, std::int64_t k);
@@ -37,7 +47,9 @@ Expected<void> check_alignment(const QkCudaGemmArgs& args);
 /// zero points (their rows are copied with 16-byte cp.async); a_scale is required with static
 /// per-tensor scaling of a quantized A; bias is required when the kernel adds one and must be
 /// null when it does not (a mismatch would read garbage or silently drop the bias);
-/// out_inv_scale must be finite and > 0 when the kernel requantizes Y to int8.
+/// out_inv_scale must be finite and > 0 when the kernel requantizes Y to int8; workspace must be
+/// non-null and 16-byte aligned when the geometry's workspace_bytes is not 0 (its size is the
+/// caller's: gemm_workspace_bytes()).
 /// Errors (Errc::invalid_argument) name the argument, its value and the rule.
 Expected<CudaLaunchGeometry> prepare_launch(const codegen::CudaKernelSpec& spec,
                                             const codegen::RenderedCudaKernel& kernel,

@@ -1,5 +1,5 @@
-// What a qk::Kernel and qk::PackedWeights are inside: one implementation per target (cpu_kernel.cpp,
-// emu_kernel.cpp) behind the checks every target shares (kernel.cpp).
+// What a qk::Kernel and qk::PackedWeights are inside: one implementation per target
+// (cpu_kernel.cpp, emu_kernel.cpp) behind the checks every target shares (kernel.cpp).
 #pragma once
 
 #include <cstdint>
@@ -7,6 +7,7 @@
 #include <string>
 
 #include "cache/kernel_cache.hpp"
+#include "codegen/cuda_tile.hpp"
 #include "qk/jit.hpp"
 #include "runtime/module_supply.hpp"
 
@@ -47,6 +48,13 @@ Expected<cache::KernelCache*> open_cache(const std::filesystem::path& path);
 Expected<Kernel> compile_cpu(const LayerConfig& layer, const CompileOptions& options);
 Expected<Kernel> compile_cuda_emu(const LayerConfig& layer, const CompileOptions& options);
 Expected<Kernel> compile_cuda(const LayerConfig& layer, const CompileOptions& options);
+
+/// compile_cuda_emu with the given tiles instead of the default ones (codegen::cuda_tile_buckets):
+/// how the tests run tiles no bucket defaults to. @pre tiles ascending by max_m, not empty, the
+/// last one's max_m unbounded or past every call's M
+Expected<Kernel> compile_cuda_emu_tiles(const LayerConfig& layer,
+                                        const std::vector<codegen::CudaTileBucket>& tiles,
+                                        const CompileOptions& options);
 
 }  // namespace runtime
 }  // namespace qk
