@@ -5,6 +5,7 @@
 
 #include "../common/temp_dir.hpp"
 #include "cache/kernel_cache.hpp"
+#include "codegen/cpu_search_space.hpp"
 #include "codegen/workload.hpp"
 #include "runtime/cpu_backend.hpp"
 #include "runtime/tiled_compile.hpp"
@@ -74,14 +75,21 @@ qk::tuner::TuneSettings settings(const qk::test::TempDir& dir) {
   return s;
 }
 
-// K blocks of 4 with a 1 x 16 register tile: a tile far slower than any sensible one.
+// K blocks of 4 with a 1-row, one-vector register tile: far slower than any sensible tile.
 constexpr const char* kAwfulTile = "mr1_nv1_kc4_mc1_nc16";
-constexpr const char* kGoodTile = "mr5_nv5_kc16384_mc100_nc960";
+
+// The default tile of bucket 16 on this machine's level (register tiles differ per ISA).
+std::string good_tile() {
+  auto backend = qk::runtime::CpuBackend::get("host");
+  const auto isa = backend ? (*backend)->isa() : qk::codegen::CpuIsa::avx512;
+  return qk::codegen::canonical_name(
+      qk::codegen::default_cpu_tile(qk::GemmFamily::w8a8, 16, isa));
+}
 
 TEST(Retime, WinnerSlowerHereIsReplacedByItsDefault) {
   qk::test::TempDir dir;
   const auto s = settings(dir);
-  store(s, kAwfulTile, kGoodTile);
+  store(s, kAwfulTile, good_tile());
   auto results = qk::tuner::retime_winners(s, 5);
   ASSERT_TRUE(results.has_value()) << results.error().str();
   ASSERT_EQ(results->size(), 1u);
@@ -92,7 +100,7 @@ TEST(Retime, WinnerSlowerHereIsReplacedByItsDefault) {
 
   auto kernel = qk::jit::compile(layer(), {.cache = s.cache});
   ASSERT_TRUE(kernel.has_value()) << kernel.error().str();
-  EXPECT_TRUE(kernel->name(16).ends_with(kGoodTile)) << kernel->name(16);
+  EXPECT_TRUE(kernel->name(16).ends_with(good_tile())) << kernel->name(16);
   auto again = qk::tuner::retime_winners(s, 5);
   ASSERT_TRUE(again.has_value());
   EXPECT_TRUE(again->empty()) << "a winner equal to its default needs no re-timing";
@@ -101,14 +109,14 @@ TEST(Retime, WinnerSlowerHereIsReplacedByItsDefault) {
 TEST(Retime, WinnerStillFasterIsConfirmedAndKept) {
   qk::test::TempDir dir;
   const auto s = settings(dir);
-  store(s, kGoodTile, kAwfulTile);
+  store(s, good_tile(), kAwfulTile);
   auto results = qk::tuner::retime_winners(s, 5);
   ASSERT_TRUE(results.has_value()) << results.error().str();
   ASSERT_EQ(results->size(), 1u);
   EXPECT_TRUE((*results)[0].confirmed) << (*results)[0].problem;
   auto kernel = qk::jit::compile(layer(), {.cache = s.cache});
   ASSERT_TRUE(kernel.has_value());
-  EXPECT_TRUE(kernel->name(16).ends_with(kGoodTile)) << kernel->name(16);
+  EXPECT_TRUE(kernel->name(16).ends_with(good_tile())) << kernel->name(16);
 }
 
 }  // namespace
