@@ -113,7 +113,9 @@ inline constexpr int kPrefillRaster = 8;
 /// - w4a16: w8a8's tiles (a quarter of the A stage's bytes for W, so 3-4 stages fit easily);
 ///   every warp tile is a whole n32 quad (one ldmatrix.x4 of int4 serves four n8 tiles).
 /// - every family's decode tile splits K in kDecodeSplitK slices, and its prefill tile orders
-///   its CTAs in groups of kPrefillRaster tile rows (below).
+///   its CTAs in groups of kPrefillRaster tile rows (below) — except fp8's: on sm_90a its
+///   emulated mma leaves no register for the raster order's two computed tile coordinates
+///   (255 registers and 12 bytes of spills; row-major order reads them from blockIdx).
 /// Each list is {prefill, mid, decode}. Errc-free: a family the cuda target does not implement
 /// has none (an empty list).
 std::vector<CudaTile> cuda_tiles(GemmFamily family);

@@ -32,18 +32,21 @@ Expected<CudaLaunchGeometry> launch_geometry(const codegen::CudaKernelSpec& spec
   if (spec.group_size > 0 && k % spec.group_size != 0)
     return bad_dimension(
         "k", k, fmt::format("must be a multiple of the weights' group size {}", spec.group_size));
-  // The kernel maps its 1-D block index to a tile with int arithmetic (gemm_grid.cuh); raster ·
-  // tiles along N stays below 2^31 too, raster being at most 16 and BLOCK_N at least 16.
-  const std::int64_t tiles = output_tiles(spec.tile, m, n);
-  if (tiles > kMaxIndex)
+  // The kernel indexes tiles with int (gemm_grid.cuh, BlockWork::tile_index), and raster
+  // order puts them all along gridDim.x (at most 2^31 - 1).
+  const codegen::CudaTile& t = spec.tile;
+  const std::int64_t tiles_m = (m + t.block_m - 1) / t.block_m;
+  const std::int64_t tiles_n = (n + t.block_n - 1) / t.block_n;
+  if (tiles_m * tiles_n > kMaxIndex)
     return bad_dimension("m", m,
-                         fmt::format("times n {} makes {} output tiles of {}x{}; a grid has at "
-                                     "most 2^31 - 1 blocks along x",
-                                     n, tiles, spec.tile.block_m, spec.tile.block_n));
+                         fmt::format("times n {} makes {} output tiles of {}x{}; the kernels "
+                                     "index at most 2^31 - 1",
+                                     n, tiles_m * tiles_n, t.block_m, t.block_n));
+  const cuda::GridDims grid = cuda::grid_dims(tiles_m, tiles_n, t.split_k, t.raster);
   return CudaLaunchGeometry{
-      .grid_x = static_cast<unsigned>(tiles),
-      .grid_y = 1,
-      .grid_z = static_cast<unsigned>(spec.tile.split_k),
+      .grid_x = static_cast<unsigned>(grid.x),
+      .grid_y = static_cast<unsigned>(grid.y),
+      .grid_z = static_cast<unsigned>(grid.z),
       .block_x = static_cast<unsigned>(kernel.threads),
       .smem_bytes = static_cast<unsigned>(kernel.smem_bytes),
       .workspace_bytes = gemm_workspace_bytes(spec, m, n),

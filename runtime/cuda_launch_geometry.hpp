@@ -12,11 +12,14 @@
 namespace qk::runtime {
 
 struct CudaLaunchGeometry {
-  unsigned grid_x = 0;      ///< output tiles: ceil(m / BLOCK_M) · ceil(n / BLOCK_N), RASTER order
-  unsigned grid_y = 1;      ///< always 1 (a 1-D grid of tiles has no gridDim.y limit on M)
-  unsigned grid_z = 1;      ///< split-K slices: SPLIT_K
-  unsigned block_x = 0;     ///< threads per block
-  unsigned smem_bytes = 0;  ///< dynamic shared memory per block
+  // cuda::grid_dims (templates/cuda/gemm_grid.cuh): RASTER 1 (tiles along N, tiles along M up
+  // to 65535, SPLIT_K times the folds of the tile rows past 65535); RASTER > 1 (every tile in
+  // raster order, 1, SPLIT_K).
+  unsigned grid_x = 0;
+  unsigned grid_y = 1;
+  unsigned grid_z = 1;
+  unsigned block_x = 0;               ///< threads per block
+  unsigned smem_bytes = 0;            ///< dynamic shared memory per block
   std::uint64_t workspace_bytes = 0;  ///< args.workspace needed: gemm_workspace_bytes()
 };
 
@@ -32,7 +35,8 @@ std::uint64_t gemm_workspace_bytes(const codegen::CudaKernelSpec& spec, std::int
 /// positive multiple of 16 (every row of A and W starts 16-byte aligned, which cp.async needs)
 /// and of the weights' group size (int4);
 /// m, n, k below 2^31 (the kernels index with int); the output tiles, ceil(m / BLOCK_M) ·
-/// ceil(n / BLOCK_N), below 2^31 (gridDim.x, indexed with int).
+/// ceil(n / BLOCK_N), below 2^31 (the kernels number them with int; gridDim.y's 65535 does not
+/// bound M: tile rows past it fold into z).
 Expected<CudaLaunchGeometry> launch_geometry(const codegen::CudaKernelSpec& spec,
                                              const codegen::RenderedCudaKernel& kernel,
                                              std::int64_t m, std::int64_t n, std::int64_t k);

@@ -32,8 +32,9 @@
 //                                                  // (gemm_grid.cuh); 1 = row-major
 //   static constexpr int MIN_BLOCKS;               // CTAs per SM the registers must allow
 //
-// Grid: (ceil(M / BLOCK_M) * ceil(N / BLOCK_N), 1, SPLIT_K): x the output tiles in RASTER
-// order (1-D, so M is not bounded by gridDim.y's 65535), z the split-K slices; block:
+// Grid: grid_dims() of gemm_grid.cuh — RASTER 1: (tiles along N, tiles along M, SPLIT_K), tile
+// rows past gridDim.y's 65535 folded into z; RASTER > 1: (all tiles in RASTER order, 1,
+// SPLIT_K); either way M is bounded only by int indexing; block:
 // 32 * WARPS_M * WARPS_N threads; dynamic shared memory: gemm_smem_bytes<Config>() (above 48 KB
 // the launcher opts in with cudaFuncAttributeMaxDynamicSharedMemorySize); SPLIT_K > 1:
 // args.workspace (abi.h).
@@ -66,14 +67,17 @@ __global__ void __launch_bounds__(GemmLayout<C>::THREADS, C::MIN_BLOCKS)
   const int warp_m = L::warp_row0(warp);  // the warp's first row within the tile
   const int warp_n = L::warp_col0(warp);  // its first column
   const int M = args.m, N = args.n, K = args.k;
-  const TileCoord tile = tile_of_block(blockIdx.x, (M + C::BLOCK_M - 1) / C::BLOCK_M,
-                                       (N + C::BLOCK_N - 1) / C::BLOCK_N, C::RASTER);
-  const int m0 = tile.m * C::BLOCK_M;
-  const int n0 = tile.n * C::BLOCK_N;
+  const int tiles_m = (M + C::BLOCK_M - 1) / C::BLOCK_M,
+            tiles_n = (N + C::BLOCK_N - 1) / C::BLOCK_N;
+  const BlockWork work =
+      block_work(blockIdx.x, blockIdx.y, blockIdx.z, tiles_m, tiles_n, C::SPLIT_K, C::RASTER);
+  if (!work.in_grid) return;  // a folded grid's blocks past M (whole CTAs, before any barrier)
+  const int m0 = work.tile.m * C::BLOCK_M;
+  const int n0 = work.tile.n * C::BLOCK_N;
   // This CTA's k-tiles: all of them, or its split-K slice's. int4 groups longer than BLOCK_K are
   // never cut (w4a8's group sums end inside a slice; group scales stay once per group).
   constexpr int UNIT = L::GROUPED_W && C::GROUP_SIZE > C::BLOCK_K ? C::GROUP_SIZE / C::BLOCK_K : 1;
-  const KTileRange k_range = C::SPLIT_K > 1 ? slice_k_tiles(blockIdx.z, C::SPLIT_K,
+  const KTileRange k_range = C::SPLIT_K > 1 ? slice_k_tiles(work.slice, C::SPLIT_K,
                                                             (K + C::BLOCK_K - 1) / C::BLOCK_K, UNIT)
                                             : KTileRange{0, (K + C::BLOCK_K - 1) / C::BLOCK_K};
   const int kt0 = k_range.begin;                    // the first k-tile
@@ -211,9 +215,10 @@ __global__ void __launch_bounds__(GemmLayout<C>::THREADS, C::MIN_BLOCKS)
   if constexpr (C::SPLIT_K > 1) {
     bool last;
     if constexpr (L::GROUP_SUMS)
-      last = reduce_slices<C>(group_sum, args, blockIdx.x, blockIdx.z, smem, tid);
+      last = reduce_slices<C>(group_sum, args, tiles_m * tiles_n, work.tile_index, work.slice, smem,
+                              tid);
     else
-      last = reduce_slices<C>(acc, args, blockIdx.x, blockIdx.z, smem, tid);
+      last = reduce_slices<C>(acc, args, tiles_m * tiles_n, work.tile_index, work.slice, smem, tid);
     if (!last) return;
   }
 

@@ -38,6 +38,49 @@ QK_HD constexpr TileCoord tile_of_block(int block, int tiles_m, int tiles_n, int
   return {first_m + in_group % rows, in_group / rows};
 }
 
+/// gridDim.y's limit (CUDA C++ Programming Guide, "Compute Capabilities"): beyond it a grid of
+/// row-major tiles folds its tile rows into z.
+inline constexpr int kMaxGridY = 65535;
+
+/// A launch's grid of CTAs.
+struct GridDims {
+  long long x, y, z;
+};
+
+/// What one CTA computes: an output tile, its index in row-major order (tile.m · tiles_n +
+/// tile.n: where its split-K partials and counter live), and its split-K slice. `in_grid` is
+/// false for the blocks of a folded grid's last z layer that lie past the tile rows: they exit.
+struct BlockWork {
+  TileCoord tile;
+  int tile_index;
+  int slice;
+  bool in_grid;
+};
+
+/// The grid of a launch with tiles_m x tiles_n output tiles and `split_k` slices each.
+/// raster 1: (tiles_n, tile rows, slices) — two hardware indices name the tile, so the kernel
+/// keeps no computed coordinate in a register (ptxas rematerializes blockIdx where it needs it;
+/// a tile computed by divisions costs its tightest kernels a register or two, and spills);
+/// tile rows past 65535 fold into z: y = min(tiles_m, 65535), z = ceil(tiles_m / 65535) ·
+/// split_k. raster > 1: (tiles_m · tiles_n, 1, split_k), tiles in tile_of_block's order.
+/// @pre tiles_m, tiles_n, split_k, raster >= 1
+QK_HD constexpr GridDims grid_dims(long long tiles_m, long long tiles_n, int split_k, int raster) {
+  if (raster > 1) return {tiles_m * tiles_n, 1, split_k};
+  const long long folds = (tiles_m + kMaxGridY - 1) / kMaxGridY;
+  return {tiles_n, tiles_m < kMaxGridY ? tiles_m : kMaxGridY, folds * split_k};
+}
+
+/// The work of block (bx, by, bz) of grid_dims(tiles_m, tiles_n, split_k, raster).
+QK_HD constexpr BlockWork block_work(int bx, int by, int bz, int tiles_m, int tiles_n, int split_k,
+                                     int raster) {
+  if (raster > 1) {
+    const TileCoord t = tile_of_block(bx, tiles_m, tiles_n, raster);
+    return {t, t.m * tiles_n + t.n, bz, true};
+  }
+  const TileCoord t{by + kMaxGridY * (bz / split_k), bx};
+  return {t, t.m * tiles_n + t.n, bz % split_k, t.m < tiles_m};
+}
+
 /// The k-tiles [begin, end) of a split-K slice.
 struct KTileRange {
   int begin, end;
@@ -53,8 +96,8 @@ QK_HD constexpr KTileRange slice_k_tiles(int slice, int split_k, int k_tiles, in
   return {slice * units / split_k * unit, (slice + 1) * units / split_k * unit};
 }
 
-/// The split-K workspace of a launch with `tiles` output tiles (the grid's x), each of
-/// block_m x block_n elements, in `split_k` slices (the grid's z). Layout, in bytes from the
+/// The split-K workspace of a launch with `tiles` output tiles, each of block_m x block_n
+/// elements, in `split_k` slices. Layout, in bytes from the
 /// workspace's start (16-byte aligned):
 ///   [0, partials)          partial sums: for tile t and slice s, one block of block_m · block_n
 ///                          4-byte values (int32 for integer accumulators, fp32 otherwise) at

@@ -39,21 +39,21 @@ __device__ __forceinline__ float add(float a, float b) {
 }  // namespace detail
 
 /// Reduces this CTA's partial sums `part` (the accumulators the epilogue reads: int32 or fp32, or
-/// w4a8's fp32 sums over groups) over the SPLIT_K slices of output tile `tile` (blockIdx.x).
-/// Returns false when another slice of the tile will finish it: the CTA has nothing left to do.
-/// Returns true in the tile's last CTA to arrive, with `part` = slice 0 + slice 1 + … (in that
-/// order) and the tile's counter reset to 0 for the next launch.
+/// w4a8's fp32 sums over groups) over the SPLIT_K slices of output tile `tile` (of `tiles`, in
+/// row-major order: BlockWork::tile_index). Returns false when another slice of the tile will
+/// finish it: the CTA has nothing left to do. Returns true in the tile's last CTA to arrive, with
+/// `part` = slice 0 + slice 1 + … (in that order) and the tile's counter reset to 0 for the next
+/// launch.
 /// @pre called by every thread of the CTA, after the main loop (shared memory is free: its first
 /// 4 bytes carry the verdict); args.workspace as gemm_grid.cuh lays it out, counters zero before
 /// the launch.
 template <class C, class T>
 __device__ __forceinline__ bool reduce_slices(
-    T (&part)[GemmLayout<C>::MMA_M][GemmLayout<C>::MMA_N][4], const QkCudaGemmArgs& args, int tile,
-    int slice, unsigned char* smem, int tid) {
+    T (&part)[GemmLayout<C>::MMA_M][GemmLayout<C>::MMA_N][4], const QkCudaGemmArgs& args, int tiles,
+    int tile, int slice, unsigned char* smem, int tid) {
   using L = GemmLayout<C>;
   constexpr int TILE_BYTES = C::BLOCK_M * C::BLOCK_N * 4;  // one slice's partial of a tile
   unsigned char* const ws = static_cast<unsigned char*>(args.workspace);
-  const long long tiles = static_cast<long long>(gridDim.x);
   unsigned* const counter =
       reinterpret_cast<unsigned*>(ws +
                                   split_partials_bytes(tiles, C::SPLIT_K, C::BLOCK_M, C::BLOCK_N)) +
