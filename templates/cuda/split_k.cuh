@@ -87,33 +87,24 @@ __device__ __forceinline__ bool reduce_slices(
   // Every slice has arrived: nothing else touches the counter in this launch, and the next
   // launch (stream-ordered after this one) finds it zero.
   if (tid == 0) atomicExch(counter, 0u);
-
+    // Fragment by fragment, the slices in order, this CTA's own partial re-read like the others'
+    // (from L2, where it just went): no second set of accumulators, which the 128 x 128 tiles (128
+    // a thread) have no registers for.
 #pragma unroll
   for (int i = 0; i < L::MMA_M; ++i)
 #pragma unroll
-    for (int n = 0; n < L::MMA_N; ++n) {
-      T own[4], sum[4];
-#pragma unroll
-      for (int e = 0; e < 4; ++e) own[e] = part[i][n][e];
+    for (int n = 0; n < L::MMA_N; ++n)
 #pragma unroll
       for (int s = 0; s < C::SPLIT_K; ++s) {
-        T v[4];
-        if (s == slice) {
+        const uint4 bits = ptx::ld_cg_128(piece(s, i, n));
+        const unsigned words[4] = {bits.x, bits.y, bits.z, bits.w};
 #pragma unroll
-          for (int e = 0; e < 4; ++e) v[e] = own[e];
-        } else {
-          const uint4 bits = ptx::ld_cg_128(piece(s, i, n));
-          detail::from_bits(bits.x, v[0]);
-          detail::from_bits(bits.y, v[1]);
-          detail::from_bits(bits.z, v[2]);
-          detail::from_bits(bits.w, v[3]);
+        for (int e = 0; e < 4; ++e) {
+          T v;
+          detail::from_bits(words[e], v);
+          part[i][n][e] = s == 0 ? v : detail::add(part[i][n][e], v);
         }
-#pragma unroll
-        for (int e = 0; e < 4; ++e) sum[e] = s == 0 ? v[e] : detail::add(sum[e], v[e]);
       }
-#pragma unroll
-      for (int e = 0; e < 4; ++e) part[i][n][e] = sum[e];
-    }
   return true;
 }
 
