@@ -140,7 +140,8 @@ std::vector<CudaTileBucket> cuda_tile_buckets(const LayerConfig& layer);
 
 /// Dynamic shared memory of the kernel with `tile` and `operands`, in bytes: the same figure as
 /// gemm_smem_bytes<Config>() in templates/cuda/gemm_layout.cuh (the rendered source
-/// static_asserts it).
+/// static_asserts it). split_k and raster add none: split-K's one shared word (the last-arrival
+/// verdict) reuses the first stage after the main loop, and its partials go to global memory.
 int gemm_smem_bytes(const CudaTile& tile, const CudaOperands& operands);
 
 /// CTAs of `tile` one SM of `arch` can hold, as far as shared memory, threads and registers (the
@@ -150,8 +151,9 @@ int intended_blocks_per_sm(const CudaTile& tile, const CudaOperands& operands, C
 
 /// The rules a tile must satisfy on `arch`: warp tiles of whole m16 x n16 mma pairs (int4: n32
 /// quads), BLOCK_K a multiple of 32 (int4: one that divides the group size or is a multiple of
-/// it), at least 2 stages, copies that split evenly over the threads, at most 1024 threads, and
-/// shared memory within the arch's per-block limit. The error names the
+/// it), at least 2 stages, copies that split evenly over the threads, at most 1024 threads,
+/// split_k in [1, kMaxSplitK] and raster in [1, kMaxRaster] (int4 slices need no rule: they are
+/// cut at whole groups), and shared memory within the arch's per-block limit. The error names the
 /// parameter, its value and the rule.
 Expected<void> validate(const CudaTile& tile, const CudaOperands& operands, CudaArch arch);
 
