@@ -38,8 +38,12 @@ CudaArchLimits limits(CudaArch arch) {
 }
 
 std::string canonical_name(const CudaTile& t) {
-  return fmt::format("{}x{}x{}_w{}x{}_s{}{}", t.block_m, t.block_n, t.block_k, t.warps_m, t.warps_n,
-                     t.stages, t.a_quant == CudaAQuant::producer ? "_qp" : "");
+  std::string name = fmt::format("{}x{}x{}_w{}x{}_s{}", t.block_m, t.block_n, t.block_k, t.warps_m,
+                                 t.warps_n, t.stages);
+  if (t.split_k != 1) name += fmt::format("_k{}", t.split_k);
+  if (t.raster != 1) name += fmt::format("_r{}", t.raster);
+  if (t.a_quant == CudaAQuant::producer) name += "_qp";
+  return name;
 }
 
 CudaTile with_producer(CudaTile tile) {
@@ -49,16 +53,27 @@ CudaTile with_producer(CudaTile tile) {
 
 std::vector<CudaTile> cuda_tiles(GemmFamily family) {
   switch (family) {
+    // {block_m, block_n, block_k, warps_m, warps_n, stages, split_k, raster}
     case GemmFamily::w8a8:
-      return {{128, 128, 64, 2, 2, 3}, {64, 64, 64, 2, 2, 3}, {16, 128, 128, 1, 4, 4}};
-    case GemmFamily::fp8:
+      return {{128, 128, 64, 2, 2, 3, 1, kPrefillRaster},
+              {64, 64, 64, 2, 2, 3},
+              {16, 128, 128, 1, 4, 4, kDecodeSplitK}};
+    case GemmFamily::fp8:  // w4a8's, without raster: see cuda_tiles' comment
+      return {
+          {128, 128, 64, 2, 4, 3}, {64, 64, 64, 2, 2, 3}, {16, 128, 128, 1, 4, 4, kDecodeSplitK}};
     case GemmFamily::w4a8:
-      return {{128, 128, 64, 2, 4, 3}, {64, 64, 64, 2, 2, 3}, {16, 128, 128, 1, 4, 4}};
+      return {{128, 128, 64, 2, 4, 3, 1, kPrefillRaster},
+              {64, 64, 64, 2, 2, 3},
+              {16, 128, 128, 1, 4, 4, kDecodeSplitK}};
     case GemmFamily::fp16:
     case GemmFamily::bf16:
-      return {{128, 128, 32, 2, 2, 4}, {64, 64, 32, 2, 2, 4}, {16, 128, 64, 1, 4, 4}};
+      return {{128, 128, 32, 2, 2, 4, 1, kPrefillRaster},
+              {64, 64, 32, 2, 2, 4},
+              {16, 128, 64, 1, 4, 4, kDecodeSplitK}};
     case GemmFamily::w4a16:
-      return {{128, 128, 32, 2, 2, 4}, {64, 64, 64, 2, 2, 3}, {16, 128, 128, 1, 4, 4}};
+      return {{128, 128, 32, 2, 2, 4, 1, kPrefillRaster},
+              {64, 64, 64, 2, 2, 3},
+              {16, 128, 128, 1, 4, 4, kDecodeSplitK}};
     default:
       return {};
   }
@@ -184,6 +199,13 @@ Expected<void> validate(const CudaTile& t, const CudaOperands& o, CudaArch arch)
     return fail("block_k", fmt::format("the {} (A) and {} (W) 16-byte copies per stage must split "
                                        "evenly over {} threads",
                                        a_chunks, w_chunks, t.threads()));
+  // int4 slices need no rule: they are cut at whole groups (templates/cuda/gemm_grid.cuh).
+  if (t.split_k < 1 || t.split_k > kMaxSplitK)
+    return fail("split_k", fmt::format("split_k {} must be in [1, {}] (1: K is not split)",
+                                       t.split_k, kMaxSplitK));
+  if (t.raster < 1 || t.raster > kMaxRaster)
+    return fail("raster", fmt::format("raster {} must be in [1, {}] (1: row-major block order)",
+                                      t.raster, kMaxRaster));
   const int smem = gemm_smem_bytes(t, o);
   if (smem > limits(arch).smem_per_block)
     return fail("stages", fmt::format("{} bytes of shared memory exceed the {} bytes a block may "

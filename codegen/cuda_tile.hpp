@@ -49,7 +49,8 @@ CudaArchLimits limits(CudaArch arch);
 /// kernel launched before the GEMM (producer). A choice the tuner searches.
 enum class CudaAQuant : std::uint8_t { in_cta, producer };
 
-/// No defaults for the sizes: codegen never guesses a tile.
+/// No defaults for the shape: codegen never guesses a tile. split_k, raster and a_quant default
+/// to what every tile had before they existed (and keep its name).
 struct CudaTile {
   int block_m = 0;  ///< rows of Y per CTA
   int block_n = 0;  ///< columns of Y per CTA
@@ -57,6 +58,13 @@ struct CudaTile {
   int warps_m = 0;  ///< warps along M
   int warps_n = 0;  ///< warps along N
   int stages = 0;   ///< cp.async pipeline depth
+  /// Slices of K per output tile, each a CTA of its own (grid z), summed by the last to arrive
+  /// through a workspace (templates/cuda/split_k.cuh): 1 (none) to kMaxSplitK. More CTAs for
+  /// shapes with few output tiles (decode), at the price of the partials' traffic.
+  int split_k = 1;
+  /// Tile rows per group of the CTA order (templates/cuda/gemm_grid.cuh): CTAs running together
+  /// share A's row blocks and W's column blocks in L2. 1 (row-major) to kMaxRaster.
+  int raster = 1;
   /// producer: only for an 8-bit A with dynamic per-token scaling (validate())
   CudaAQuant a_quant = CudaAQuant::in_cta;
 
@@ -64,8 +72,12 @@ struct CudaTile {
   int threads() const { return 32 * warps_m * warps_n; }
 };
 
-/// "128x128x64_w2x2_s3": the tile's part of kernel names, logs and keys; "…_s3_qp" with the
-/// producer (the default in_cta adds nothing, so the names of in-CTA tiles never changed).
+inline constexpr int kMaxSplitK = 16;  ///< beyond it the partials' traffic outweighs more CTAs
+inline constexpr int kMaxRaster = 16;  ///< groups taller than a wave of CTAs gain nothing more
+
+/// "128x128x64_w2x2_s3": the tile's part of kernel names, logs and keys; "_k4" (split_k), "_r8"
+/// (raster) and "_qp" (the producer) follow only when not the default, so tiles without them
+/// keep their names.
 std::string canonical_name(const CudaTile& tile);
 
 /// What a kernel's shared memory, copies and tile rules depend on besides the tile: the operand
@@ -81,6 +93,19 @@ struct CudaOperands {
   bool operator==(const CudaOperands&) const = default;
 };
 
+/// The decode tile's split-K. With M <= 16 a layer has one tile row, so only ceil(N / 128) CTAs:
+/// 32 for N = 4096, a third of an A100's 108 SMs (a quarter of an H100's 132), each streaming
+/// 128 rows of W; decode is bound by W's bytes, and idle SMs are idle memory pipes. Four slices
+/// make 128 CTAs, about one per SM. The price is the partials' round trip, 16 x 128 x 4 bytes
+/// per slice and tile: 4 x 8 KB beside the tile's 512 KB of int8 W at K = 4096 (6 %), and a
+/// per-token pre-pass that each slice repeats over all of K for its 16 rows (32 KB of fp16).
+inline constexpr int kDecodeSplitK = 4;
+/// The prefill tile's rasterization. In row-major order a wave of ~100-130 CTAs covers a few
+/// tile rows and all of W's column blocks (86 of them at N = 11008); in groups of 8 rows it
+/// covers 8 row blocks of A and ~16 column blocks of W, several times less to keep in L2. 8 is
+/// Triton's customary GROUP_M; a tuner can search the value.
+inline constexpr int kPrefillRaster = 8;
+
 /// The tiles qk ships per family (every one is compiled for every arch by the tests):
 /// - w8a8: 128x128x64_w2x2_s3, prefill: 64 x 64 warp tiles (128 int32 accumulators a thread),
 ///   the largest tile whose 3 stages fit the 99 KB a block may use on sm_86/sm_89;
@@ -95,6 +120,10 @@ struct CudaOperands {
 ///   64 each a thread in the 8-warp prefill tile.
 /// - w4a16: w8a8's tiles (a quarter of the A stage's bytes for W, so 3-4 stages fit easily);
 ///   every warp tile is a whole n32 quad (one ldmatrix.x4 of int4 serves four n8 tiles).
+/// - every family's decode tile splits K in kDecodeSplitK slices, and its prefill tile orders
+///   its CTAs in groups of kPrefillRaster tile rows (below) — except fp8's: on sm_90a its
+///   emulated mma leaves no register for the raster order's two computed tile coordinates
+///   (255 registers and 12 bytes of spills; row-major order reads them from blockIdx).
 /// Each list is {prefill, mid, decode}. Errc-free: a family the cuda target does not implement
 /// has none (an empty list).
 std::vector<CudaTile> cuda_tiles(GemmFamily family);
@@ -133,7 +162,9 @@ std::vector<CudaTileBucket> cuda_tile_buckets(const LayerConfig& layer);
 /// Dynamic shared memory of the kernel with `tile` and `operands`, in bytes: the same figure as
 /// gemm_smem_bytes<Config>() in templates/cuda/gemm_layout.cuh (the rendered source
 /// static_asserts it). With the producer the A stages hold the 8-bit codes and there is neither
-/// an 8-bit A tile nor per-token scales in shared memory.
+/// an 8-bit A tile nor per-token scales in shared memory. split_k and raster add none: split-K's
+/// one shared word (the last-arrival verdict) reuses the first stage after the main loop, and its
+/// partials go to global memory.
 int gemm_smem_bytes(const CudaTile& tile, const CudaOperands& operands);
 
 /// CTAs of `tile` one SM of `arch` can hold, as far as shared memory, threads and registers (the
@@ -144,8 +175,10 @@ int intended_blocks_per_sm(const CudaTile& tile, const CudaOperands& operands, C
 /// The rules a tile must satisfy on `arch`: warp tiles of whole m16 x n16 mma pairs (int4: n32
 /// quads), BLOCK_K a multiple of 32 (int4: one that divides the group size or is a multiple of
 /// it), at least 2 stages, copies that split evenly over the threads, at most 1024 threads,
-/// shared memory within the arch's per-block limit, and a_quant producer only for an 8-bit A with
-/// dynamic per-token scaling. The error names the parameter, its value and the rule.
+/// split_k in [1, kMaxSplitK] and raster in [1, kMaxRaster] (int4 slices need no rule: they are
+/// cut at whole groups), shared memory within the arch's per-block limit, and a_quant producer
+/// only for an 8-bit A with dynamic per-token scaling. The error names the parameter, its value
+/// and the rule.
 Expected<void> validate(const CudaTile& tile, const CudaOperands& operands, CudaArch arch);
 
 }  // namespace qk::codegen

@@ -49,6 +49,8 @@ struct {config} {{
   static constexpr int WARPS_M = {warps_m};
   static constexpr int WARPS_N = {warps_n};
   static constexpr int STAGES = {stages};
+  static constexpr int SPLIT_K = {split_k};
+  static constexpr int RASTER = {raster};
   static constexpr int MIN_BLOCKS = {min_blocks};
 }};
 static_assert(qk::cuda::gemm_smem_bytes<{config}>() == {smem},
@@ -64,7 +66,8 @@ static_assert(qk::cuda::gemm_smem_bytes<{config}>() == {smem},
       fmt::arg("output", to_string(spec.output)), fmt::arg("block_m", spec.tile.block_m),
       fmt::arg("block_n", spec.tile.block_n), fmt::arg("block_k", spec.tile.block_k),
       fmt::arg("warps_m", spec.tile.warps_m), fmt::arg("warps_n", spec.tile.warps_n),
-      fmt::arg("stages", spec.tile.stages), fmt::arg("min_blocks", k.min_blocks),
+      fmt::arg("stages", spec.tile.stages), fmt::arg("split_k", spec.tile.split_k),
+      fmt::arg("raster", spec.tile.raster), fmt::arg("min_blocks", k.min_blocks),
       fmt::arg("smem", k.smem_bytes), fmt::arg("a_quant", to_string(spec.tile.a_quant)),
       fmt::arg("producer_include", producer ? "#include \"cuda/quantize_rows.cuh\"\n" : ""),
       fmt::arg("producer_check", producer_check));

@@ -45,25 +45,6 @@ struct CudaModule {
   std::optional<CudaFunction> producer;  ///< the quantize producer, when the tile has one
 };
 
-/// The quantize producer's output between its launch and the GEMM's (codes, then scales:
-/// quantize_workspace), device memory owned by the kernel and grown on demand. Calls are
-/// synchronous on the default stream, so one buffer serves every call, one at a time.
-struct CudaQuantizeWorkspace {
-  std::mutex mutex;
-  std::optional<DeviceBuffer> buffer;
-
-  /// @pre mutex held
-  Expected<void*> reserve(const CudaDevice& device, std::size_t bytes) {
-    if (!buffer || buffer->size() < bytes) {
-      buffer.reset();  // free the smaller one first
-      auto grown = DeviceBuffer::allocate(device, bytes);
-      if (!grown) return grown.error();
-      buffer.emplace(std::move(*grown));
-    }
-    return buffer->get();
-  }
-};
-
 /// Weights in device memory, uploaded once; scales and zero points only where the family has them.
 struct DevicePackedWeights final : PackedWeights::Impl {
   DeviceBuffer codes;
@@ -95,7 +76,11 @@ const T* device_pointer(const std::optional<DeviceBuffer>& buffer) {
 struct CudaKernel final : Kernel::Impl {
   const CudaDevice& device;
   BucketVariants<CudaModule> variants;
-  mutable CudaQuantizeWorkspace workspace;
+  // Scratch device memory, grown on demand: the producer's codes and scales, and split-K's
+  // partials and counters. Calls are synchronous on the default stream, so each serves every
+  // call, one at a time (its mutex held from launch to synchronization).
+  mutable std::mutex quantized_a_mutex, split_k_mutex;
+  mutable DeviceWorkspace quantized_a, split_k;
 
   CudaKernel(LayerConfig l, const CudaDevice& d, BucketVariants<CudaModule> v)
       : Impl(std::move(l)), device(d), variants(std::move(v)) {}
@@ -132,15 +117,15 @@ struct CudaKernel final : Kernel::Impl {
     const bool static_scale = layer.activation_scaling == ActivationScaling::static_per_tensor;
     auto scale = upload(device, &params.activation_scale, static_scale ? sizeof(float) : 0);
     if (!scale) return scale.error();
-    const QkCudaGemmArgs args = gemm_args(
+    QkCudaGemmArgs args = gemm_args(
         layer, a, out,
         {w.codes.get(), device_pointer<float>(w.scales), device_pointer<float>(w.zero_points)},
         params.bias.data(), device_pointer<float>(*scale), params.output_scale);
     if (!kernel.producer) return launch_gemm(kernel, args);
-    // The producer first, into the workspace; the GEMM after it on the same (default) stream
+    // The producer first, into its workspace; the GEMM after it on the same (default) stream
     // reads its codes and scales.
-    std::lock_guard lock(workspace.mutex);
-    auto base = workspace.reserve(device, quantize_workspace_bytes(args.m, args.k));
+    std::lock_guard lock(quantized_a_mutex);
+    auto base = quantized_a.get(device, quantize_workspace_bytes(args.m, args.k));
     if (!base) return base.error();
     const QuantizeWorkspace ws = quantize_workspace(*base, args.m, args.k);
     const QkCudaQuantizeArgs quantize = quantize_args(args, ws);
@@ -151,11 +136,21 @@ struct CudaKernel final : Kernel::Impl {
     return launch_gemm(kernel, consume_quantized(args, ws));
   }
 
-  Expected<void> launch_gemm(const CudaModule& kernel, const QkCudaGemmArgs& args) const {
+  Expected<void> launch_gemm(const CudaModule& kernel, QkCudaGemmArgs args) const {
+    std::unique_lock<std::mutex> lock;
+    if (const auto bytes = gemm_workspace_bytes(kernel.spec, args.m, args.n); bytes > 0) {
+      lock = std::unique_lock(split_k_mutex);
+      auto scratch = split_k.get(device, bytes);
+      if (!scratch) return scratch.error();
+      args.workspace = *scratch;
+    }
     auto geometry = prepare_launch(kernel.spec, kernel.rendered, args);
     if (!geometry) return geometry.error();
-    if (auto launched = kernel.function.launch(*geometry, args); !launched) return launched.error();
-    return synchronize(device, kernel.rendered.name);
+    auto ran = kernel.function.launch(*geometry, args);
+    if (ran) ran = synchronize(device, kernel.rendered.name);
+    // A failed launch may leave counters counting: zero them (best effort) for the next call.
+    if (!ran && args.workspace != nullptr) (void)split_k.reset();
+    return ran;
   }
 };
 

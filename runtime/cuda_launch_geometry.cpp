@@ -4,12 +4,17 @@
 
 #include <fmt/format.h>
 
+#include "templates/cuda/gemm_grid.cuh"
+
 namespace qk::runtime {
 
 namespace {
 
-constexpr std::int64_t kMaxGridY = 65535;  // CUDA C++ Programming Guide, "Compute Capabilities"
-constexpr std::int64_t kMaxIndex = (std::int64_t{1} << 31) - 1;
+constexpr std::int64_t kMaxIndex = (std::int64_t{1} << 31) - 1;  // also gridDim.x's limit
+
+std::int64_t output_tiles(const codegen::CudaTile& t, std::int64_t m, std::int64_t n) {
+  return ((m + t.block_m - 1) / t.block_m) * ((n + t.block_n - 1) / t.block_n);
+}
 
 Error bad_dimension(const char* name, std::int64_t value, std::string_view rule) {
   return Error{Errc::invalid_argument, name, fmt::format("{} {}", value, rule)};
@@ -27,17 +32,31 @@ Expected<CudaLaunchGeometry> launch_geometry(const codegen::CudaKernelSpec& spec
   if (spec.group_size > 0 && k % spec.group_size != 0)
     return bad_dimension(
         "k", k, fmt::format("must be a multiple of the weights' group size {}", spec.group_size));
-  const std::int64_t grid_y = (m + spec.tile.block_m - 1) / spec.tile.block_m;
-  if (grid_y > kMaxGridY)
+  // The kernel indexes tiles with int (gemm_grid.cuh, BlockWork::tile_index), and raster
+  // order puts them all along gridDim.x (at most 2^31 - 1).
+  const codegen::CudaTile& t = spec.tile;
+  const std::int64_t tiles_m = (m + t.block_m - 1) / t.block_m;
+  const std::int64_t tiles_n = (n + t.block_n - 1) / t.block_n;
+  if (tiles_m * tiles_n > kMaxIndex)
     return bad_dimension("m", m,
-                         fmt::format("needs {} blocks of {} rows; gridDim.y is at most {}", grid_y,
-                                     spec.tile.block_m, kMaxGridY));
+                         fmt::format("times n {} makes {} output tiles of {}x{}; the kernels "
+                                     "index at most 2^31 - 1",
+                                     n, tiles_m * tiles_n, t.block_m, t.block_n));
+  const cuda::GridDims grid = cuda::grid_dims(tiles_m, tiles_n, t.split_k, t.raster);
   return CudaLaunchGeometry{
-      .grid_x = static_cast<unsigned>((n + spec.tile.block_n - 1) / spec.tile.block_n),
-      .grid_y = static_cast<unsigned>(grid_y),
+      .grid_x = static_cast<unsigned>(grid.x),
+      .grid_y = static_cast<unsigned>(grid.y),
+      .grid_z = static_cast<unsigned>(grid.z),
       .block_x = static_cast<unsigned>(kernel.threads),
       .smem_bytes = static_cast<unsigned>(kernel.smem_bytes),
+      .workspace_bytes = gemm_workspace_bytes(spec, m, n),
   };
+}
+
+std::uint64_t gemm_workspace_bytes(const codegen::CudaKernelSpec& spec, std::int64_t m,
+                                   std::int64_t n) {
+  return static_cast<std::uint64_t>(cuda::split_workspace_bytes(
+      output_tiles(spec.tile, m, n), spec.tile.split_k, spec.tile.block_m, spec.tile.block_n));
 }
 
 Expected<void> check_alignment(const QkCudaGemmArgs& args) {
@@ -92,6 +111,13 @@ Expected<CudaLaunchGeometry> prepare_launch(const codegen::CudaKernelSpec& spec,
     return bad("out_inv_scale",
                fmt::format("{} must be finite and > 0: {} requantizes Y to int8 with it",
                            args.out_inv_scale, kernel.name));
+  if (geometry->workspace_bytes > 0 && (args.workspace == nullptr || !aligned_16(args.workspace)))
+    return bad("workspace",
+               fmt::format("address {} must be non-null and 16-byte aligned: {} splits K in {} "
+                           "slices and needs {} bytes of workspace (gemm_workspace_bytes) for "
+                           "m {}, n {}, counters zeroed before the first launch",
+                           args.workspace, kernel.name, spec.tile.split_k,
+                           geometry->workspace_bytes, args.m, args.n));
   if (spec.bias != (args.bias != nullptr))
     return bad("bias",
                fmt::format("is {}, but {} was built {} a bias", args.bias ? "given" : "null",

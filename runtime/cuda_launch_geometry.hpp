@@ -13,17 +13,31 @@
 namespace qk::runtime {
 
 struct CudaLaunchGeometry {
-  unsigned grid_x = 0;      ///< blocks along N: ceil(n / BLOCK_N)
-  unsigned grid_y = 0;      ///< blocks along M: ceil(m / BLOCK_M)
-  unsigned block_x = 0;     ///< threads per block
-  unsigned smem_bytes = 0;  ///< dynamic shared memory per block
+  // cuda::grid_dims (templates/cuda/gemm_grid.cuh): RASTER 1 (tiles along N, tiles along M up
+  // to 65535, SPLIT_K times the folds of the tile rows past 65535); RASTER > 1 (every tile in
+  // raster order, 1, SPLIT_K).
+  unsigned grid_x = 0;
+  unsigned grid_y = 1;
+  unsigned grid_z = 1;
+  unsigned block_x = 0;               ///< threads per block
+  unsigned smem_bytes = 0;            ///< dynamic shared memory per block
+  std::uint64_t workspace_bytes = 0;  ///< args.workspace needed: gemm_workspace_bytes()
 };
+
+/// Bytes of the workspace a launch of `spec`'s kernel on Y[m, n] needs (QkCudaGemmArgs::workspace:
+/// split-K's partial sums and one arrival counter per output tile, templates/cuda/gemm_grid.cuh);
+/// 0 without split-K. The counters are its last 4 · tiles bytes; they must be zero before the
+/// first launch and every launch leaves them so. @pre m, n >= 1
+std::uint64_t gemm_workspace_bytes(const codegen::CudaKernelSpec& spec, std::int64_t m,
+                                   std::int64_t n);
 
 /// The launch of `kernel` (rendered from `spec`) for Y[m, n] = A[m, k] · W[n, k]ᵀ.
 /// Errors (Errc::invalid_argument) name the dimension, its value and the limit: m, n >= 1; k a
 /// positive multiple of 16 (every row of A and W starts 16-byte aligned, which cp.async needs)
 /// and of the weights' group size (int4);
-/// m, n, k below 2^31 (the kernels index with int); ceil(m / BLOCK_M) <= 65535 (gridDim.y).
+/// m, n, k below 2^31 (the kernels index with int); the output tiles, ceil(m / BLOCK_M) ·
+/// ceil(n / BLOCK_N), below 2^31 (the kernels number them with int; gridDim.y's 65535 does not
+/// bound M: tile rows past it fold into z).
 Expected<CudaLaunchGeometry> launch_geometry(const codegen::CudaKernelSpec& spec,
                                              const codegen::RenderedCudaKernel& kernel,
                                              std::int64_t m, std::int64_t n, std::int64_t k);
@@ -39,7 +53,9 @@ Expected<void> check_alignment(const QkCudaGemmArgs& args);
 /// per-tensor scaling of a quantized A, and with A from the producer (a_scale then holds its
 /// [M] scales, 4-byte aligned); bias is required when the kernel adds one and must be
 /// null when it does not (a mismatch would read garbage or silently drop the bias);
-/// out_inv_scale must be finite and > 0 when the kernel requantizes Y to int8.
+/// out_inv_scale must be finite and > 0 when the kernel requantizes Y to int8; workspace must be
+/// non-null and 16-byte aligned when the geometry's workspace_bytes is not 0 (its size is the
+/// caller's: gemm_workspace_bytes()).
 /// Errors (Errc::invalid_argument) name the argument, its value and the rule.
 Expected<CudaLaunchGeometry> prepare_launch(const codegen::CudaKernelSpec& spec,
                                             const codegen::RenderedCudaKernel& kernel,

@@ -78,6 +78,25 @@ Expected<void> DeviceBuffer::fill(std::uint8_t value) const {
   return {};
 }
 
+Expected<void*> DeviceWorkspace::get(const CudaDevice& device, std::uint64_t bytes) {
+  if (bytes == 0) return nullptr;
+  if (!buffer_ || buffer_->size() < bytes) {
+    buffer_.reset();  // free the old one first: the device may not hold both
+    auto grown = DeviceBuffer::allocate(device, bytes);
+    if (!grown) return grown.error();
+    buffer_.emplace(std::move(*grown));
+    if (auto zeroed = reset(); !zeroed) {
+      buffer_.reset();
+      return zeroed.error();
+    }
+  }
+  return buffer_->get();
+}
+
+Expected<void> DeviceWorkspace::reset() const {
+  return buffer_ ? buffer_->fill(0) : Expected<void>{};
+}
+
 Expected<CudaFunction> CudaFunction::load(const CudaDevice& device,
                                           std::span<const std::uint8_t> cubin,
                                           const std::string& lowered_name, int dynamic_smem_bytes) {
@@ -132,13 +151,14 @@ Expected<void> CudaFunction::launch(const CudaLaunchGeometry& g,
 }
 
 Expected<void> CudaFunction::launch_with(const CudaLaunchGeometry& g, void** params) const {
-  if (const CUresult r =
-          driver_->api().cuLaunchKernel(static_cast<CUfunction>(function_), g.grid_x, g.grid_y, 1,
-                                        g.block_x, 1, 1, g.smem_bytes, nullptr, params, nullptr);
+  if (const CUresult r = driver_->api().cuLaunchKernel(static_cast<CUfunction>(function_), g.grid_x,
+                                                       g.grid_y, g.grid_z, g.block_x, 1, 1,
+                                                       g.smem_bytes, nullptr, params, nullptr);
       r != CUDA_SUCCESS)
-    return driver_->error(r, fmt::format("cuLaunchKernel ({}, grid {}x{}, {} threads, {} bytes "
-                                         "of shared memory)",
-                                         name_, g.grid_x, g.grid_y, g.block_x, g.smem_bytes));
+    return driver_->error(
+        r, fmt::format("cuLaunchKernel ({}, grid {}x{}x{}, {} threads, {} bytes "
+                       "of shared memory)",
+                       name_, g.grid_x, g.grid_y, g.grid_z, g.block_x, g.smem_bytes));
   return {};
 }
 

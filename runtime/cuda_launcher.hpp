@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -58,6 +59,21 @@ class DeviceBuffer {
   const CudaDriver* driver_;
   std::uint64_t address_ = 0;  // CUdeviceptr; 0 once moved from
   std::size_t size_ = 0;
+};
+
+/// The workspace of split-K kernels (QkCudaGemmArgs::workspace) on a device: grown on demand,
+/// zeroed (cuMemsetD8) whenever it is (re)allocated, so that its arrival counters start at zero;
+/// each launch leaves them zero for the next. Not thread-safe, and one launch may use it at a
+/// time: its owner serializes the calls (qk's cuda Kernel holds a mutex across launch and sync).
+class DeviceWorkspace {
+ public:
+  /// A buffer of at least `bytes` bytes (null for 0). Errors: the driver's (allocation, memset).
+  Expected<void*> get(const CudaDevice& device, std::uint64_t bytes);
+  /// Zeroes the buffer again: after a failed launch, whose CTAs may have left counters counting.
+  Expected<void> reset() const;
+
+ private:
+  std::optional<DeviceBuffer> buffer_;
 };
 
 /// A kernel of a loaded cubin. Move-only; unloads its module on destruction.

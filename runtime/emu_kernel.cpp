@@ -25,25 +25,33 @@ struct EmuPackedWeights final : PackedWeights::Impl {
       : Impl(Target::cuda_emu, w.n, w.k), host(std::move(w)) {}
 };
 
-/// The quantize producer's output between its launch and the GEMM's (codes, then scales:
-/// quantize_workspace), owned by the kernel, grown on demand; one call uses it at a time.
-struct EmuQuantizeWorkspace {
-  struct alignas(16) Piece {
-    std::uint8_t bytes[16];
-  };
+/// Scratch host memory of a kernel: grown on demand, value-initialized (split-K's arrival
+/// counters start at zero, and every launch leaves them so), 16-byte aligned (the producer's
+/// 128-bit stores). One call at a time uses it: the caller holds `mutex` while its launch runs.
+class HostWorkspace {
+ public:
   std::mutex mutex;
-  std::vector<Piece> pieces;  // 16-byte aligned, as the codes' 128-bit stores need
 
   /// @pre mutex held
-  void* reserve(std::size_t bytes) {
-    if (pieces.size() * sizeof(Piece) < bytes) pieces.resize((bytes + 15) / 16);
-    return pieces.data();
+  void* get(std::uint64_t bytes) {
+    if (bytes == 0) return nullptr;
+    if (words_.size() < (bytes + 15) / 16) words_.assign((bytes + 15) / 16, Words{});
+    return words_.data();
   }
+  /// After a failed launch, whose CTAs may have left counters counting. @pre mutex held
+  void reset() { words_.clear(); }
+
+ private:
+  struct alignas(16) Words {
+    std::uint32_t w[4];
+  };
+  std::vector<Words> words_;
 };
 
 struct EmuKernel final : Kernel::Impl {
   BucketVariants<EmuKernelModule> variants;
-  mutable EmuQuantizeWorkspace workspace;
+  mutable HostWorkspace quantized_a;  // the producer's codes and scales
+  mutable HostWorkspace split_k;      // split-K's partials and counters
 
   EmuKernel(LayerConfig l, BucketVariants<EmuKernelModule> v)
       : Impl(std::move(l)), variants(std::move(v)) {}
@@ -63,15 +71,15 @@ struct EmuKernel final : Kernel::Impl {
     if (auto contiguous = check_contiguous(a, out); !contiguous) return contiguous.error();
     const CudaHostWeights& w = static_cast<const EmuPackedWeights&>(packed).host;
     const EmuKernelModule& kernel = variants.for_m(a.rows);
-    const QkCudaGemmArgs args =
+    QkCudaGemmArgs args =
         gemm_args(layer, a, out,
                   {w.codes.data(), nullptr_if_empty(w.scales), nullptr_if_empty(w.zero_points)},
                   params.bias.data(), &params.activation_scale, params.output_scale);
     if (!kernel.producer_entry) return launch_gemm(kernel, args);
-    // The producer first, into the workspace; then the GEMM reads its codes and scales.
-    std::lock_guard lock(workspace.mutex);
+    // The producer first, into its workspace; then the GEMM reads its codes and scales.
+    std::lock_guard lock(quantized_a.mutex);
     const QuantizeWorkspace ws = quantize_workspace(
-        workspace.reserve(quantize_workspace_bytes(args.m, args.k)), args.m, args.k);
+        quantized_a.get(quantize_workspace_bytes(args.m, args.k)), args.m, args.k);
     const QkCudaQuantizeArgs quantize = quantize_args(args, ws);
     auto producer = prepare_quantize_launch(kernel.rendered, quantize);
     if (!producer) return producer.error();
@@ -85,14 +93,21 @@ struct EmuKernel final : Kernel::Impl {
     return launch_gemm(kernel, consume_quantized(args, ws));
   }
 
-  static Expected<void> launch_gemm(const EmuKernelModule& kernel, const QkCudaGemmArgs& args) {
+  Expected<void> launch_gemm(const EmuKernelModule& kernel, QkCudaGemmArgs args) const {
+    std::unique_lock<std::mutex> lock;
+    if (const auto bytes = gemm_workspace_bytes(kernel.spec, args.m, args.n); bytes > 0) {
+      lock = std::unique_lock(split_k.mutex);
+      args.workspace = split_k.get(bytes);
+    }
     auto geometry = prepare_launch(kernel.spec, kernel.rendered, args);
     if (!geometry) return geometry.error();
-    return emu::launch({{geometry->grid_x, geometry->grid_y, 1},
-                        {geometry->block_x, 1, 1},
-                        geometry->smem_bytes,
-                        kernel.entry,
-                        &args});
+    auto ran = emu::launch({{geometry->grid_x, geometry->grid_y, geometry->grid_z},
+                            {geometry->block_x, 1, 1},
+                            geometry->smem_bytes,
+                            kernel.entry,
+                            &args});
+    if (!ran && args.workspace != nullptr) split_k.reset();
+    return ran;
   }
 };
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -72,16 +73,32 @@ std::string workload_summary(const std::string& json) {
                      field("k"));
 }
 
-/// A CUDA kernel's canonical name split into its spec and its tile, the last three parts
-/// ("qk_w8a8_sm_80_fp16_st_bias_none_fp16" and "128x128x64_w2x2_s3", codegen::canonical_name).
+/// A CUDA kernel's canonical name split into its spec and its tile, which starts at the last
+/// part of the form "<m>x<n>x<k>" ("qk_w8a8_sm_80_fp16_st_bias_none_fp16" and
+/// "16x128x128_w1x4_s4_k4", codegen::canonical_name; split-K, raster and producer parts are
+/// optional).
 std::pair<std::string, std::string> split_tile(const std::string& kernel) {
-  std::size_t cut = kernel.size();
-  // "128x128x64_w2x2_s3", and "_qp" with the quantize producer (codegen::canonical_name).
-  const int parts = kernel.ends_with("_qp") ? 4 : 3;
-  for (int part = 0; part < parts && cut != std::string::npos && cut > 0; ++part)
-    cut = kernel.rfind('_', cut - 1);
-  if (cut == std::string::npos || cut == 0) return {kernel, ""};
-  return {kernel.substr(0, cut), kernel.substr(cut + 1)};
+  auto is_shape = [](std::string_view part) {
+    int numbers = 0;
+    for (std::size_t i = 0; i < part.size();) {
+      std::size_t digits = 0;
+      while (i + digits < part.size() && std::isdigit(static_cast<unsigned char>(part[i + digits])))
+        ++digits;
+      if (digits == 0) return false;
+      ++numbers;
+      i += digits;
+      if (i < part.size() && part[i++] != 'x') return false;
+      if (i == part.size() && part.back() == 'x') return false;
+    }
+    return numbers == 3;
+  };
+  for (std::size_t cut = kernel.rfind('_'); cut != std::string::npos && cut > 0;
+       cut = kernel.rfind('_', cut - 1)) {
+    const std::size_t end = kernel.find('_', cut + 1);
+    if (is_shape(std::string_view(kernel).substr(cut + 1, end - cut - 1)))
+      return {kernel.substr(0, cut), kernel.substr(cut + 1)};
+  }
+  return {kernel, ""};
 }
 
 int list(const std::string& cache_option) {

@@ -55,6 +55,7 @@ struct Session {
   runtime::CudaDevice device;
   std::unique_ptr<runtime::CudaBackend> backend;
   std::unique_ptr<cache::KernelCache> cache;  // null when it cannot be opened: compile each time
+  runtime::DeviceWorkspace workspace;         // split-K kernels' partials and counters
 };
 
 /// A loaded qk kernel and how to launch it.
@@ -76,11 +77,20 @@ Expected<LoadedKernel> load_kernel(Session& s, const LayerConfig& layer,
   return LoadedKernel{*spec, codegen::render_cuda(*spec), std::move(*function)};
 }
 
+/// Points `args` at the session's workspace when `k` splits K.
+Expected<void> attach_workspace(Session& s, const LoadedKernel& k, QkCudaGemmArgs& args) {
+  auto scratch = s.workspace.get(s.device, runtime::gemm_workspace_bytes(k.spec, args.m, args.n));
+  if (!scratch) return scratch.error();
+  args.workspace = *scratch;
+  return {};
+}
+
 /// Runs `k` on `p` once and returns the rows `rows` of its output.
 Expected<std::vector<float>> run_once(Session& s, const LoadedKernel& k, const HostProblem& p,
                                       const bench::gpu::DeviceOperands& ops,
                                       const std::vector<std::int64_t>& rows) {
-  const QkCudaGemmArgs args = bench::gpu::w8a8_args(ops, p);
+  QkCudaGemmArgs args = bench::gpu::w8a8_args(ops, p);
+  if (auto ok = attach_workspace(s, k, args); !ok) return ok.error();
   auto geometry = runtime::prepare_launch(k.spec, k.rendered, args);
   if (!geometry) return geometry.error();
   if (auto ok = k.function.launch(*geometry, args); !ok) return ok.error();
@@ -241,7 +251,10 @@ int run_timing(Session& s, const Options& o) {
         if (!copies) return copies.error();
         if (auto ok = (*baseline)->prepare(p); !ok) return ok.error();
         std::vector<QkCudaGemmArgs> args;
-        for (const auto& ops : *copies) args.push_back(bench::gpu::w8a8_args(ops, p));
+        for (const auto& ops : *copies) {
+          args.push_back(bench::gpu::w8a8_args(ops, p));
+          if (auto ok = attach_workspace(s, *kernel, args.back()); !ok) return ok.error();
+        }
         auto geometry = runtime::prepare_launch(kernel->spec, kernel->rendered, args[0]);
         if (!geometry) return geometry.error();
         // Both contenders are checked on their own output before anything is timed.

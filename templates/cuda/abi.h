@@ -6,7 +6,7 @@
 /// launcher and cuda-emu handle each family alike. Y[M, N] = epilogue(op(A) · op(W)ᵀ).
 /// Preconditions the launcher checks: K a positive multiple of 16 (every row of A and W starts
 /// on a 16-byte boundary, which cp.async needs) and of GROUP_SIZE for int4 W; A, W, Y and the
-/// int4 scales and zero points 16-byte aligned; M, N >= 1.
+/// int4 scales and zero points 16-byte aligned; M, N >= 1; the workspace of split-K kernels.
 typedef struct QkCudaGemmArgs {
   const void* a;         ///< [M, K] row-major, fp16 or bf16 bits (the config's INPUT); with
                          ///< A_QUANT = producer the codes quantize_rows wrote (1 byte each)
@@ -27,6 +27,11 @@ typedef struct QkCudaGemmArgs {
   int k;                 ///< the reduction dimension (in-features)
   float out_inv_scale;   ///< int8 Y: 1 / the static output scale (one IEEE division, numerics
                          ///< §2.3), finite and > 0; unused for fp16/bf16 Y
+  void* workspace;       ///< SPLIT_K > 1: scratch of split_workspace_bytes(tiles, SPLIT_K,
+                         ///< BLOCK_M, BLOCK_N) bytes (cuda/gemm_grid.cuh: the slices' partial
+                         ///< sums, then one uint32 arrival counter per output tile), 16-byte
+                         ///< aligned, counters zero before the first launch (the kernel leaves
+                         ///< them zero); one launch at a time may use it. Null otherwise
 } QkCudaGemmArgs;
 
 /// The arguments of the per-token quantize producer (templates/cuda/quantize_rows.cuh), which

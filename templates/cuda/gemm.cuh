@@ -30,19 +30,28 @@
 //   static constexpr int BLOCK_K;                  // K per pipeline stage, a multiple of 32
 //   static constexpr int WARPS_M, WARPS_N;         // the CTA's warps, as a WARPS_M x WARPS_N grid
 //   static constexpr int STAGES;                   // cp.async pipeline depth, >= 2
+//   static constexpr int SPLIT_K;                  // slices of K, each its own CTA, reduced by
+//                                                  // the last to arrive (split_k.cuh); 1 = none
+//   static constexpr int RASTER;                   // tile rows per group of the block order
+//                                                  // (gemm_grid.cuh); 1 = row-major
 //   static constexpr int MIN_BLOCKS;               // CTAs per SM the registers must allow
 //
-// Grid: (ceil(N / BLOCK_N), ceil(M / BLOCK_M)); block: 32 * WARPS_M * WARPS_N threads; dynamic
-// shared memory: gemm_smem_bytes<Config>() (above 48 KB the launcher opts in with
-// cudaFuncAttributeMaxDynamicSharedMemorySize).
+// Grid: grid_dims() of gemm_grid.cuh — RASTER 1: (tiles along N, tiles along M, SPLIT_K), tile
+// rows past gridDim.y's 65535 folded into z; RASTER > 1: (all tiles in RASTER order, 1,
+// SPLIT_K); either way M is bounded only by int indexing; block:
+// 32 * WARPS_M * WARPS_N threads; dynamic shared memory: gemm_smem_bytes<Config>() (above 48 KB
+// the launcher opts in with cudaFuncAttributeMaxDynamicSharedMemorySize); SPLIT_K > 1:
+// args.workspace (abi.h).
 #pragma once
 
 #include "cuda/abi.h"
 #include "cuda/epilogue.cuh"
+#include "cuda/gemm_grid.cuh"
 #include "cuda/gemm_layout.cuh"
 #include "cuda/operands.cuh"
 #include "cuda/ptx.cuh"
 #include "cuda/quantize.cuh"
+#include "cuda/split_k.cuh"
 
 namespace qk::cuda {
 
@@ -61,10 +70,22 @@ __global__ void __launch_bounds__(GemmLayout<C>::THREADS, C::MIN_BLOCKS)
   const int warp = tid / 32;
   const int warp_m = L::warp_row0(warp);  // the warp's first row within the tile
   const int warp_n = L::warp_col0(warp);  // its first column
-  const int m0 = blockIdx.y * C::BLOCK_M;
-  const int n0 = blockIdx.x * C::BLOCK_N;
   const int M = args.m, N = args.n, K = args.k;
-  const int k_tiles = (K + C::BLOCK_K - 1) / C::BLOCK_K;
+  const int tiles_m = (M + C::BLOCK_M - 1) / C::BLOCK_M,
+            tiles_n = (N + C::BLOCK_N - 1) / C::BLOCK_N;
+  const BlockWork work =
+      block_work(blockIdx.x, blockIdx.y, blockIdx.z, tiles_m, tiles_n, C::SPLIT_K, C::RASTER);
+  if (!work.in_grid) return;  // a folded grid's blocks past M (whole CTAs, before any barrier)
+  const int m0 = work.tile.m * C::BLOCK_M;
+  const int n0 = work.tile.n * C::BLOCK_N;
+  // This CTA's k-tiles: all of them, or its split-K slice's. int4 groups longer than BLOCK_K are
+  // never cut (w4a8's group sums end inside a slice; group scales stay once per group).
+  constexpr int UNIT = L::GROUPED_W && C::GROUP_SIZE > C::BLOCK_K ? C::GROUP_SIZE / C::BLOCK_K : 1;
+  const KTileRange k_range = C::SPLIT_K > 1 ? slice_k_tiles(work.slice, C::SPLIT_K,
+                                                            (K + C::BLOCK_K - 1) / C::BLOCK_K, UNIT)
+                                            : KTileRange{0, (K + C::BLOCK_K - 1) / C::BLOCK_K};
+  const int kt0 = k_range.begin;                    // the first k-tile
+  const int k_tiles = k_range.end - k_range.begin;  // how many (0 for an empty slice)
   const unsigned char* a_bytes = static_cast<const unsigned char*>(args.a);
   const unsigned char* w_bytes = static_cast<const unsigned char*>(args.w);
   const unsigned smem_base = ptx::smem_addr(smem);
@@ -118,7 +139,7 @@ __global__ void __launch_bounds__(GemmLayout<C>::THREADS, C::MIN_BLOCKS)
   // when empty so that wait_group's count stays in step with the k-tiles.
 #pragma unroll
   for (int s = 0; s < C::STAGES - 1; ++s) {
-    if (s < k_tiles) load_stage(s, s);
+    if (s < k_tiles) load_stage(s, kt0 + s);
     ptx::cp_async_commit();
   }
 
@@ -145,8 +166,9 @@ __global__ void __launch_bounds__(GemmLayout<C>::THREADS, C::MIN_BLOCKS)
         for (int e = 0; e < 4; ++e) group_sum[i][j][e] = 0.0f;
   }
 
-  for (int kt = 0; kt < k_tiles; ++kt) {
-    const int stage = kt % C::STAGES;
+  for (int i_kt = 0; i_kt < k_tiles; ++i_kt) {
+    const int kt = kt0 + i_kt;  // the k-tile, counted from K's start (the group of a k-tile)
+    const int stage = i_kt % C::STAGES;
     ptx::cp_async_wait<C::STAGES - 2>();  // k-tile kt has landed (for this thread's copies)...
     __syncthreads();  // ...and for everyone's; every warp is done with k-tile kt - 1
 
@@ -156,8 +178,8 @@ __global__ void __launch_bounds__(GemmLayout<C>::THREADS, C::MIN_BLOCKS)
     }
 
     // Refill the stage consumed in iteration kt - 1 (every warp passed the barrier above).
-    if (kt + C::STAGES - 1 < k_tiles)
-      load_stage((kt + C::STAGES - 1) % C::STAGES, kt + C::STAGES - 1);
+    if (i_kt + C::STAGES - 1 < k_tiles)
+      load_stage((i_kt + C::STAGES - 1) % C::STAGES, kt + C::STAGES - 1);
     ptx::cp_async_commit();
 
     const unsigned stage_base = smem_base + stage * L::STAGE;
@@ -183,7 +205,8 @@ __global__ void __launch_bounds__(GemmLayout<C>::THREADS, C::MIN_BLOCKS)
           for (int n = 0; n < L::MMA_N; ++n) MmaOp::run(acc[i][n], a_frag[i], b_frag[n]);
       }
       if constexpr (L::GROUP_SUMS) {
-        // K is a multiple of the group size, so the last k-tile ends a group too.
+        // K is a multiple of the group size, so the last k-tile ends a group too (and a split-K
+        // slice's last k-tile, slices being whole groups).
         const bool ends_group =
             C::GROUP_SIZE < C::BLOCK_K
                 ? (kk + 32) % C::GROUP_SIZE == 0
@@ -193,6 +216,17 @@ __global__ void __launch_bounds__(GemmLayout<C>::THREADS, C::MIN_BLOCKS)
     }
   }
   ptx::cp_async_wait<0>();
+
+  // Split-K: the slices' sums are added by the tile's last CTA to arrive, which alone goes on.
+  if constexpr (C::SPLIT_K > 1) {
+    bool last;
+    if constexpr (L::GROUP_SUMS)
+      last = reduce_slices<C>(group_sum, args, tiles_m * tiles_n, work.tile_index, work.slice, smem,
+                              tid);
+    else
+      last = reduce_slices<C>(acc, args, tiles_m * tiles_n, work.tile_index, work.slice, smem, tid);
+    if (!last) return;
+  }
 
   // Epilogue, numerics §6 and §7 (epilogue.cuh): y = convert(activation((float(acc) ·
   // w_scale[n]) · a_scale[m] + bias[n])), the scales where the family has them (w4a8: the group

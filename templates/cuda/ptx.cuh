@@ -130,6 +130,25 @@ __device__ __forceinline__ uint4 ldg_128(const void* p) {
   return v;
 }
 
+/// 16 bytes to global memory cached in L2 only (st.global.cg): split-K's partial sums, which
+/// another SM reads back (L1 is not coherent between SMs) and this one never does.
+__device__ __forceinline__ void st_cg_128(void* p, uint4 v) {
+  asm volatile("st.global.cg.v4.u32 [%0], {%1, %2, %3, %4};\n" ::"l"(p), "r"(v.x), "r"(v.y),
+               "r"(v.z), "r"(v.w)
+               : "memory");
+}
+
+/// 16 bytes from global memory through L2 only (ld.global.cg): another SM's split-K partials,
+/// which a stale L1 line of this SM must not answer.
+__device__ __forceinline__ uint4 ld_cg_128(const void* p) {
+  uint4 v;
+  asm volatile("ld.global.cg.v4.u32 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "l"(p)
+               : "memory");
+  return v;
+}
+
 /// fp16 bits -> fp32 (exact).
 __device__ __forceinline__ float f16_to_f32(unsigned short h) {
   float f;

@@ -54,6 +54,57 @@ inline void __syncthreads() {
   qk_emu_sync_block();
 }
 
+// Global-memory atomics and fences. The blocks of a launch run concurrently on several OS
+// threads (runtime/emu_launch.cpp), so these are the host's real atomics, sequentially
+// consistent: __threadfence orders a thread's earlier writes before its later ones for every
+// other block, as on the GPU (membar.gl); an atomic read-modify-write returns the old value.
+inline void __threadfence() {
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+inline int atomicAdd(int* address, int value) {
+  return __atomic_fetch_add(address, value, __ATOMIC_SEQ_CST);
+}
+inline unsigned atomicAdd(unsigned* address, unsigned value) {
+  return __atomic_fetch_add(address, value, __ATOMIC_SEQ_CST);
+}
+inline unsigned long long atomicAdd(unsigned long long* address, unsigned long long value) {
+  return __atomic_fetch_add(address, value, __ATOMIC_SEQ_CST);
+}
+/// fp32: a compare-and-swap loop, one correctly rounded addition per attempt.
+inline float atomicAdd(float* address, float value) {
+  float old, next;
+  __atomic_load(address, &old, __ATOMIC_RELAXED);
+  do {
+    next = old + value;
+  } while (
+      !__atomic_compare_exchange(address, &old, &next, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
+  return old;
+}
+inline int atomicExch(int* address, int value) {
+  return __atomic_exchange_n(address, value, __ATOMIC_SEQ_CST);
+}
+inline unsigned atomicExch(unsigned* address, unsigned value) {
+  return __atomic_exchange_n(address, value, __ATOMIC_SEQ_CST);
+}
+/// ((old >= limit) ? 0 : old + 1), stored atomically; returns old.
+inline unsigned atomicInc(unsigned* address, unsigned limit) {
+  unsigned old = __atomic_load_n(address, __ATOMIC_RELAXED);
+  unsigned next;
+  do {
+    next = old >= limit ? 0u : old + 1u;
+  } while (
+      !__atomic_compare_exchange_n(address, &old, next, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
+  return old;
+}
+inline int atomicCAS(int* address, int compare, int value) {
+  __atomic_compare_exchange_n(address, &compare, value, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+  return compare;
+}
+inline unsigned atomicCAS(unsigned* address, unsigned compare, unsigned value) {
+  __atomic_compare_exchange_n(address, &compare, value, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+  return compare;
+}
+
 namespace qk::emu::detail {
 
 /// A 4-byte value as the 32 bits a shuffle moves, and back.

@@ -69,6 +69,16 @@ inline uint4 ldg_128(const void* p) {
   return v;
 }
 
+// Global memory is coherent under cuda-emu: the cache hints change nothing.
+inline void st_cg_128(void* p, uint4 v) {
+  std::memcpy(p, &v, sizeof v);
+}
+inline uint4 ld_cg_128(const void* p) {
+  uint4 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
 inline float f16_to_f32(unsigned short h) {
   return qk::emu::f16_to_f32(h);
 }

@@ -150,7 +150,7 @@ TEST(CudaKernelSpec, FloatBaselinesReadBothOperandsInTheirType) {
     ASSERT_TRUE(spec) << spec.error().str();
     EXPECT_EQ(operands(*spec), (CudaOperands{type, type, ActivationScaling::none}));
     EXPECT_EQ(canonical_name(*spec), fmt::format("qk_{0}_sm_86_{0}_none_bias_none_fp16_"
-                                                 "128x128x32_w2x2_s4",
+                                                 "128x128x32_w2x2_s4_r8",
                                                  to_string(type)));
   }
 }
@@ -294,13 +294,18 @@ TEST(CudaTile, ValidationNamesTheBrokenRule) {
     std::string field;
   };
   const std::vector<Case> cases{
-      {{128, 128, 64, 0, 2, 3}, ".warps_m"}, {{128, 128, 64, 8, 8, 3}, ".warps_m"},  // 2048 threads
+      {{128, 128, 64, 0, 2, 3}, ".warps_m"},
+      {{128, 128, 64, 8, 8, 3}, ".warps_m"},  // 2048 threads
       {{120, 128, 64, 2, 2, 3}, ".block_m"},  // not whole m16 tiles per warp
       {{128, 136, 64, 2, 2, 3}, ".block_n"},  // not whole n16 pairs per warp
       {{128, 128, 48, 2, 2, 3}, ".block_k"},  // not a multiple of 32
       {{128, 128, 64, 2, 2, 1}, ".stages"},   // no overlap
       {{32, 32, 32, 2, 2, 2}, ".block_k"},    // 128 A copies over 128 threads, 64 W copies: uneven
       {{128, 128, 64, 2, 2, 4}, ".stages"},   // 124 KB > 99 KB on sm_86
+      {{128, 128, 64, 2, 2, 3, 0}, ".split_k"},    // 1 means no split
+      {{128, 128, 64, 2, 2, 3, 17}, ".split_k"},   // more slices than kMaxSplitK
+      {{128, 128, 64, 2, 2, 3, 1, 0}, ".raster"},  // 1 means row-major
+      {{128, 128, 64, 2, 2, 3, 1, 17}, ".raster"},
   };
   for (const Case& c : cases) {
     auto ok = validate(c.tile, kW8A8, CudaArch::sm_86);
@@ -364,8 +369,50 @@ TEST(RenderCuda, SourceHoldsTheConfigAndTheNameExpressionNamesIt) {
   for (const char* needle :
        {"#include \"cuda/gemm.cuh\"", "Code::int8", "InputType::bf16", "Scaling::dynamic_per_token",
         "BIAS = true", "Act::none", "OutputType::fp16", "BLOCK_M = 128", "BLOCK_K = 64",
-        "WARPS_N = 2", "STAGES = 3", "MIN_BLOCKS = 1"})
+        "WARPS_N = 2", "STAGES = 3", "SPLIT_K = 1", "RASTER = 1", "MIN_BLOCKS = 1"})
     EXPECT_NE(k.source.find(needle), std::string::npos) << needle << "\n" << k.source;
+}
+
+// split_k and raster reach the name only when they are not 1 (every older tile keeps its name),
+// and the config always.
+TEST(CudaTile, SplitKAndRasterAreNamedOnlyWhenUsed) {
+  EXPECT_EQ(canonical_name(kBig), "128x128x64_w2x2_s3");
+  CudaTile t = kBig;
+  t.split_k = 4;
+  EXPECT_EQ(canonical_name(t), "128x128x64_w2x2_s3_k4");
+  t.raster = 8;
+  EXPECT_EQ(canonical_name(t), "128x128x64_w2x2_s3_k4_r8");
+  t.split_k = 1;
+  EXPECT_EQ(canonical_name(t), "128x128x64_w2x2_s3_r8");
+  auto spec = cuda_kernel_spec(w8a8_layer(), t, CudaArch::sm_80);
+  ASSERT_TRUE(spec) << spec.error().str();
+  EXPECT_EQ(canonical_name(*spec), "qk_w8a8_sm_80_fp16_st_bias_none_fp16_128x128x64_w2x2_s3_r8");
+  t.split_k = 16;
+  t.raster = 16;
+  EXPECT_TRUE(validate(t, kW8A8, CudaArch::sm_80));
+  const RenderedCudaKernel k = render_cuda(*cuda_kernel_spec(w8a8_layer(), t, CudaArch::sm_80));
+  for (const char* needle : {"SPLIT_K = 16", "RASTER = 16"})
+    EXPECT_NE(k.source.find(needle), std::string::npos) << needle << "\n" << k.source;
+  // The error says the value and the rule.
+  t.split_k = 17;
+  auto bad = validate(t, kW8A8, CudaArch::sm_80);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("split_k 17 must be in [1, 16]"), std::string::npos)
+      << bad.error().str();
+}
+
+// Decode has one tile row, so it splits K to reach every SM; prefill rasterizes its many tiles.
+TEST(CudaDefaultTiles, DecodeSplitsKAndPrefillRasterizes) {
+  for (GemmFamily f : {GemmFamily::w8a8, GemmFamily::fp16, GemmFamily::bf16, GemmFamily::w4a16,
+                       GemmFamily::w4a8, GemmFamily::fp8}) {
+    const auto buckets = default_cuda_tiles(f, ActivationScaling::static_per_tensor);
+    ASSERT_EQ(buckets.size(), 3u);
+    EXPECT_EQ(buckets[0].tile.split_k, kDecodeSplitK) << to_string(f);
+    EXPECT_EQ(buckets[0].tile.raster, 1) << to_string(f);
+    EXPECT_EQ(buckets[1].tile.split_k, 1) << to_string(f);
+    EXPECT_EQ(buckets[2].tile.split_k, 1) << to_string(f);
+    EXPECT_EQ(buckets[2].tile.raster, f == GemmFamily::fp8 ? 1 : kPrefillRaster) << to_string(f);
+  }
 }
 
 }  // namespace
@@ -415,9 +462,11 @@ namespace {
 // The quantize producer: a tile choice (a_quant) the name records only when taken, allowed only
 // where A is 8-bit with dynamic per-token scales, and rendered as a second kernel of the source.
 TEST(CudaProducer, NameSuffixOnlyForTheProducer) {
-  const CudaTile tile = cuda_tiles(GemmFamily::w8a8)[0];
-  EXPECT_EQ(canonical_name(tile), "128x128x64_w2x2_s3");  // every existing name unchanged
-  EXPECT_EQ(canonical_name(with_producer(tile)), "128x128x64_w2x2_s3_qp");
+  const CudaTile tile = cuda_tiles(GemmFamily::w8a8)[1];
+  EXPECT_EQ(canonical_name(tile), "64x64x64_w2x2_s3");  // every existing name unchanged
+  EXPECT_EQ(canonical_name(with_producer(tile)), "64x64x64_w2x2_s3_qp");
+  const CudaTile prefill = cuda_tiles(GemmFamily::w8a8)[0];  // the suffixes in a fixed order
+  EXPECT_EQ(canonical_name(with_producer(prefill)), "128x128x64_w2x2_s3_r8_qp");
   EXPECT_NE(with_producer(tile), tile);
 }
 

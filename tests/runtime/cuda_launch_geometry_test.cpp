@@ -25,6 +25,8 @@ TEST(CudaLaunchGeometry, CoversTheOutputWithWholeTiles) {
   ASSERT_TRUE(g) << g.error().str();
   EXPECT_EQ(g->grid_x, 3u);  // 257 columns: two full tiles of 128 and one of 1
   EXPECT_EQ(g->grid_y, 3u);  // 130 rows: 64 + 64 + 2
+  EXPECT_EQ(g->grid_z, 1u) << "no split-K";
+  EXPECT_EQ(g->workspace_bytes, 0u);
   EXPECT_EQ(g->block_x, 128u);
   EXPECT_EQ(g->smem_bytes, static_cast<unsigned>(kernel.smem_bytes));
   EXPECT_GT(g->smem_bytes, 0u);
@@ -39,13 +41,72 @@ TEST(CudaLaunchGeometry, RefusesWhatTheKernelCannotRun) {
   };
   for (const Case& c :
        {Case{0, 8, 16, "m"}, Case{1, 0, 16, "n"}, Case{1, 8, 24, "k"}, Case{1, 8, 0, "k"},
-        Case{65535LL * 64 + 1, 8, 16, "m"}, Case{1, std::int64_t{1} << 31, 16, "n"}}) {
+        Case{std::int64_t{1} << 31, 8, 16, "m"}, Case{1, std::int64_t{1} << 31, 16, "n"},
+        Case{(std::int64_t{1} << 31) - 1, (std::int64_t{1} << 31) - 1, 16, "m"}}) {
     auto g = launch_geometry(spec, kernel, c.m, c.n, c.k);
     ASSERT_FALSE(g) << c.m << " " << c.n << " " << c.k;
     EXPECT_EQ(g.error().code, Errc::invalid_argument);
     EXPECT_EQ(g.error().where, c.where);
   }
-  EXPECT_TRUE(launch_geometry(spec, kernel, 65535LL * 64, 8, 16));
+  // M is no longer bound by gridDim.y's 65535 blocks: tile rows past it fold into z.
+  auto tall = launch_geometry(spec, kernel, 65535LL * 64 + 1, 8, 16);
+  ASSERT_TRUE(tall) << tall.error().str();
+  EXPECT_EQ(tall->grid_x, 1u);
+  EXPECT_EQ(tall->grid_y, 65535u);
+  EXPECT_EQ(tall->grid_z, 2u);
+  EXPECT_TRUE(launch_geometry(spec, kernel, (std::int64_t{1} << 31) - 1, 128, 16));
+}
+
+TEST(CudaLaunchGeometry, SplitKAddsSlicesAlongZAndAWorkspace) {
+  codegen::CudaTile tile = kTile;
+  tile.split_k = 4;
+  tile.raster = 8;  // changes the order of the blocks, not their number
+  const auto spec = spec_with(tile);
+  const auto kernel = codegen::render_cuda(spec);
+  auto g = launch_geometry(spec, kernel, 130, 257, 4096);
+  ASSERT_TRUE(g) << g.error().str();
+  EXPECT_EQ(g->grid_x, 9u) << "raster order: every tile along x";
+  EXPECT_EQ(g->grid_y, 1u);
+  EXPECT_EQ(g->grid_z, 4u);
+  // 9 tiles x 4 slices x 64 x 128 four-byte partials, then 9 counters.
+  EXPECT_EQ(g->workspace_bytes, 9u * 4 * 64 * 128 * 4 + 9 * 4);
+  EXPECT_EQ(gemm_workspace_bytes(spec, 130, 257), g->workspace_bytes);
+  EXPECT_EQ(gemm_workspace_bytes(spec, 1, 1), 4u * 64 * 128 * 4 + 4);
+  EXPECT_EQ(gemm_workspace_bytes(spec_with(kTile), 130, 257), 0u);
+  // Row-major order with split-K: z holds the slices of each fold of tile rows.
+  tile.raster = 1;
+  auto folded = launch_geometry(spec_with(tile), kernel, 65535LL * 64 * 2 + 1, 8, 16);
+  ASSERT_TRUE(folded) << folded.error().str();
+  EXPECT_EQ(folded->grid_y, 65535u);
+  EXPECT_EQ(folded->grid_z, 3u * 4);
+}
+
+TEST(CudaLaunchGeometry, SplitKNeedsAnAlignedWorkspace) {
+  codegen::CudaTile tile = kTile;
+  tile.split_k = 2;
+  codegen::CudaKernelSpec spec = spec_with(tile);
+  spec.family = GemmFamily::fp16;
+  spec.scaling = ActivationScaling::none;
+  const auto kernel = codegen::render_cuda(spec);
+  alignas(16) static unsigned char buffer[64];
+  QkCudaGemmArgs args{};
+  args.a = args.w = args.y = buffer;
+  args.m = 3;
+  args.n = 8;
+  args.k = 16;
+  auto g = prepare_launch(spec, kernel, args);
+  ASSERT_FALSE(g);
+  EXPECT_EQ(g.error().where, "workspace");
+  EXPECT_NE(g.error().message.find("2 slices"), std::string::npos) << g.error().str();
+  args.workspace = buffer + 4;
+  g = prepare_launch(spec, kernel, args);
+  ASSERT_FALSE(g);
+  EXPECT_EQ(g.error().where, "workspace");
+  args.workspace = buffer;
+  EXPECT_TRUE(prepare_launch(spec, kernel, args));
+  spec.tile.split_k = 1;  // no split: no workspace read
+  args.workspace = nullptr;
+  EXPECT_TRUE(prepare_launch(spec, codegen::render_cuda(spec), args));
 }
 
 // int4 weights come in groups of K: a K that splits a group has no scale for its tail.

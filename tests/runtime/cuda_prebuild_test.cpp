@@ -73,13 +73,13 @@ TEST(CudaBuildList, EachBucketGetsItsDefaultTileAndEachKernelIsBuiltOnce) {
                       codegen::canonical_name(list->jobs[u.job].tile));
     return out;
   };
-  EXPECT_EQ(uses_of(0, CudaArch::sm_80), std::vector<std::string>{"1-8 16x128x128_w1x4_s4"});
+  EXPECT_EQ(uses_of(0, CudaArch::sm_80), std::vector<std::string>{"1-8 16x128x128_w1x4_s4_k4"});
   // Per-token scales: the quantize producer past decode (codegen::default_cuda_tiles).
   EXPECT_EQ(uses_of(1, CudaArch::sm_90a),
-            (std::vector<std::string>{"1-16 16x128x128_w1x4_s4", "17-256 64x64x64_w2x2_s3_qp",
-                                      "257-2048 128x128x64_w2x2_s3_qp"}));
+            (std::vector<std::string>{"1-16 16x128x128_w1x4_s4_k4", "17-256 64x64x64_w2x2_s3_qp",
+                                      "257-2048 128x128x64_w2x2_s3_r8_qp"}));
   EXPECT_EQ(uses_of(2, CudaArch::sm_80),
-            std::vector<std::string>{"300-1000 128x128x64_w2x2_s3_qp"});
+            std::vector<std::string>{"300-1000 128x128x64_w2x2_s3_r8_qp"});
   EXPECT_TRUE(uses_of(3, CudaArch::sm_80).empty());
 
   ASSERT_EQ(list->skipped.size(), 1u) << "skipped once, not once per arch";

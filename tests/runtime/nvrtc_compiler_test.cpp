@@ -327,6 +327,33 @@ std::string kernel_sass(const std::string& listing, const std::string& mangled) 
   return listing.substr(start, end == std::string::npos ? std::string::npos : end - start);
 }
 
+// Split-K on the tiles with the most accumulators a thread (the reduction loads beside them), on
+// the archs with the fewest registers to spare: w8a8's and w4a16's 128 x 128 (4 warps; w8a8's
+// with raster 4 as well spills 12 bytes on sm_86, so not that), fp8's on sm_90a (emulated mma),
+// w4a8's whose partials are its fp32 group sums, with groups longer than BLOCK_K. Every family's decode tile
+// splits K and every prefill tile rasterizes already, on every arch (the shipped tiles above).
+std::vector<Variant> split_k_variants() {
+  auto split = [](CudaTile t, int split_k, int raster) {
+    t.split_k = split_k;
+    t.raster = raster;
+    return t;
+  };
+  std::vector<Variant> out;
+  out.push_back({GemmFamily::w8a8, QuantType::fp16, ActivationScaling::dynamic_per_token, true,
+                 QuantType::fp16, split(codegen::cuda_tiles(GemmFamily::w8a8)[0], 3, 1),
+                 CudaArch::sm_86});
+  out.push_back({GemmFamily::w4a16, QuantType::bf16, ActivationScaling::none, true, QuantType::bf16,
+                 split(codegen::cuda_tiles(GemmFamily::w4a16)[0], 2, 1), CudaArch::sm_80, 32,
+                 true});
+  out.push_back({GemmFamily::fp8, QuantType::fp16, ActivationScaling::static_per_tensor, true,
+                 QuantType::fp16, split(codegen::cuda_tiles(GemmFamily::fp8)[0], 2, 8),
+                 CudaArch::sm_90a});
+  out.push_back({GemmFamily::w4a8, QuantType::fp16, ActivationScaling::dynamic_per_token, true,
+                 QuantType::int8, split(codegen::cuda_tiles(GemmFamily::w4a8)[1], 7, 2),
+                 CudaArch::sm_89, 128, true});
+  return out;
+}
+
 /// The tensor-core instruction each family's main loop was written for, as nvdisasm prints it,
 /// and the k one instruction covers.
 struct TensorCoreOp {
@@ -437,7 +464,10 @@ TEST_P(GemmNvrtc, CompilesWithinBudgetAndSassHasTensorCoresAndNoLocalMemory) {
   if (k.has_producer()) {
     // The GEMM reads A only by cp.async (no pre-pass, no quantization); the producer streams
     // rows with 128-bit loads and stores, spills nothing and converts with the same cvt.
-    EXPECT_EQ(count(R"(\bLDG\.E\.128\b)"), 0) << "no pre-pass in the GEMM";
+    // (Split-K's reduction reads the slices' partials with 128-bit loads: checked below.)
+    if (v.tile.split_k == 1) {
+      EXPECT_EQ(count(R"(\bLDG\.E\.128\b)"), 0) << "no pre-pass in the GEMM";
+    }
     const CompiledCompanion& p = bin->companions.front();
     const std::string producer = kernel_sass(disassembly.output, p.lowered_name);
     ASSERT_FALSE(producer.empty()) << "no .text section of " << p.lowered_name;
@@ -455,6 +485,11 @@ TEST_P(GemmNvrtc, CompilesWithinBudgetAndSassHasTensorCoresAndNoLocalMemory) {
                 k.producer.smem_bytes + p.resources.static_smem_bytes,
                 p.resources.spill_store_bytes + p.resources.spill_load_bytes, k.producer.threads);
   }
+  // Split-K: one arrival counter per CTA (an atomic add that returns), fences around it, and the
+  // partials through L2 (.cg); without split-K none of it.
+  const bool split = v.tile.split_k > 1;
+  EXPECT_EQ(count(R"(\bATOMG\.E\.ADD\b)") > 0, split) << "the arrival counter";
+  EXPECT_EQ(count(R"(\bMEMBAR\.)") > 0, split) << "__threadfence";
 
   // cuobjdump's own reading of the cubin agrees with ptxas's report. On sm_90a the cubin's
   // shared memory includes the 1 KB the system reserves per block (ptxas does not count it).
@@ -473,6 +508,7 @@ INSTANTIATE_TEST_SUITE_P(Float, GemmNvrtc, testing::ValuesIn(float_variants()), 
 INSTANTIATE_TEST_SUITE_P(W4A16, GemmNvrtc, testing::ValuesIn(w4a16_variants()), variant_name);
 INSTANTIATE_TEST_SUITE_P(FP8, GemmNvrtc, testing::ValuesIn(fp8_variants()), variant_name);
 INSTANTIATE_TEST_SUITE_P(W4A8, GemmNvrtc, testing::ValuesIn(w4a8_variants()), variant_name);
+INSTANTIATE_TEST_SUITE_P(SplitK, GemmNvrtc, testing::ValuesIn(split_k_variants()), variant_name);
 INSTANTIATE_TEST_SUITE_P(Epilogue, GemmNvrtc, testing::ValuesIn(epilogue_variants()), variant_name);
 INSTANTIATE_TEST_SUITE_P(Producer, GemmNvrtc, testing::ValuesIn(producer_variants()), variant_name);
 

@@ -117,7 +117,7 @@ TEST(QkCacheBuild, ExamplePlansForEveryArchThenARerunCompilesNothing) {
     EXPECT_TRUE(contains(r.output, column)) << column << " in " << r.output;
   EXPECT_TRUE(contains(r.output,
                        "layers[0] (model.layers.0.self_attn.q_proj) +6 with the same "
-                       "kernels  sm_90a  257-2048  128x128x64_w2x2_s3_qp"))
+                       "kernels  sm_90a  257-2048  128x128x64_w2x2_s3_r8_qp"))
       << r.output;
   EXPECT_TRUE(contains(r.output, "12 kernel(s): 12 compiled")) << r.output;
   EXPECT_TRUE(contains(r.output, "[12/12] ")) << "progress on stderr: " << r.output;
