@@ -81,13 +81,15 @@ Expected<void> validate(const CpuTile& t, GemmFamily family, CpuIsa isa) {
   // The weight-only and float families: fp32 accumulators, 4 registers per weight vector and 3
   // more (config.hpp). avx2 holds a 16-column vector in two ymm: w8a8 needs its accumulators,
   // the weights and their absolute values, a broadcast, a product and the int16 ones; w4a8 its
-  // int32 and fp32 accumulators, two nibble halves, 2 broadcasts, the nibble mask and the ones;
-  // the weight-only families their accumulators, per ymm of weights its packed and dequantized
-  // values, a broadcast and a scratch register (scales, zero points and constants are memory
-  // operands: config.hpp, avx2_weight_only_tile_registers).
+  // int32 accumulators and one int16 chain per row, one step's bytes and nibble halves, 2
+  // broadcasts, the nibble mask and the ones (its fp32 sums, touched once per group, may live in
+  // memory: templates/cpu/config.hpp, avx2_w4a8_tile_registers); the weight-only families their
+  // accumulators, per ymm of weights its packed and dequantized values, a broadcast and a scratch
+  // register (scales, zero points and constants are memory operands: config.hpp,
+  // avx2_weight_only_tile_registers).
   const bool avx2 = isa == CpuIsa::avx2;
-  const int registers = family == GemmFamily::w4a8 ? (avx2 ? 4 * t.mr * t.nv + 4 * t.nv + 4
-                                                           : 2 * t.mr * t.nv + 2 * t.nv + 3)
+  const int registers = family == GemmFamily::w4a8
+                            ? (avx2 ? 2 * t.mr * t.nv + t.mr + 7 : 2 * t.mr * t.nv + 2 * t.nv + 3)
                         : family == GemmFamily::w8a8
                             ? (avx2 ? 2 * t.mr * t.nv + 4 * t.nv + 3 : t.mr * t.nv + t.nv + 1)
                         : avx2 ? 2 * t.mr * t.nv + 4 * t.nv + 2
@@ -113,7 +115,7 @@ Expected<void> validate(const CpuTile& t, GemmFamily family, CpuIsa isa) {
 std::vector<CpuTileBucket> default_cpu_tiles(GemmFamily family, CpuIsa isa) {
   constexpr std::int64_t kAnyM = std::numeric_limits<std::int64_t>::max();
   if (isa == CpuIsa::avx2 && family == GemmFamily::w4a8)
-    return {{1, CpuTile{1, 1, 0, 96, 768}}, {kAnyM, CpuTile{2, 1, 0, 96, 768}}};
+    return {{1, CpuTile{1, 4, 0, 96, 768}}, {kAnyM, CpuTile{2, 1, 0, 96, 768}}};
   if (isa == CpuIsa::avx2 && family == GemmFamily::w8a8)
     return {{1, CpuTile{1, 2, 16384, 96, 960}}, {kAnyM, CpuTile{4, 1, 16384, 96, 960}}};
   if (isa == CpuIsa::avx2)  // w8a16, w4a16, wfp8a16 and the float baselines

@@ -74,8 +74,9 @@ struct CpuTileBucket {
 /// share that cost: M <= 4 runs 1 x 64 (no wasted rows at M = 1), larger M 8 x 32. The float
 /// baselines run the same template and tiles.
 /// On avx2, within 16 ymm: w8a8 runs 1 x 32 at M = 1 (no wasted rows) and 4 x 16 above (15
-/// registers each); w4a8 1 x 16 at M = 1 and 2 x 16 above (16 registers); the weight-only and
-/// float families 1 x 32 at M <= 4 (12 registers) and 4 x 16 above (14).
+/// registers each); w4a8 1 x 64 at M = 1 (four weight streams per thread, 16 registers with its
+/// int16-chained loop) and 2 x 16 above (13); the weight-only and float families 1 x 32 at M <= 4
+/// (12 registers) and 4 x 16 above (14).
 /// On amx, w8a8 keeps the VNNI tiles up to M = 8 (decode is bound by weight bandwidth, and a
 /// 16-row AMX tile would mostly multiply repeated rows) and runs 32 x 32 AMX tiles above, K
 /// unblocked, 64-row blocks (docs/cpu.md, "AMX"); the other families run their avx512 tiles.

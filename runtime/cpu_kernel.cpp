@@ -21,6 +21,11 @@ struct CpuPackedWeights final : PackedWeights::Impl {
       : Impl(Target::cpu, w.n, w.k), cpu(std::move(w)) {}
 };
 
+// Calls of up to kDecodeRows rows split their columns into kDecodeTasksPerThread tasks per
+// thread (run() below).
+constexpr std::int64_t kDecodeRows = 4;
+constexpr std::int64_t kDecodeTasksPerThread = 8;
+
 std::int64_t round_up(std::int64_t x, std::int64_t step) {
   return (x + step - 1) / step * step;
 }
@@ -87,7 +92,10 @@ struct CpuKernel final : Kernel::Impl {
     args.group_k = w.group_k;
     args.groups = w.groups;
     args.w_compensation = w.compensation.data();
-    args.w_zero_points = w.zero_points.data();
+    // W4A8 reads no zero points when they are all 8 (templates/cpu/abi.h): decode is bound by
+    // the bytes it reads. The weight-only kernels always read them.
+    const bool w4a8 = family_of(l.weight_quant, l.activation_quant) == GemmFamily::w4a8;
+    args.w_zero_points = w4a8 && l.weight_symmetric ? nullptr : w.zero_points.data();
     args.bias = l.epilogue.bias ? params.bias.data() : nullptr;
     args.a_static_scale = params.activation_scale;
     args.out_inv_scale = l.epilogue.output == QuantType::int8 ? 1.0f / params.output_scale : 0.0f;
@@ -103,8 +111,12 @@ struct CpuKernel final : Kernel::Impl {
     });
     // Phase 2: the GEMM, columns split over the threads in whole 16-column panels (each thread
     // streams its own weights: decode is bound by weight bandwidth, and large M by compute).
+    // Decode (a few rows) takes a few hundred microseconds, of the order of the time a sleeping
+    // worker needs to wake: with one task per thread the caller finished its half and waited
+    // for the worker's. Smaller tasks let the caller take more of them meanwhile.
     const std::int64_t panels = round_up(l.n, 16) / 16;
-    const std::int64_t column_tasks = std::min<std::int64_t>(threads, panels);
+    const std::int64_t tasks_per_thread = a.rows <= kDecodeRows ? kDecodeTasksPerThread : 1;
+    const std::int64_t column_tasks = std::min<std::int64_t>(threads * tasks_per_thread, panels);
     pool.run(column_tasks, [&](std::int64_t t) {
       const std::int64_t n0 = panels * t / column_tasks * 16;
       const std::int64_t n1 = std::min(l.n, panels * (t + 1) / column_tasks * 16);

@@ -17,6 +17,9 @@ ThreadPool::~ThreadPool() {
 
 void ThreadPool::run(std::int64_t tasks, const std::function<void(std::int64_t)>& task) {
   if (tasks <= 0) return;
+  // One task (a decode call's activation quantization) needs no worker: waking one costs a
+  // futex round trip, and it would find nothing left to take.
+  if (tasks == 1) return task(0);
   std::lock_guard serial(run_mutex_);
   {
     std::lock_guard lock(mutex_);

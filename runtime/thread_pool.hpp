@@ -24,7 +24,7 @@ class ThreadPool {
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
   /// Runs task(i) for every i in [0, tasks) and returns when all have finished. Calls from
-  /// several threads are serialized.
+  /// several threads are serialized; a single task runs on the calling thread at once.
   void run(std::int64_t tasks, const std::function<void(std::int64_t)>& task);
 
  private:

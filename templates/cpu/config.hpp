@@ -159,11 +159,13 @@ constexpr int w4a8_tile_registers(int mr, int nv) {
   return 2 * mr * nv + 2 * nv + 3;
 }
 
-/// Registers the AVX2 W4A8 micro-tile needs (two ymm per 16-column vector): 2 mr nv int32 and
-/// 2 mr nv fp32 accumulators, the low and high nibbles of 2 nv weight ymm, 2 broadcasts, the
-/// nibble mask and the int16 ones.
+/// Registers the AVX2 W4A8 inner loop needs (two ymm per 16-column vector): 2 mr nv int32
+/// accumulators, mr int16 chains, one step's packed bytes and their two nibble halves, 2
+/// broadcasts, the nibble mask and the int16 ones. The 2 mr nv fp32 sums are touched once per
+/// group (at least 32 k) and may live in memory, so they are not counted: a 1 x 64 decode tile
+/// (eight weight streams of 32 bytes per step) fits.
 constexpr int avx2_w4a8_tile_registers(int mr, int nv) {
-  return 4 * mr * nv + 4 * nv + 4;
+  return 2 * mr * nv + mr + 7;
 }
 
 /// Registers the micro-tile needs: mr x nv int32 accumulators, nv weight vectors, 1 broadcast.

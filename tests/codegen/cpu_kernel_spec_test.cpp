@@ -104,7 +104,8 @@ TEST(CpuKernelSpec, Avx2IsInTheNameTheSourceAndTheRules) {
   ASSERT_TRUE(w4a8_spec) << w4a8_spec.error().str();
   EXPECT_EQ(canonical_name(*w4a8_spec).find("qk_w4a8_cpu_avx2_"), 0u);
   EXPECT_NE(render_cpu(*w4a8_spec).source.find(".isa = qk::cpu::Isa::avx2,"), std::string::npos);
-  EXPECT_FALSE(cpu_kernel_spec(w4a8, CpuTile{3, 1, 0, 96, 768}, CpuIsa::avx2));  // 20 ymm
+  EXPECT_TRUE(cpu_kernel_spec(w4a8, CpuTile{1, 4, 0, 96, 768}, CpuIsa::avx2));   // 16 ymm
+  EXPECT_FALSE(cpu_kernel_spec(w4a8, CpuTile{2, 2, 0, 96, 768}, CpuIsa::avx2));  // 17 ymm
 
   // The weight-only families run on avx2 too, their tiles within 16 ymm: 2 mr nv accumulators,
   // two ymm per weight vector (packed, dequantized) and two more.
