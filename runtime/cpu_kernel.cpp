@@ -106,7 +106,7 @@ struct CpuKernel final : Kernel::Impl {
 
     // Phase 1: quantize the activations, rows split over the threads.
     const std::int64_t row_tasks = std::min<std::int64_t>(threads, a.rows);
-    pool.run(row_tasks, [&](std::int64_t t) {
+    pool.run(row_tasks, [&](std::int64_t t, int) {
       kernel.quantize(&args, a.rows * t / row_tasks, a.rows * (t + 1) / row_tasks);
     });
     // Phase 2: the GEMM, columns split over the threads in whole 16-column panels (each thread
@@ -117,10 +117,11 @@ struct CpuKernel final : Kernel::Impl {
     const std::int64_t panels = round_up(l.n, 16) / 16;
     const std::int64_t tasks_per_thread = a.rows <= kDecodeRows ? kDecodeTasksPerThread : 1;
     const std::int64_t column_tasks = std::min<std::int64_t>(threads * tasks_per_thread, panels);
-    pool.run(column_tasks, [&](std::int64_t t) {
+    // The workspace is per thread (slot): decode's tasks outnumber the threads.
+    pool.run(column_tasks, [&](std::int64_t t, int slot) {
       const std::int64_t n0 = panels * t / column_tasks * 16;
       const std::int64_t n1 = std::min(l.n, panels * (t + 1) / column_tasks * 16);
-      kernel.gemm(&args, n0, n1, 0, a.rows, ws.partial_sums.data() + t * tile_sums);
+      kernel.gemm(&args, n0, n1, 0, a.rows, ws.partial_sums.data() + slot * tile_sums);
     });
     return {};
   }

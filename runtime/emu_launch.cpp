@@ -19,7 +19,7 @@ Expected<void> launch(const BlockLaunch& launch) {
   std::mutex mutex;
   std::optional<Error> first_error;
   std::atomic<bool> failed{false};
-  default_thread_pool().run(blocks, [&](std::int64_t b) {
+  default_thread_pool().run(blocks, [&](std::int64_t b, int) {
     if (failed.load(std::memory_order_relaxed)) return;
     thread_local BlockRunner runner;  // keeps its stacks and shared memory for the next launch
     const QkEmuDim3 index{static_cast<unsigned>(b % grid.x),

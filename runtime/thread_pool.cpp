@@ -3,7 +3,7 @@
 namespace qk::runtime {
 
 ThreadPool::ThreadPool(int threads) {
-  for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { work(); });
+  for (int slot = 1; slot < threads; ++slot) workers_.emplace_back([this, slot] { work(slot); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -15,11 +15,11 @@ ThreadPool::~ThreadPool() {
   for (std::thread& t : workers_) t.join();
 }
 
-void ThreadPool::run(std::int64_t tasks, const std::function<void(std::int64_t)>& task) {
+void ThreadPool::run(std::int64_t tasks, const Task& task) {
   if (tasks <= 0) return;
   // One task (a decode call's activation quantization) needs no worker: waking one costs a
   // futex round trip, and it would find nothing left to take.
-  if (tasks == 1) return task(0);
+  if (tasks == 1) return task(0, 0);
   std::lock_guard serial(run_mutex_);
   {
     std::lock_guard lock(mutex_);
@@ -30,26 +30,26 @@ void ThreadPool::run(std::int64_t tasks, const std::function<void(std::int64_t)>
     ++generation_;
   }
   wake_.notify_all();
-  drain();
+  drain(0);
   std::unique_lock lock(mutex_);
   done_.wait(lock, [this] { return finished_ == tasks_; });
   task_ = nullptr;
 }
 
 // Takes tasks until none is left. Tasks are claimed under the lock: they are few and large.
-void ThreadPool::drain() {
+void ThreadPool::drain(int slot) {
   std::unique_lock lock(mutex_);
   while (task_ != nullptr && next_ < tasks_) {
     const std::int64_t i = next_++;
     const auto* task = task_;
     lock.unlock();
-    (*task)(i);
+    (*task)(i, slot);
     lock.lock();
     if (++finished_ == tasks_) done_.notify_all();
   }
 }
 
-void ThreadPool::work() {
+void ThreadPool::work(int slot) {
   std::uint64_t seen = 0;
   for (;;) {
     {
@@ -58,7 +58,7 @@ void ThreadPool::work() {
       if (stop_) return;
       seen = generation_;
     }
-    drain();
+    drain(slot);
   }
 }
 

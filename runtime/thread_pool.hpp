@@ -23,19 +23,22 @@ class ThreadPool {
 
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
-  /// Runs task(i) for every i in [0, tasks) and returns when all have finished. Calls from
+  /// Runs task(i, slot) for every i in [0, tasks) and returns when all have finished; `slot`
+  /// (in [0, size()): 0 the caller, then one per worker) names the thread running it, so that
+  /// tasks may outnumber threads and still each use their thread's scratch memory. Calls from
   /// several threads are serialized; a single task runs on the calling thread at once.
-  void run(std::int64_t tasks, const std::function<void(std::int64_t)>& task);
+  using Task = std::function<void(std::int64_t task, int slot)>;
+  void run(std::int64_t tasks, const Task& task);
 
  private:
-  void work();
-  void drain();
+  void work(int slot);
+  void drain(int slot);
 
   std::vector<std::thread> workers_;
   std::mutex run_mutex_;  // one run() at a time
   std::mutex mutex_;
   std::condition_variable wake_, done_;
-  const std::function<void(std::int64_t)>* task_ = nullptr;
+  const Task* task_ = nullptr;
   std::int64_t tasks_ = 0, next_ = 0, finished_ = 0;
   std::uint64_t generation_ = 0;
   bool stop_ = false;
