@@ -87,9 +87,9 @@ __device__ __forceinline__ bool reduce_slices(
   // Every slice has arrived: nothing else touches the counter in this launch, and the next
   // launch (stream-ordered after this one) finds it zero.
   if (tid == 0) atomicExch(counter, 0u);
-    // Fragment by fragment, the slices in order, this CTA's own partial re-read like the others'
-    // (from L2, where it just went): no second set of accumulators, which the 128 x 128 tiles (128
-    // a thread) have no registers for.
+  // Fragment by fragment, the slices in order, this CTA's own partial re-read like the others'
+  // (from L2, where it just went): no second set of accumulators, which the 128 x 128 tiles (128
+  // a thread) have no registers for.
 #pragma unroll
   for (int i = 0; i < L::MMA_M; ++i)
 #pragma unroll
