@@ -92,10 +92,10 @@ struct CpuKernel final : Kernel::Impl {
     args.group_k = w.group_k;
     args.groups = w.groups;
     args.w_compensation = w.compensation.data();
-    // W4A8 reads no zero points when they are all 8 (templates/cpu/abi.h): decode is bound by
-    // the bytes it reads. The weight-only kernels always read them.
-    const bool w4a8 = family_of(l.weight_quant, l.activation_quant) == GemmFamily::w4a8;
-    args.w_zero_points = w4a8 && l.weight_symmetric ? nullptr : w.zero_points.data();
+    // int4 kernels read no zero points when they are all 8 (templates/cpu/abi.h): decode is
+    // bound by the bytes it reads, and W4A16's decodes symmetric codes with one operation less.
+    const bool int4 = l.weight_quant == QuantType::int4;
+    args.w_zero_points = int4 && l.weight_symmetric ? nullptr : w.zero_points.data();
     args.bias = l.epilogue.bias ? params.bias.data() : nullptr;
     args.a_static_scale = params.activation_scale;
     args.out_inv_scale = l.epilogue.output == QuantType::int8 ? 1.0f / params.output_scale : 0.0f;

@@ -32,9 +32,9 @@ typedef struct QkCpuGemmArgs {
   int64_t groups;                 // scale groups along K (1 unless per-group: w4a8, w8a16, w4a16)
   const float* w_scales;          // [groups][n_padded] (per-tensor broadcast); float: none
   const int32_t* w_compensation;  // int8: [n_padded] 128 * sum_k w[n, k], for the u8 offset
-  const int32_t* w_zero_points;   // int4: [groups][n_padded] zero points (8 when symmetric);
-                                  // w4a8: null when every zero point is 8 (symmetric weights),
-                                  // so that decode reads none of them
+  const int32_t* w_zero_points;   // int4: [groups][n_padded] zero points, or null when every
+                                  // zero point is 8 (symmetric weights), so that decode reads
+                                  // none of them
   const float* bias;              // [n] or null
 
   float a_static_scale;  // static_per_tensor activation scaling

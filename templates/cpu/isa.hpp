@@ -70,6 +70,7 @@ struct Vec<Isa::avx512> {
   static I add_i(I a, I b) { return _mm512_add_epi32(a, b); }
   static I and_i(I a, I b) { return _mm512_and_si512(a, b); }
   static I or_i(I a, I b) { return _mm512_or_si512(a, b); }
+  static I xor_i(I a, I b) { return _mm512_xor_si512(a, b); }
   // Shift counts are constants once the callers' loops are unrolled: immediate shifts.
   static I slli_i(I a, int n) { return _mm512_slli_epi32(a, n); }
   static I srli_i(I a, int n) { return _mm512_srli_epi32(a, n); }
@@ -154,6 +155,7 @@ struct Vec<Isa::avx2> {
   static I add_i(I a, I b) { return _mm256_add_epi32(a, b); }
   static I and_i(I a, I b) { return _mm256_and_si256(a, b); }
   static I or_i(I a, I b) { return _mm256_or_si256(a, b); }
+  static I xor_i(I a, I b) { return _mm256_xor_si256(a, b); }
   static I slli_i(I a, int n) { return _mm256_slli_epi32(a, n); }
   static I srli_i(I a, int n) { return _mm256_srli_epi32(a, n); }
   static I srai_i(I a, int n) { return _mm256_srai_epi32(a, n); }

@@ -49,6 +49,11 @@ requires(W == WeightType::int8 || W == WeightType::int4) struct WeightDecoder<W,
   using V = Vec<ISA>;
   static constexpr int K_STEP = W == WeightType::int8 ? 4 : 8;  ///< k per 64-byte block
   static constexpr int64_t PANEL_BYTES_PER_K = W == WeightType::int8 ? 16 : 8;
+  /// The in-register tile multiplies value() and scales each group's sums (weight_only.hpp).
+  static constexpr bool SCALE_AFTER_SUM = true;
+  /// int4 weights may come without zero points (abi.h: symmetric, every zero point 8), which
+  /// value<true> decodes with one operation less.
+  static constexpr bool ZERO_POINTS = W == WeightType::int4;
   static_assert(A != InputType::fp32, "Integer weights are dequantized to fp16 or bf16.");
 
   /// One scale group's parameters of LANES columns.
@@ -59,27 +64,48 @@ requires(W == WeightType::int8 || W == WeightType::int4) struct WeightDecoder<W,
   __attribute__((always_inline)) static Params load(const QkCpuGemmArgs* args, int64_t g,
                                                     int64_t col) {
     const int64_t at = g * ((args->n + 15) / 16 * 16) + col;  // [groups][n_padded]
-    return {V::load(args->w_scales + at),
-            W == WeightType::int4 ? V::load_i(args->w_zero_points + at) : V::zero_i()};
+    if constexpr (W == WeightType::int8) return {V::load(args->w_scales + at), V::zero_i()};
+    return {V::load(args->w_scales + at), args->w_zero_points == nullptr
+                                              ? V::set1_i(8)
+                                              : V::load_i(args->w_zero_points + at)};
   }
 
+  /// SYMMETRIC (int4 without zero points): every nibble's top bit flipped, once per load, makes
+  /// it the 4-bit two's complement of code - 8, its value.
+  template <bool SYMMETRIC = false>
   __attribute__((always_inline)) static typename V::I load_packed(const uint8_t* block, int part) {
-    return load_column_lanes<ISA>(block, part);
+    const typename V::I packed = load_column_lanes<ISA>(block, part);
+    if constexpr (SYMMETRIC) return V::xor_i(packed, V::set1_i(static_cast<int>(0x88888888u)));
+    return packed;
   }
 
-  /// t is a constant once the caller's loop is unrolled, so every shift is an immediate.
-  __attribute__((always_inline)) static typename V::F decode(typename V::I packed, const Params& p,
-                                                             int t) {
-    typename V::I value;
+  /// The value of weight k0 + t, code - zero (int8: the code), as an exact fp32, from what
+  /// load_packed<SYMMETRIC> returned. t is a constant once the caller's loop is unrolled, so
+  /// every shift is an immediate.
+  template <bool SYMMETRIC = false>
+  __attribute__((always_inline)) static typename V::F value(typename V::I packed, const Params& p,
+                                                            int t) {
+    typename V::I v;
     if constexpr (W == WeightType::int8) {
       // Byte t of each lane to the top, then an arithmetic shift back: the signed int8.
-      value = V::srai_i(V::slli_i(packed, 24 - 8 * t), 24);
+      v = V::srai_i(V::slli_i(packed, 24 - 8 * t), 24);
     } else {
       // Low nibbles hold k0..k0+3, high nibbles k0+4..k0+7 (byte t % 4 of the lane).
-      value = V::and_i(V::srli_i(packed, 8 * (t % 4) + 4 * (t / 4)), V::set1_i(0x0F));
-      value = V::sub_i(value, p.zero);  // code - zero: exact
+      const int shift = 8 * (t % 4) + 4 * (t / 4);
+      if constexpr (SYMMETRIC) {
+        v = V::srai_i(V::slli_i(packed, 28 - shift), 28);  // sign-extends code - 8
+      } else {
+        v = V::and_i(V::srli_i(packed, shift), V::set1_i(0x0F));
+        v = V::sub_i(v, p.zero);  // code - zero: exact
+      }
     }
-    return V::template round_through<A>(V::mul(V::to_float(value), p.scale));
+    return V::to_float(v);
+  }
+
+  /// The contract's w16: value * scale in fp32, rounded to the activation type.
+  __attribute__((always_inline)) static typename V::F decode(typename V::I packed, const Params& p,
+                                                             int t) {
+    return V::template round_through<A>(V::mul(value(packed, p, t), p.scale));
   }
 };
 
@@ -94,6 +120,10 @@ requires(W == WeightType::fp8_e4m3 || W == WeightType::fp8_e5m2) struct WeightDe
   using V = Vec<ISA>;
   static constexpr int K_STEP = 4;  ///< the int8 layout: 4 k per 64-byte block
   static constexpr int64_t PANEL_BYTES_PER_K = 16;
+  /// The in-register tile multiplies decode(), the contract's w16 exactly: fp8's NaN and Inf
+  /// codes, and scales that take w16 past fp16's range, give what the reference gives.
+  static constexpr bool SCALE_AFTER_SUM = false;
+  static constexpr bool ZERO_POINTS = false;
   static_assert(A != InputType::fp32, "fp8 weights are dequantized to fp16 or bf16.");
 
   static constexpr bool E4M3 = W == WeightType::fp8_e4m3;
@@ -154,6 +184,8 @@ requires(W == WeightType::fp16 || W == WeightType::bf16 ||
   using V = Vec<ISA>;
   static constexpr int K_STEP = W == WeightType::fp32 ? 1 : 2;  ///< k per 64-byte block
   static constexpr int64_t PANEL_BYTES_PER_K = W == WeightType::fp32 ? 64 : 32;
+  static constexpr bool SCALE_AFTER_SUM = false;  ///< no scales: decode() is the weight itself
+  static constexpr bool ZERO_POINTS = false;
   static_assert(W == WeightType::fp16   ? A == InputType::fp16
                 : W == WeightType::bf16 ? A == InputType::bf16
                                         : A == InputType::fp32,

@@ -123,8 +123,16 @@ struct WeightOnlyKernel {
   static void column(const QkCpuGemmArgs* args, int64_t m0, int64_t m1, int64_t n, int64_t n_end,
                      float* workspace) {
     if (BUFFER_K == 0 || m1 - m0 <= C.mr) {
-      for (int64_t mr0 = m0; mr0 < m1; mr0 += C.mr)
-        tile<C.mr, NV>(args, mr0, m1 - mr0 < C.mr ? m1 - mr0 : C.mr, n, n_end);
+      for (int64_t mr0 = m0; mr0 < m1; mr0 += C.mr) {
+        const int64_t rows = m1 - mr0 < C.mr ? m1 - mr0 : C.mr;
+        if constexpr (Decoder::ZERO_POINTS) {
+          if (args->w_zero_points == nullptr) {  // symmetric (abi.h)
+            tile<C.mr, NV, true>(args, mr0, rows, n, n_end);
+            continue;
+          }
+        }
+        tile<C.mr, NV, false>(args, mr0, rows, n, n_end);
+      }
       return;
     }
     float* partial = workspace;                   // [mc][16 * C.nv] sums between K blocks
@@ -150,8 +158,14 @@ struct WeightOnlyKernel {
   /// The tile of `rows` (1..MR) rows from m and NV panels from n, over all of K. As in the other
   /// kernels, every loop over the tile is fully unrolled and nothing takes the accumulators'
   /// address, so they stay in registers; a partial tile repeats its last row and stores only the
-  /// valid ones.
-  template <int MR, int NV>
+  /// valid ones. SYMMETRIC: int4 weights without zero points.
+  ///
+  /// Integer weights are not dequantized here: the tile multiplies each weight's exact value
+  /// (code - zero) by the activation, exactly in fp32 (at most 8 by 11 significant bits), sums a
+  /// group's products and multiplies the sum by the group's scale (docs/numerics.md §6.3 allows
+  /// it; §8 bounds it). That skips a multiply and the rounding to the activation type per weight,
+  /// half of the vector operations decode (M = 1) spends per weight.
+  template <int MR, int NV, bool SYMMETRIC>
   static void tile(const QkCpuGemmArgs* args, int64_t m, int64_t rows, int64_t n, int64_t n_end) {
     const int64_t panel_stride = PANEL_BYTES_PER_K * args->k_padded;  // bytes of one panel
     const uint8_t* panels = static_cast<const uint8_t*>(args->packed_w) + (n / 16) * panel_stride;
@@ -171,24 +185,62 @@ struct WeightOnlyKernel {
     for (int64_t g = 0; g < args->groups; ++g) {
       typename Decoder::Params params[NY];  // the group's scales (and zero points), if any
       QK_UNROLL for (int y = 0; y < NY; ++y) params[y] = Decoder::load(args, g, n + V::LANES * y);
+      // Quantized weights: the group's sums of activation x unscaled value, scaled once at the
+      // group's end. Float weights: the sums themselves.
+      F group_acc[MR][NY];
+      QK_UNROLL for (int r = 0; r < MR; ++r) {
+        QK_UNROLL for (int y = 0; y < NY; ++y) group_acc[r][y] =
+            Decoder::SCALE_AFTER_SUM ? V::zero() : acc[r][y];
+      }
       const int64_t k_begin = g * args->group_k;
       for (int64_t k0 = k_begin; k0 < k_begin + args->group_k; k0 += K_STEP) {
         typename V::I packed[NY];
-        QK_UNROLL for (int y = 0; y < NY; ++y) packed[y] = Decoder::load_packed(
+        QK_UNROLL for (int y = 0; y < NY; ++y) packed[y] = tile_packed<SYMMETRIC>(
             panels + (y / PER_PANEL) * panel_stride + k0 * PANEL_BYTES_PER_K, y % PER_PANEL);
-        // K_STEP values of k per block, each dequantized once and multiplied into every row.
+        // K_STEP values of k per block, each decoded once and multiplied into every row.
         QK_UNROLL for (int t = 0; t < K_STEP; ++t) {
           F w[NY];
-          QK_UNROLL for (int y = 0; y < NY; ++y) w[y] = Decoder::decode(packed[y], params[y], t);
+          QK_UNROLL for (int y = 0; y < NY; ++y) w[y] =
+              tile_weight<SYMMETRIC>(packed[y], params[y], t);
           QK_UNROLL for (int r = 0; r < MR; ++r) {
             const F x = V::set1(a[r][k0 + t]);
-            QK_UNROLL for (int y = 0; y < NY; ++y) acc[r][y] = V::fmadd(x, w[y], acc[r][y]);
+            QK_UNROLL for (int y = 0; y < NY; ++y) group_acc[r][y] =
+                V::fmadd(x, w[y], group_acc[r][y]);
           }
+        }
+      }
+      QK_UNROLL for (int r = 0; r < MR; ++r) {
+        QK_UNROLL for (int y = 0; y < NY; ++y) {
+          if constexpr (Decoder::SCALE_AFTER_SUM)
+            acc[r][y] = V::fmadd(group_acc[r][y], params[y].scale, acc[r][y]);
+          else
+            acc[r][y] = group_acc[r][y];
         }
       }
     }
 
     epilogue<MR, NY>(args, m, rows, n, n_end, acc);
+  }
+
+  /// The packed weights of one vector as the in-register tile reads them.
+  template <bool SYMMETRIC>
+  __attribute__((always_inline)) static typename V::I tile_packed(const uint8_t* block, int part) {
+    if constexpr (SYMMETRIC)
+      return Decoder::template load_packed<true>(block, part);
+    else
+      return Decoder::load_packed(block, part);
+  }
+
+  /// What the in-register tile multiplies: an integer weight's exact unscaled value (its group's
+  /// scale multiplies the group's sums), else the weight as the contract dequantizes it.
+  template <bool SYMMETRIC>
+  __attribute__((always_inline)) static F tile_weight(typename V::I packed,
+                                                      const typename Decoder::Params& params,
+                                                      int t) {
+    if constexpr (Decoder::SCALE_AFTER_SUM)
+      return Decoder::template value<SYMMETRIC>(packed, params, t);
+    else
+      return Decoder::decode(packed, params, t);
   }
 
   /// Dequantizes k in [kb0, kb1) (multiples of 8, hence of K_STEP) of the NV panels from n into

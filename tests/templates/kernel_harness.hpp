@@ -96,10 +96,10 @@ KernelRun run(const Config& c, const LayerConfig& layer, std::int64_t m,
   args.groups = packed.groups;
   args.w_scales = packed.scales.data();
   args.w_compensation = packed.compensation.data();
-  // As the runtime passes them: W4A8 (int4 weights, int8 activations) reads none when the
-  // weights are symmetric.
-  const bool w4a8 = layer.weight_quant == QuantType::int4 && c.scaling != cpu::Scaling::none;
-  args.w_zero_points = w4a8 && layer.weight_symmetric ? nullptr : packed.zero_points.data();
+  // As the runtime passes them: int4 kernels (W4A8, W4A16) read none when the weights are
+  // symmetric.
+  const bool int4 = layer.weight_quant == QuantType::int4;
+  args.w_zero_points = int4 && layer.weight_symmetric ? nullptr : packed.zero_points.data();
   args.bias = layer.epilogue.bias ? bias.data() : nullptr;
   args.a_static_scale = static_scale;
   args.out_inv_scale = 1.0f / out_scale;
@@ -135,15 +135,20 @@ KernelRun run(const Config& c, const LayerConfig& layer, std::int64_t m,
   return r;
 }
 
-/// The weight-only families (docs/numerics.md §6.3): §8's tolerance, and without an epilogue a
-/// tighter one. The kernels dequantize exactly as the reference does (one fp32 multiply, rounded
-/// to the activation type) and their products are exact, so only the fp32 summation order
-/// differs: (K + 2) u_fp32 of the magnitude, without §8's extra u_activation_type. A kernel that
-/// skipped the rounding to the activation type would pass §8 but fail this.
+/// The weight-only families (docs/numerics.md §6.3): §8's tolerance, and for fp8 and float
+/// weights without an epilogue a tighter one. Those the kernel multiplies exactly as the reference
+/// does (fp8: dequantized by one fp32 multiply, rounded to the activation type) and their products
+/// are exact, so only the fp32 summation order differs: (K + 2) u_fp32 of the magnitude, without
+/// §8's extra u_activation_type; a kernel that skipped the rounding would pass §8 but fail this.
+/// Integer weights are held to §8 itself: the in-register tile scales each group's sum of exact
+/// products instead of rounding every weight (§6.3).
 template <class Config>
 void check_weight_only(const Config& c, const LayerConfig& layer, const quant::GemmReference& ref,
                        const KernelRun& got) {
-  if (!c.bias && c.act == cpu::Act::none && c.output == cpu::OutputType::fp32) {
+  const bool integer_weights =
+      layer.weight_quant == QuantType::int8 || layer.weight_quant == QuantType::int4;
+  if (!integer_weights && !c.bias && c.act == cpu::Act::none &&
+      c.output == cpu::OutputType::fp32) {
     const double rtol = static_cast<double>(layer.k + 2) * std::ldexp(1.0, -24);
     for (std::size_t i = 0; i < got.y.size(); ++i)
       ASSERT_LE(std::fabs(double{got.y[i]} - ref.accumulated[i]), rtol * ref.magnitude[i])
