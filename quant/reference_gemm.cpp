@@ -1,5 +1,6 @@
 #include "quant/reference_gemm.hpp"
 
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <cstdlib>
@@ -94,8 +95,13 @@ void fp8_gemm(const QuantizedActivations& qa, const QuantizedWeights& w, GemmRef
 
 // Float families: weights dequantized (one fp32 multiply) and rounded to the activation type,
 // which is what the kernel multiplies; the dot product is taken in double and rounded once.
+// The magnitude counts a quantized weight rounded to fp16 as at least fp16's smallest normal,
+// 2^-14 (docs/numerics.md §8): below it the rounding's error is absolute, up to 2^-25, and §8's
+// u_fp16 of that covers a target that skips the rounding or makes it in fp16 arithmetic.
 void float_gemm(const LayerConfig& layer, std::span<const float> a, const QuantizedWeights& w,
                 GemmReference& out) {
+  const double smallest_counted =
+      layer.activation_quant == QuantType::fp16 && !is_float(layer.weight_quant) ? 0x1p-14 : 0.0;
   std::vector<float> w_row(static_cast<std::size_t>(w.k));
   for (std::int64_t j = 0; j < out.n; ++j) {
     for (std::int64_t kk = 0; kk < w.k; ++kk)
@@ -103,9 +109,9 @@ void float_gemm(const LayerConfig& layer, std::span<const float> a, const Quanti
     for (std::int64_t i = 0; i < out.m; ++i) {
       double acc = 0.0, magnitude = 0.0;
       for (std::int64_t kk = 0; kk < w.k; ++kk) {
-        const double product = double{a[i * w.k + kk]} * w_row[kk];
-        acc += product;
-        magnitude += std::fabs(product);
+        const double x = a[i * w.k + kk];
+        acc += x * w_row[kk];
+        magnitude += std::fabs(x) * std::max<double>(std::fabs(w_row[kk]), smallest_counted);
       }
       out.accumulated[i * out.n + j] = static_cast<float>(acc);
       out.magnitude[i * out.n + j] = magnitude;

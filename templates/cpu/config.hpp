@@ -59,9 +59,10 @@ struct W4A8Config {
 };
 
 /// W8A16: int8 weights (per-tensor, per-channel or per group of K; docs/numerics.md §6.3) x fp16
-/// or bf16 activations, multiplied as given. Weights are dequantized in registers exactly as the
-/// contract says (one fp32 multiply, rounded to the activation type); products summed in fp32 over
-/// all of K, which is not blocked. The kernel is templates/cpu/weight_only.hpp.
+/// or bf16 activations, multiplied as given. Decode multiplies each weight's code by the
+/// activation exactly in fp32 and scales each group's sum; taller blocks dequantize weights as the
+/// contract says (one fp32 multiply, rounded to the activation type). Products are summed in fp32
+/// over all of K, which is not blocked. The kernel is templates/cpu/weight_only.hpp.
 struct W8A16Config {
   static constexpr WeightType weight = WeightType::int8;  ///< in memory: quant::pack_cpu_int8
 
@@ -137,7 +138,9 @@ struct FloatConfig {
 
 /// Registers the weight-only micro-tile needs: mr x nv fp32 accumulators; per weight vector its
 /// packed bytes, its dequantized value, its scale and its zero point; a broadcast, the nibble
-/// mask and a rounding constant.
+/// mask and a rounding constant. (The in-register tile of integer weights holds a second mr x nv
+/// for its groups' sums instead of the scale and the rounding; at 1 x 64, decode's, nothing
+/// spills.)
 constexpr int weight_only_tile_registers(int mr, int nv) {
   return mr * nv + 4 * nv + 3;
 }
@@ -146,9 +149,10 @@ constexpr int weight_only_tile_registers(int mr, int nv) {
 /// accumulators; per ymm of weights its packed bytes and its dequantized value; a broadcast and
 /// one scratch register. This is the FMA tile over buffered weights (every cache block of more
 /// than mr rows) with room to spare; the in-register path (blocks of at most mr rows: M <= mr, or
-/// the last rows of M) also holds each ymm's scale and zero point and the rounding constants,
-/// which 16 ymm cannot: there clang keeps decode temporaries, and from mr = 4 some accumulators,
-/// in L1 (docs/cpu.md, "Tiles": measured in the generated code).
+/// the last rows of M) also holds, for integer weights, a second 2 mr nv for the groups' sums,
+/// and for int4 with zero points each ymm's zero point: at 1 x 32 (decode's) nothing spills for
+/// int8 and symmetric int4, while with zero points clang keeps the zero points and some packed
+/// bytes in L1 (docs/cpu.md, "Tiles": measured in the generated code).
 constexpr int avx2_weight_only_tile_registers(int mr, int nv) {
   return 2 * mr * nv + 4 * nv + 2;
 }

@@ -4,27 +4,30 @@
 // the config's `weight` picks the decoder (weight_decode.hpp), which knows the packed layout and
 // turns 16 stored weights into the values the kernel multiplies.
 //
-// Each quantized weight is dequantized in registers exactly as the contract defines it,
+// The contract dequantizes each weight as
 //   w16 = round_to(activation type, value * scale)      (one fp32 multiply; value = code - zero,
 //                                                        or the fp8 code's decoded value)
-// and multiplied with the activation in fp32 by an FMA: both factors have at most 11 significant
-// bits, so the product is exact (short of fp32 underflow) and only the fp32 sum rounds. A float
-// baseline's weights are already in the activation type and are only widened (fp32 x fp32 rounds
-// once more, in the FMA, within §8's bound). This needs AVX-512F/BW only (no avx512bf16, no F16C
+// and fp8 weights, and every weight of a buffered block (below), are multiplied as exactly that:
+// both factors of the FMA have at most 11 significant bits, so the product is exact (short of
+// fp32 underflow) and only the fp32 sum rounds. Integer weights in the in-register tile are not
+// rounded at all: value * activation is exact too, and each group's sum of those is multiplied
+// by its scale (§6.3; tile()). A float baseline's weights are already in the activation type and
+// are only widened (fp32 x fp32 rounds once more, in the FMA, within §8's bound). This needs AVX-512F/BW only (no avx512bf16, no F16C
 // beyond AVX-512F's vcvtph2ps), or on AVX2 (C.isa, templates/cpu/isa.hpp) x86-64-v3's FMA and
 // F16C: one template, written against the ISA's vector policy, 16 or 8 fp32 lanes per vector, the
 // same values lane for lane. vdpbf16ps would double the multiply rate for bf16 but flushes
 // subnormals.
 //
 // The weights stay in their stored width in memory (int8 and fp8 1 byte, int4 1/2, fp16 and bf16
-// 2, fp32 4), so decode (M = 1) reads that many bytes per weight; for the quantized types it is
-// bound by the dequantization's vector operations rather than by those bytes (docs/cpu.md).
+// 2, fp32 4), so decode (M = 1) reads that many bytes per weight; on AVX2 int4 decode is bound by
+// the decoding's vector operations (four per 8 symmetric weights) rather than by those bytes
+// (docs/cpu.md).
 //
 // Two paths per column tile (column()): a cache block of rows that fits one register tile
-// (decode) dequantizes each weight in registers where it is used; a taller block dequantizes one
-// K block of weights at a time into the per-thread workspace and runs FMA-only register tiles on
+// (decode) decodes each weight in registers where it is used; a taller block dequantizes one K
+// block of weights at a time into the per-thread workspace and runs FMA-only register tiles on
 // it, so the dequantization is paid once per cache block of rows, not once per register tile.
-// Both compute the same weights; only the fp32 summation order is the target's choice (§6.3).
+// Both are within §8 of the reference; they may differ from each other by w16's rounding.
 //
 // The `quantize` entry converts the activations to fp32 rows of k_padded elements in the
 // workspace (a_codes, 4 bytes per element), zero-padded so that the padded K of the panels (whose

@@ -69,6 +69,16 @@ TEST(WeightOnlyAvx2Kernel, W4A16AwkwardShapesAndGroups) {
     }
 }
 
+// Decode (the in-register tile) and a buffered block on weights that are fp16 subnormals.
+TEST(WeightOnlyAvx2Kernel, SubnormalWeightsInFp16) {
+  constexpr W8A16Config w8_decode_fp16{.isa = Isa::avx2, .input = InputType::fp16, .mr = 1, .nv = 2};
+  for (std::int64_t m : {1, 9}) {
+    test::check_weight_only_subnormal_weights<kW4Decode>(m, 3000 + m);
+    test::check_weight_only_subnormal_weights<w8_decode_fp16>(m, 3100 + m);
+    test::check_weight_only_subnormal_weights<kW4Fp16>(m, 3200 + m);
+  }
+}
+
 // Tiles within 16 ymm other than the defaults (1 x 32, 2 x 16, 3 x 16, 5 x 16), and every epilogue:
 // bias, activation functions, fp16/bf16/int8 outputs.
 TEST(WeightOnlyAvx2Kernel, TilesAndEpilogues) {

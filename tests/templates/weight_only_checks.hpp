@@ -67,6 +67,32 @@ void check_weight_only_kernel(std::int64_t m, std::int64_t n, std::int64_t k, We
   check_kernel<cpu::WeightOnlyKernel<C>>(C, layer, m, quant::pack_cpu, 0, seed);
 }
 
+/// fp16 activations and integer weights so small that fp16 holds their dequantized values only
+/// as subnormals (|w| < 2^-14), per channel and per group, symmetric and with zero points: the
+/// reference rounds each w16 there to a multiple of 2^-24, an absolute error that the in-register
+/// tile, which scales exact sums instead (§6.3), does not make. §8 allows the difference.
+template <auto C>
+void check_weight_only_subnormal_weights(std::int64_t m, unsigned seed) {
+  static_assert(C.input == cpu::InputType::fp16, "fp16 activations: the type with subnormals");
+  const std::int64_t n = 40, k = 256;
+  LayerConfig layer = layer_for(C);
+  layer.weight_quant = quant_type(C.weight);
+  layer.n = n;
+  layer.k = k;
+  const auto a = random_matrix(m, k, seed, 1.0f, 7, 30.0f);
+  const auto w = random_matrix(n, k, seed + 1, 2.0e-5f);  // codes' steps about 2^-22 or 2^-19
+  for (const Weights g : {Weights{WeightGranularity::per_channel, 0, true},
+                          Weights{WeightGranularity::per_group, 64, false}}) {
+    if (C.weight == cpu::WeightType::int8 && !g.symmetric) continue;  // no int8 zero points
+    layer.weight_granularity = g.granularity;
+    layer.block_size = g.block_size;
+    layer.weight_symmetric = g.symmetric;
+    SCOPED_TRACE(std::string(to_string(layer.weight_quant)) + " subnormal weights " +
+                 std::string(to_string(g.granularity)));
+    check_kernel_on<cpu::WeightOnlyKernel<C>>(C, layer, m, quant::pack_cpu, 0, a, w, seed);
+  }
+}
+
 /// One vector of the ISA holding codes first, first + 1, ...: byte j * 4 + t of lane j is code
 /// first + 4j + t.
 template <cpu::Isa ISA>

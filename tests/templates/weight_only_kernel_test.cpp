@@ -52,6 +52,17 @@ TEST(WeightOnlyKernel, W4A16AwkwardShapes) {
 
 // Tiles other than the defaults, and every epilogue: bias, activation functions, fp16/bf16/int8
 // outputs.
+// Decode (the in-register tile) and a buffered block on weights that are fp16 subnormals.
+TEST(WeightOnlyKernel, SubnormalWeightsInFp16) {
+  constexpr W8A16Config w8_decode{.input = InputType::fp16, .mr = 1, .nv = 4};
+  constexpr W4A16Config w4_decode{.input = InputType::fp16, .mr = 1, .nv = 4};
+  for (std::int64_t m : {1, 9}) {
+    test::check_weight_only_subnormal_weights<w8_decode>(m, 3000 + m);
+    test::check_weight_only_subnormal_weights<w4_decode>(m, 3100 + m);
+    test::check_weight_only_subnormal_weights<kW4Fp16>(m, 3200 + m);
+  }
+}
+
 TEST(WeightOnlyKernel, TilesAndEpilogues) {
   constexpr W8A16Config w8_wide{.mr = 1, .nv = 4, .mc = 8, .nc = 128};
   constexpr W8A16Config w8_fp16_gelu{.input = InputType::fp16,
