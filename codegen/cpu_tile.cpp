@@ -118,12 +118,19 @@ std::vector<CpuTileBucket> default_cpu_tiles(GemmFamily family, CpuIsa isa) {
     return {{1, CpuTile{1, 4, 0, 96, 768}}, {kAnyM, CpuTile{2, 1, 0, 96, 768}}};
   if (isa == CpuIsa::avx2 && family == GemmFamily::w8a8)
     return {{1, CpuTile{1, 2, 16384, 96, 960}}, {kAnyM, CpuTile{4, 1, 16384, 96, 960}}};
-  if (isa == CpuIsa::avx2)  // w8a16, w4a16, wfp8a16 and the float baselines
-    return {{4, CpuTile{1, 2, 0, 96, 768}}, {kAnyM, CpuTile{4, 1, 0, 96, 768}}};
+  // w8a16, w4a16, wfp8a16 and the float baselines: up to M = 4 the rows fit one register tile,
+  // which decodes the weights in registers once for all of them (docs/cpu.md, "Tiles").
+  if (isa == CpuIsa::avx2)
+    return {{1, CpuTile{1, 2, 0, 96, 768}},
+            {2, CpuTile{2, 1, 0, 96, 768}},
+            {kAnyM, CpuTile{4, 1, 0, 96, 768}}};
   if (family == GemmFamily::w4a8)
     return {{4, CpuTile{1, 6, 0, 96, 768}}, {kAnyM, CpuTile{3, 3, 0, 96, 768}}};
-  if (family != GemmFamily::w8a8)  // w8a16, w4a16, wfp8a16 and the float baselines
-    return {{4, CpuTile{1, 4, 0, 96, 768}}, {kAnyM, CpuTile{8, 2, 0, 96, 768}}};
+  if (family != GemmFamily::w8a8)
+    return {{1, CpuTile{1, 4, 0, 96, 768}},
+            {2, CpuTile{2, 4, 0, 96, 768}},
+            {4, CpuTile{4, 2, 0, 96, 768}},
+            {kAnyM, CpuTile{8, 2, 0, 96, 768}}};
   if (isa == CpuIsa::amx)  // docs/cpu.md, "AMX": 32 x 32 runs one A tile where M <= 16
     return {{4, CpuTile{4, 5, 16384, 96, 960}},
             {8, CpuTile{5, 5, 16384, 100, 960}},

@@ -247,7 +247,9 @@ struct WeightOnlyKernel {
   }
 
   /// Dequantizes k in [kb0, kb1) (multiples of 8, hence of K_STEP) of the NV panels from n into
-  /// `block`, 16 * NV floats per k: the very values tile() computes in registers.
+  /// `block`, 16 * NV floats per k. Integer weights: value * scale in fp32, not rounded to the
+  /// activation type (as tile() does not round; half the operations of the rounding dequantize
+  /// takes); the others: the weights tile() multiplies.
   template <int NV>
   static void dequantize_block(const QkCpuGemmArgs* args, int64_t n, int64_t kb0, int64_t kb1,
                                float* block) {
@@ -259,8 +261,13 @@ struct WeightOnlyKernel {
         const typename Decoder::Params params = Decoder::load(args, g, n + V::LANES * y);
         const typename V::I packed = Decoder::load_packed(
             panels + (y / PER_PANEL) * panel_stride + k0 * PANEL_BYTES_PER_K, y % PER_PANEL);
-        QK_UNROLL for (int t = 0; t < K_STEP; ++t) V::store(
-            block + (k0 - kb0 + t) * 16 * NV + V::LANES * y, Decoder::decode(packed, params, t));
+        QK_UNROLL for (int t = 0; t < K_STEP; ++t) {
+          float* to = block + (k0 - kb0 + t) * 16 * NV + V::LANES * y;
+          if constexpr (Decoder::SCALE_AFTER_SUM)
+            V::store(to, V::mul(Decoder::value(packed, params, t), params.scale));
+          else
+            V::store(to, Decoder::decode(packed, params, t));
+        }
       }
     }
   }

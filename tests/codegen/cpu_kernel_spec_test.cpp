@@ -179,6 +179,26 @@ TEST(CpuKernelSpec, InvalidLayerIsRejected) {
   EXPECT_EQ(spec.error().where, "layer.k");
 }
 
+// The weight-only kernel decodes in registers only where a cache block's rows fit one register
+// tile (templates/cpu/weight_only.hpp, column()); taller blocks dequantize into memory first,
+// which at M = 2..4 cost 2.5-4x the time of M = 1 on AVX2. So each default bucket up to M = 4
+// has a tile of at least that many rows.
+TEST(CpuTile, WeightOnlyDefaultsDecodeSmallBatchesInRegisters) {
+  for (CpuIsa isa : {CpuIsa::avx512, CpuIsa::avx2})
+    for (GemmFamily f : {GemmFamily::w8a16, GemmFamily::w4a16, GemmFamily::wfp8a16,
+                         GemmFamily::fp16, GemmFamily::bf16, GemmFamily::fp32}) {
+      SCOPED_TRACE(std::string(to_string(f)) + " on " + std::string(to_string(isa)));
+      std::int64_t previous_max = 0;
+      for (const CpuTileBucket& bucket : default_cpu_tiles(f, isa)) {
+        EXPECT_TRUE(validate(bucket.tile, f, isa));
+        if (previous_max < 4)  // the bucket holds some M <= 4: all of them in one tile
+          EXPECT_GE(bucket.tile.mr, std::min<std::int64_t>(bucket.max_m, 4))
+              << "bucket up to M = " << bucket.max_m;
+        previous_max = bucket.max_m;
+      }
+    }
+}
+
 TEST(CpuTile, ValidationRules) {
   for (GemmFamily f : {GemmFamily::w8a8, GemmFamily::w4a8, GemmFamily::w8a16, GemmFamily::w4a16,
                        GemmFamily::wfp8a16, GemmFamily::fp16, GemmFamily::bf16, GemmFamily::fp32})
