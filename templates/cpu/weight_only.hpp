@@ -7,12 +7,13 @@
 // The contract dequantizes each weight as
 //   w16 = round_to(activation type, value * scale)      (one fp32 multiply; value = code - zero,
 //                                                        or the fp8 code's decoded value)
-// and fp8 weights, and every weight of a buffered block (below), are multiplied as exactly that:
-// both factors of the FMA have at most 11 significant bits, so the product is exact (short of
-// fp32 underflow) and only the fp32 sum rounds. Integer weights in the in-register tile are not
-// rounded at all: value * activation is exact too, and each group's sum of those is multiplied
-// by its scale (§6.3; tile()). A float baseline's weights are already in the activation type and
-// are only widened (fp32 x fp32 rounds once more, in the FMA, within §8's bound). This needs AVX-512F/BW only (no avx512bf16, no F16C
+// and fp8 weights are multiplied as exactly that: both factors of the FMA have at most 11
+// significant bits, so the product is exact (short of fp32 underflow) and only the fp32 sum
+// rounds. Integer weights are not rounded to the activation type (§6.3 allows it): the
+// in-register tile multiplies value * activation, exact too, and scales each group's sum
+// (tile()); a buffered block holds value * scale in fp32 (dequantize_block()). A float baseline's
+// weights are already in the activation type and are only widened (fp32 x fp32 rounds once more,
+// in the FMA, within §8's bound). This needs AVX-512F/BW only (no avx512bf16, no F16C
 // beyond AVX-512F's vcvtph2ps), or on AVX2 (C.isa, templates/cpu/isa.hpp) x86-64-v3's FMA and
 // F16C: one template, written against the ISA's vector policy, 16 or 8 fp32 lanes per vector, the
 // same values lane for lane. vdpbf16ps would double the multiply rate for bf16 but flushes
@@ -27,7 +28,7 @@
 // (decode) decodes each weight in registers where it is used; a taller block dequantizes one K
 // block of weights at a time into the per-thread workspace and runs FMA-only register tiles on
 // it, so the dequantization is paid once per cache block of rows, not once per register tile.
-// Both are within §8 of the reference; they may differ from each other by w16's rounding.
+// Both are within §8 of the reference; they may differ from each other in the last bits.
 //
 // The `quantize` entry converts the activations to fp32 rows of k_padded elements in the
 // workspace (a_codes, 4 bytes per element), zero-padded so that the padded K of the panels (whose

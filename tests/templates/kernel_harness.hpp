@@ -140,8 +140,8 @@ KernelRun run(const Config& c, const LayerConfig& layer, std::int64_t m,
 /// does (fp8: dequantized by one fp32 multiply, rounded to the activation type) and their products
 /// are exact, so only the fp32 summation order differs: (K + 2) u_fp32 of the magnitude, without
 /// §8's extra u_activation_type; a kernel that skipped the rounding would pass §8 but fail this.
-/// Integer weights are held to §8 itself: the in-register tile scales each group's sum of exact
-/// products instead of rounding every weight (§6.3).
+/// Integer weights are held to §8 itself: the kernel does not round them to the activation type
+/// (§6.3; the in-register tile scales each group's sum of exact products instead).
 template <class Config>
 void check_weight_only(const Config& c, const LayerConfig& layer, const quant::GemmReference& ref,
                        const KernelRun& got) {
