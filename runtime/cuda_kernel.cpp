@@ -81,6 +81,12 @@ struct CudaKernel final : Kernel::Impl {
   // call, one at a time (its mutex held from launch to synchronization).
   mutable std::mutex quantized_a_mutex, split_k_mutex;
   mutable DeviceWorkspace quantized_a, split_k;
+  // A static activation scale is a host float (RunParams) the kernel reads through a pointer:
+  // copied for each call into this one float of device memory, allocated on the first call
+  // (cuMemAlloc and cuMemFree per call would cost far more than the copy; cuMemFree
+  // synchronizes the device). Held, like the workspaces, from the copy to the call's end.
+  mutable std::mutex static_scale_mutex;
+  mutable std::optional<DeviceBuffer> static_scale;
 
   CudaKernel(LayerConfig l, const CudaDevice& d, BucketVariants<CudaModule> v)
       : Impl(std::move(l)), device(d), variants(std::move(v)) {}
@@ -112,15 +118,18 @@ struct CudaKernel final : Kernel::Impl {
     if (auto current = device.make_current(); !current) return current.error();
     const auto& w = static_cast<const DevicePackedWeights&>(packed);
     const CudaModule& kernel = variants.for_m(a.rows);
-    // A static activation scale is a host float the kernel reads through a pointer: it goes to
-    // the device with the call, and only for the layers that have one.
-    const bool static_scale = layer.activation_scaling == ActivationScaling::static_per_tensor;
-    auto scale = upload(device, &params.activation_scale, static_scale ? sizeof(float) : 0);
-    if (!scale) return scale.error();
+    std::unique_lock<std::mutex> scale_lock;
+    const float* a_scale = nullptr;
+    if (layer.activation_scaling == ActivationScaling::static_per_tensor) {
+      scale_lock = std::unique_lock(static_scale_mutex);
+      auto scale = static_scale_on_device(params.activation_scale);
+      if (!scale) return scale.error();
+      a_scale = *scale;
+    }
     QkCudaGemmArgs args = gemm_args(
         layer, a, out,
         {w.codes.get(), device_pointer<float>(w.scales), device_pointer<float>(w.zero_points)},
-        params.bias.data(), device_pointer<float>(*scale), params.output_scale);
+        params.bias.data(), a_scale, params.output_scale);
     if (!kernel.producer) return launch_gemm(kernel, args);
     // The producer first, into its workspace; the GEMM after it on the same (default) stream
     // reads its codes and scales.
@@ -134,6 +143,18 @@ struct CudaKernel final : Kernel::Impl {
     if (auto launched = kernel.producer->launch(*producer, quantize); !launched)
       return launched.error();
     return launch_gemm(kernel, consume_quantized(args, ws));
+  }
+
+  /// `scale` in the kernel's one float of device memory. @pre static_scale_mutex held
+  Expected<const float*> static_scale_on_device(float scale) const {
+    if (!static_scale) {
+      auto buffer = DeviceBuffer::allocate(device, sizeof(float));
+      if (!buffer) return buffer.error();
+      static_scale.emplace(std::move(*buffer));
+    }
+    const auto* bytes = reinterpret_cast<const std::uint8_t*>(&scale);
+    if (auto copied = static_scale->upload({bytes, sizeof(float)}); !copied) return copied.error();
+    return static_cast<const float*>(static_scale->get());
   }
 
   Expected<void> launch_gemm(const CudaModule& kernel, QkCudaGemmArgs args) const {
