@@ -124,6 +124,25 @@ TEST(CpuBuildList, EachBucketGetsItsLevelsDefaultTileAndEachKernelIsBuiltOnce) {
   EXPECT_EQ(layers_with_same_kernels(*list), (std::vector<std::vector<std::size_t>>{{0, 2}, {1}}));
 }
 
+// The amx level's W8A8 runs AMX tiles from M = 9 up (docs/cpu.md, "AMX") on a machine that was
+// granted the tile state: that is what a prebuild for it holds, on any machine.
+TEST(CpuBuildList, TheAmxLevelGetsItsAmxTilesWithoutAskingLinux) {
+  Plan plan;
+  plan.layers = {w8a8_layer("q", 1, 2048)};
+  const auto amx = compile_only("amx");
+  const CpuBackend* backends[] = {amx.get()};
+  auto list = cpu_build_list(plan, backends, nullptr);
+  ASSERT_TRUE(list) << list.error().str();
+  std::vector<std::string> uses;
+  for (const CpuBuildUse& u : list->uses)
+    uses.push_back(std::to_string(u.m_min) + "-" + std::to_string(u.m_max) + " " +
+                   codegen::canonical_name(list->jobs[u.job].spec.tile));
+  ASSERT_EQ(uses.size(), 3u);
+  EXPECT_EQ(uses.back(), "9-2048 " + codegen::canonical_name(codegen::default_cpu_tile(
+                                         GemmFamily::w8a8, 2048, CpuIsa::amx)));
+  EXPECT_TRUE(list->jobs[list->uses.back().job].spec.tile.amx);
+}
+
 TEST(CpuBuildList, WinnersOfDevicesOfTheLevelAreBuiltBesideTheDefaults) {
   test::TempDir dir;
   auto cache = cache::KernelCache::open(dir.path() / "kernels.db");
