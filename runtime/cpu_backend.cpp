@@ -28,14 +28,43 @@ CompilerConfig compiler_config(const CpuTarget& target) {
   return config;
 }
 
+/// The kernels' ISA for code of `target` before AMX is considered: avx512 with AVX-512 VNNI
+/// (vpdpbusd), else avx2 with x86-64-v3's AVX2, FMA and F16C; neither is Errc::unsupported.
+Expected<codegen::CpuIsa> vector_isa(const CpuTarget& target, const std::string& cpu_level) {
+  if (target.has("avx512vnni")) return codegen::CpuIsa::avx512;
+  if (target.has("avx2") && target.has("fma") && target.has("f16c")) return codegen::CpuIsa::avx2;
+  return Error{Errc::unsupported, "cpu_level " + cpu_level,
+               "the cpu kernels need AVX-512 VNNI or AVX2 with FMA and F16C, which " + target.cpu +
+                   " lacks"};
+}
+
+bool has_amx(const CpuTarget& target) {
+  return target.has("amx-tile") && target.has("amx-int8");
+}
+
 }  // namespace
 
-CpuBackend::CpuBackend(CpuTarget target, codegen::CpuIsa isa,
+CpuBackend::CpuBackend(std::string level, CpuTarget target, codegen::CpuIsa isa,
                        std::unique_ptr<ClangCompiler> compiler, std::unique_ptr<JitLoader> loader)
-    : target_(std::move(target)),
+    : level_(std::move(level)),
+      target_(std::move(target)),
       isa_(isa),
       compiler_(std::move(compiler)),
       loader_(std::move(loader)) {}
+
+Expected<std::unique_ptr<CpuBackend>> CpuBackend::create(std::string level, CpuTarget target,
+                                                         codegen::CpuIsa isa, bool with_loader) {
+  auto compiler = ClangCompiler::create(compiler_config(target));
+  if (!compiler) return compiler.error();
+  std::unique_ptr<JitLoader> loader;
+  if (with_loader) {
+    auto created = JitLoader::create();
+    if (!created) return created.error();
+    loader = std::move(*created);
+  }
+  return std::unique_ptr<CpuBackend>(new CpuBackend(std::move(level), std::move(target), isa,
+                                                    std::move(*compiler), std::move(loader)));
+}
 
 Expected<CpuBackend*> CpuBackend::get(const std::string& cpu_level) {
   static std::mutex mutex;
@@ -50,15 +79,9 @@ Expected<CpuBackend*> CpuBackend::get(const std::string& cpu_level) {
     return Error{Errc::unsupported, "cpu_level " + cpu_level,
                  fmt::format("code for {} cannot run on this machine ({})", target->key(),
                              CpuTarget::host().key())};
-  // The AVX-512 kernels need VNNI (vpdpbusd); the AVX2 ones x86-64-v3's AVX2, FMA and F16C.
-  codegen::CpuIsa isa = codegen::CpuIsa::avx512;
-  if (!target->has("avx512vnni")) {
-    if (!target->has("avx2") || !target->has("fma") || !target->has("f16c"))
-      return Error{Errc::unsupported, "cpu_level " + cpu_level,
-                   "the cpu kernels need AVX-512 VNNI or AVX2 with FMA and F16C, which " +
-                       target->cpu + " lacks"};
-    isa = codegen::CpuIsa::avx2;
-  } else if (target->has("amx-tile") && target->has("amx-int8")) {
+  auto isa = vector_isa(*target, cpu_level);
+  if (!isa) return isa.error();
+  if (*isa == codegen::CpuIsa::avx512 && has_amx(*target)) {
     // W8A8 may then run AMX tiles, if Linux grants the tile state; refused, "host" keeps the
     // VNNI kernels (correct, slower from M = 16 up), "amx" was asked for AMX and fails.
     if (auto granted = request_amx_permission(); granted) {
@@ -67,13 +90,22 @@ Expected<CpuBackend*> CpuBackend::get(const std::string& cpu_level) {
       return Error{Errc::unsupported, "cpu_level amx", granted.error().str()};
     }
   }
-  auto compiler = ClangCompiler::create(compiler_config(*target));
-  if (!compiler) return compiler.error();
-  auto loader = JitLoader::create();
-  if (!loader) return loader.error();
+  auto backend = create(cpu_level, std::move(*target), *isa, true);
+  if (!backend) return backend.error();
   auto& slot = backends[cpu_level];
-  slot.reset(new CpuBackend(std::move(*target), isa, std::move(*compiler), std::move(*loader)));
+  slot = std::move(*backend);
   return slot.get();
+}
+
+Expected<std::unique_ptr<CpuBackend>> CpuBackend::compile_only(const std::string& cpu_level) {
+  auto target = CpuTarget::portable(cpu_level);
+  if (!target) return target.error();
+  auto isa = vector_isa(*target, cpu_level);
+  if (!isa) return isa.error();
+  // The ISA of a machine of this level that runs it: "amx" is only ever run with the tile state
+  // granted (get() refuses it otherwise).
+  if (*isa == codegen::CpuIsa::avx512 && has_amx(*target)) isa = codegen::CpuIsa::amx;
+  return create(cpu_level, std::move(*target), *isa, false);
 }
 
 cache::BinaryKey CpuBackend::binary_key(const codegen::CpuKernelSpec& spec) const {
@@ -85,22 +117,52 @@ cache::BinaryKey CpuBackend::binary_key(const codegen::CpuKernelSpec& spec) cons
           compiler_->flags_key()};
 }
 
-Expected<std::shared_ptr<const CpuKernelModule>> CpuBackend::kernel(
-    const codegen::CpuKernelSpec& spec, cache::KernelCache* cache, Supply* supply_out) {
+cache::BinaryKey CpuBackend::pch_key() const {
+  return runtime::pch_key("cpu", templates::revision("cpu"), target_.key(), *compiler_);
+}
+
+Expected<void> CpuBackend::check(const codegen::CpuKernelSpec& spec) const {
   if (spec.isa != codegen::code_isa(isa_) || (spec.tile.amx && isa_ != codegen::CpuIsa::amx))
     return Error{
         Errc::invalid_argument, codegen::canonical_name(spec),
         fmt::format("a kernel for {}{} cannot be compiled for {} ({}), whose kernels are {}",
                     to_string(spec.isa), spec.tile.amx ? " with AMX tiles" : "", target_.cpu,
                     target_.key(), to_string(isa_))};
+  return {};
+}
+
+Expected<std::shared_ptr<const CpuKernelModule>> CpuBackend::kernel(
+    const codegen::CpuKernelSpec& spec, cache::KernelCache* cache, Supply* supply_out) {
+  if (auto checked = check(spec); !checked) return checked.error();
+  if (!loader_)
+    return Error{Errc::unsupported, codegen::canonical_name(spec),
+                 fmt::format("this backend of {} only compiles (CpuBackend::compile_only); "
+                             "CpuBackend::get runs kernels",
+                             target_.key())};
   return kernels_.get(cache::key_hash(binary_key(spec)), supply_out, [&](Supply* supply) {
     const codegen::RenderedKernel rendered = codegen::render_cpu(spec);
     return load_cached_or_compile(
-        binary_key(spec), cache, *compiler_,
-        pch_key("cpu", templates::revision("cpu"), target_.key(), *compiler_), rendered.source,
-        rendered.name, supply,
+        binary_key(spec), cache, *compiler_, pch_key(), rendered.source, rendered.name, supply,
         [&](std::span<const std::uint8_t> object) { return load(spec, object); });
   });
+}
+
+Expected<CpuBackend::StoredObject> CpuBackend::compile_into(const codegen::CpuKernelSpec& spec,
+                                                            cache::KernelCache& cache) const {
+  if (auto checked = check(spec); !checked) return checked.error();
+  const cache::BinaryKey key = binary_key(spec);
+  // A cache that cannot be read is not fatal here either: compile, and the store says why not.
+  if (auto found = cache.find_binary(key); found && *found)
+    return StoredObject{key.kernel, static_cast<std::int64_t>((*found)->blob.size()),
+                        (*found)->compile_ms, true};
+  const codegen::RenderedKernel rendered = codegen::render_cpu(spec);
+  auto object =
+      compile_with_cached_pch(*compiler_, &cache, pch_key(), rendered.source, rendered.name);
+  if (!object) return object.error();
+  if (auto stored = cache.store_binary(key, object->bytes, object->compile_ms); !stored)
+    return stored.error();
+  return StoredObject{key.kernel, static_cast<std::int64_t>(object->bytes.size()),
+                      object->compile_ms, false};
 }
 
 CpuBackend::Result CpuBackend::load(const codegen::CpuKernelSpec& spec,

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "runtime/cpu_target.hpp"
 
@@ -14,5 +15,9 @@ namespace qk::runtime {
 /// /proc/cpuinfo ("unknown" when unreadable), the code target's CPU name, the threads a call
 /// uses, and a hash of the code target's full feature key (CpuTarget::key()).
 std::string cpu_device_fingerprint(const CpuTarget& code_target, int threads);
+
+/// Whether `fingerprint` is one of cpu_device_fingerprint(code_target, …) on any machine (any
+/// model name, any threads): what a winner tuned for code of `code_target` elsewhere is keyed by.
+bool fingerprint_of_code_target(std::string_view fingerprint, const CpuTarget& code_target);
 
 }  // namespace qk::runtime

@@ -1,11 +1,8 @@
 #include "runtime/cuda_prebuild.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <map>
-#include <mutex>
 #include <optional>
-#include <thread>
 #include <tuple>
 
 #include <fmt/format.h>
@@ -15,30 +12,13 @@
 namespace qk::runtime {
 
 Expected<std::vector<codegen::CudaArch>> parse_cuda_archs(std::string_view text) {
+  std::vector<std::string_view> names;
+  for (const auto& [arch, name] : EnumNames<codegen::CudaArch>::table) names.push_back(name);
+  auto items = parse_list(text, "--arch", "an arch qk compiles for", names);
+  if (!items) return items.error();
   std::vector<codegen::CudaArch> out;
-  std::size_t position = 0;
-  for (std::string_view rest = text;;) {
-    const std::size_t comma = std::min(rest.find(','), rest.size());
-    const std::string_view item = rest.substr(0, comma);
-    ++position;
-    const auto arch = from_string<codegen::CudaArch>(item);
-    if (!arch)
-      return Error{Errc::invalid_argument, "--arch",
-                   fmt::format("item {} is '{}', not an arch qk compiles for; allowed: {}",
-                               position, item, allowed_names<codegen::CudaArch>())};
-    if (std::find(out.begin(), out.end(), *arch) != out.end())
-      return Error{Errc::invalid_argument, "--arch",
-                   fmt::format("item {} ('{}') is listed twice", position, item)};
-    out.push_back(*arch);
-    if (comma == rest.size()) return out;
-    rest = rest.substr(comma + 1);
-  }
-}
-
-std::string layer_label(const Plan& plan, std::size_t layer) {
-  const std::string& name = plan.layers[layer].name;
-  return name.empty() ? fmt::format("layers[{}]", layer)
-                      : fmt::format("layers[{}] ({})", layer, name);
+  for (const std::string& item : *items) out.push_back(*from_string<codegen::CudaArch>(item));
+  return out;
 }
 
 Expected<CudaBuildList> cuda_build_list(const Plan& plan,
@@ -59,7 +39,7 @@ Expected<CudaBuildList> cuda_build_list(const Plan& plan,
     const std::vector<std::int64_t> buckets =
         codegen::buckets_in_range(codegen::m_buckets(layer.m_max), layer.m_min, layer.m_max);
     // An arch that lacks what the layer needs (fp8 before sm_89) skips the layer there only.
-    std::vector<codegen::CudaArch> refused;
+    std::vector<std::string> refused;
     std::string refusal;
     for (const codegen::CudaArch arch : archs) {
       std::optional<CudaBuildUse> open;  // the use being extended over consecutive buckets
@@ -72,7 +52,7 @@ Expected<CudaBuildList> cuda_build_list(const Plan& plan,
                                        [&](const auto& t) { return bucket <= t.max_m; });
         auto spec = codegen::cuda_kernel_spec(layer, tile->tile, arch);
         if (!spec && spec.error().code == Errc::unsupported) {
-          refused.push_back(arch);
+          refused.emplace_back(to_string(arch));
           if (refusal.empty()) refusal = spec.error().str();
           open.reset();
           break;
@@ -93,56 +73,24 @@ Expected<CudaBuildList> cuda_build_list(const Plan& plan,
       }
       if (open) list.uses.push_back(*open);
     }
-    if (refused.size() == archs.size()) {
-      list.skipped.push_back({i, refusal});
-    } else if (!refused.empty()) {
-      std::string names;
-      for (const codegen::CudaArch a : refused)
-        names += (names.empty() ? "" : ", ") + std::string(to_string(a));
-      list.skipped.push_back({i, fmt::format("on {} only: {}", names, refusal)});
-    }
+    if (!refused.empty()) list.skipped.push_back({i, skip_reason(refused, archs.size(), refusal)});
   }
   return list;
 }
 
 std::vector<std::vector<std::size_t>> layers_with_same_kernels(const CudaBuildList& list) {
-  using Need = std::tuple<codegen::CudaArch, std::size_t, std::int64_t, std::int64_t>;
-  std::map<std::size_t, std::vector<Need>> needs;  // by layer, in use order
-  for (const CudaBuildUse& u : list.uses)
-    needs[u.layer].emplace_back(u.arch, u.job, u.m_min, u.m_max);
-  std::map<std::vector<Need>, std::size_t> group_of;
-  std::vector<std::vector<std::size_t>> groups;
-  for (const auto& [layer, need] : needs) {
-    const auto [it, added] = group_of.try_emplace(need, groups.size());
-    if (added) groups.emplace_back();
-    groups[it->second].push_back(layer);
-  }
-  return groups;
+  return layers_with_same_needs(
+      std::span<const CudaBuildUse>(list.uses),
+      [](const CudaBuildUse& u) { return std::tuple(u.arch, u.job, u.m_min, u.m_max); });
 }
 
 std::vector<Expected<CudaCubin>> run_cuda_build(
     const CudaBackend& backend, cache::KernelCache* cache,
     std::span<const codegen::CudaKernelSpec> jobs, int threads,
     const std::function<void(std::size_t, const Expected<CudaCubin>&)>& on_done) {
-  std::vector<Expected<CudaCubin>> results(jobs.size(),
-                                           Error{Errc::invalid_argument, "", "not run"});
-  std::atomic<std::size_t> next{0};
-  std::mutex report;
-  auto work = [&] {
-    for (std::size_t job; (job = next++) < jobs.size();) {
-      Expected<CudaCubin> result = backend.cubin(jobs[job], cache);
-      std::lock_guard lock(report);
-      results[job] = std::move(result);
-      if (on_done) on_done(job, results[job]);
-    }
-  };
-  const int workers =
-      std::clamp<int>(threads, 1, static_cast<int>(std::max<std::size_t>(1, jobs.size())));
-  std::vector<std::thread> pool;
-  for (int t = 1; t < workers; ++t) pool.emplace_back(work);
-  work();  // the calling thread is one of the workers
-  for (std::thread& t : pool) t.join();
-  return results;
+  return run_build_jobs<codegen::CudaKernelSpec, CudaCubin>(
+      jobs, threads,
+      [&](const codegen::CudaKernelSpec& spec) { return backend.cubin(spec, cache); }, on_done);
 }
 
 }  // namespace qk::runtime

@@ -15,6 +15,7 @@
 #include "codegen/cuda_kernel_spec.hpp"
 #include "qk/plan.hpp"
 #include "runtime/cuda_backend.hpp"
+#include "runtime/prebuild.hpp"
 
 namespace qk::runtime {
 
@@ -53,10 +54,6 @@ Expected<CudaBuildList> cuda_build_list(const Plan& plan, std::span<const codege
 /// The built layers grouped by identical needs (the same kernels on the same archs for the same M
 /// buckets: a model's repeated blocks), each group ascending, groups in order of their first layer.
 std::vector<std::vector<std::size_t>> layers_with_same_kernels(const CudaBuildList& list);
-
-/// "layers[3] (q_proj)": how tables and errors name a layer of a plan. The name is the plan's
-/// free text, to be escaped by whoever prints it.
-std::string layer_label(const Plan& plan, std::size_t layer);
 
 /// Compiles (or finds in `cache`) every job on `threads` threads (at least 1) and returns the
 /// results in job order. `on_done(job, result)` is called as each job finishes, one call at a

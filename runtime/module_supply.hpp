@@ -65,6 +65,18 @@ class ModuleSupply {
   std::map<std::string, std::shared_future<Result>> modules_;
 };
 
+/// `source` compiled by `compiler`, whose precompiled header is kept in `cache` (may be null: then
+/// not kept) under `pch_key` (cached_pch.hpp).
+inline Expected<CompiledObject> compile_with_cached_pch(const ClangCompiler& compiler,
+                                                        cache::KernelCache* cache,
+                                                        const cache::BinaryKey& pch_key,
+                                                        std::string_view source,
+                                                        std::string_view name) {
+  const std::optional<PchStore> pch =
+      cache ? std::optional(cached_pch(cache, pch_key)) : std::nullopt;
+  return compiler.compile(source, name, pch ? &*pch : nullptr);
+}
+
 /// The module of `key` made by `load` from the object in `cache` (may be null), or, when the cache
 /// has no intact copy or it does not load, from `source` compiled by `compiler` and then stored in
 /// the cache (a failure to store is a warning: the kernel works without its cached copy). With a
@@ -86,9 +98,7 @@ auto load_cached_or_compile(const cache::BinaryKey& key, cache::KernelCache* cac
       }
     }
   }
-  const std::optional<PchStore> pch =
-      cache ? std::optional(cached_pch(cache, pch_key)) : std::nullopt;
-  auto object = compiler.compile(source, name, pch ? &*pch : nullptr);
+  auto object = compile_with_cached_pch(compiler, cache, pch_key, source, name);
   if (!object) return object.error();
   if (cache) {
     if (auto stored = cache->store_binary(key, object->bytes, object->compile_ms); !stored)

@@ -1,15 +1,16 @@
 // qk-cache: looks after kernel cache files: what is in them, prebuilding a plan's cubins for GPUs
-// this machine does not have, merging the shards of a tune or the
-// caches of a fleet, shipping a prebuilt cache with a model, verifying checksums, and removing
-// what this qk cannot use (docs/cache.md, "Shipping and maintaining a cache").
+// this machine does not have and its cpu kernels for CPUs it is not, merging the shards of a tune
+// or the caches of a fleet, shipping a prebuilt cache with a model, verifying checksums, and
+// removing what this qk cannot use (docs/cache.md, "Shipping and maintaining a cache").
 //
 // Example:
 //   qk-cache build --arch sm_80,sm_90a examples/plans/llama2_7b_w8a8_smoothquant.json
+//   qk-cache build --cpu-level avx512,avx2 examples/plans/llama2_7b_w8a8_smoothquant.json
 //   qk-cache merge shard0.db shard1.db -o model/kernels.db
 //   QK_CACHE=model/kernels.db qk-cache verify
 //
 // Exit status: 0 on success, 1 when a file is unusable, verify finds damage or a build fails, 2
-// usage error (an unknown arch included).
+// usage error (an unknown arch or cpu level, or neither given, included).
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +19,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -28,6 +30,7 @@
 
 #include "cache/cache_maintenance.hpp"
 #include "cache/kernel_cache.hpp"
+#include "runtime/cpu_prebuild.hpp"
 #include "runtime/cuda_backend.hpp"
 #include "runtime/cuda_prebuild.hpp"
 #include "templates/embedded.hpp"
@@ -232,101 +235,76 @@ int verify(const std::string& cache_option) {
 }
 
 struct BuildOptions {
-  std::string archs;
+  std::string archs;       // cuda, "sm_80,sm_90a"; empty: none
+  std::string cpu_levels;  // cpu, "avx512,avx2"; empty: none
   std::string plan;
   std::string cache;
   int jobs = 0;  // 0: one per core
 };
 
-/// qk-cache build: every cubin the plan's layers need on each arch, into the cache.
-int build(const BuildOptions& options) {
-  using Clock = std::chrono::steady_clock;
-  const auto started = Clock::now();
-  // Everything the user gave is checked before the cache file is opened: bad input writes nothing.
-  auto archs = qk::runtime::parse_cuda_archs(options.archs);
-  if (!archs) {
-    fail(archs.error());
-    return 2;
-  }
-  auto plan = qk::load_plan(options.plan);
-  if (!plan) return fail(plan.error());
-  auto list = qk::runtime::cuda_build_list(*plan, *archs);
-  if (!list) return fail(list.error());
-  auto backend = qk::runtime::CudaBackend::create();
-  if (!backend) return fail(backend.error());
-  auto cache = qk::cache::KernelCache::open(cache_path(options.cache));
-  if (!cache) return fail(cache.error());
+/// What the build of one target prints beside its results.
+struct BuildContext {
+  const qk::Plan& plan;
+  qk::cache::KernelCache& cache;
+  int threads;
+};
 
-  const auto label = [&](std::size_t layer) {
-    return escape(qk::runtime::layer_label(*plan, layer), EscapeMode::ascii);
-  };
-  for (const auto& s : list->skipped)
-    fmt::print(stderr, "skipped {}: {}\n", label(s.layer), escape(s.reason, EscapeMode::text));
-  const int threads = options.jobs > 0
-                          ? options.jobs
-                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  fmt::print(stderr, "{} kernel(s) for {} layer use(s) on {} arch(s), {} thread(s), into {}\n",
-             list->jobs.size(), list->uses.size(), archs->size(), threads,
-             (*cache)->path().string());
-  std::size_t done = 0;
-  const auto results = qk::runtime::run_cuda_build(
-      **backend, cache->get(), list->jobs, threads,
-      [&](std::size_t job, const qk::Expected<qk::runtime::CudaCubin>& r) {
-        ++done;
-        const std::string name = qk::codegen::canonical_name(list->jobs[job]);
-        if (!r)
-          fmt::print(stderr, "[{}/{}] {} FAILED: {}\n", done, list->jobs.size(), name,
-                     escape(r.error().str(), EscapeMode::text));
-        else
-          fmt::print(stderr, "[{}/{}] {} {}\n", done, list->jobs.size(), name,
-                     r->from_cache ? "in the cache" : fmt::format("{:.0f} ms", r->compile_ms));
-      });
+std::string plan_label(const qk::Plan& plan, std::size_t layer) {
+  return escape(qk::runtime::layer_label(plan, layer), EscapeMode::ascii);
+}
 
-  // One set of rows per group of layers that need the same kernels (a model's repeated blocks).
-  std::map<std::size_t, std::size_t> same_as;  // first layer of a group -> layers in it
-  for (const auto& group : qk::runtime::layers_with_same_kernels(*list))
-    same_as[group.front()] = group.size();
-  const auto row_label = [&](std::size_t layer) {
-    const std::size_t n = same_as.at(layer);
-    return n == 1 ? label(layer) : fmt::format("{} +{} with the same kernels", label(layer), n - 1);
-  };
-  std::vector<std::vector<std::string>> rows{
-      {"layer", "arch", "M", "tile", "registers", "smem B", "spills B", "cubin KiB", "compile ms"}};
-  std::vector<bool> shown(list->jobs.size(), false);
-  for (const auto& use : list->uses) {
-    if (!same_as.contains(use.layer)) continue;
-    const auto& spec = list->jobs[use.job];
-    const std::string m = use.m_min == use.m_max ? fmt::format("{}", use.m_max)
-                                                 : fmt::format("{}-{}", use.m_min, use.m_max);
-    std::vector<std::string> row{row_label(use.layer), std::string(qk::to_string(use.arch)), m,
-                                 qk::codegen::canonical_name(spec.tile)};
-    const auto& r = results[use.job];
-    if (!r) {
-      row.insert(row.end(), {"-", "-", "-", "-", "FAILED"});
-    } else {
-      const auto& res = r->attributes.resources;
-      row.insert(row.end(),
-                 {std::to_string(res.registers),
-                  std::to_string(r->attributes.dynamic_smem_bytes + res.static_smem_bytes),
-                  std::to_string(res.spill_store_bytes + res.spill_load_bytes),
-                  fmt::format("{:.1f}", r->cubin.size() / 1024.0),
-                  shown[use.job]  ? "(same kernel)"
-                  : r->from_cache ? "cached"
-                                  : fmt::format("{:.0f}", r->compile_ms)});
-    }
-    shown[use.job] = true;
-    rows.push_back(std::move(row));
-  }
-  fmt::print("{}", qk::tools::format_table(rows, {4, 5, 6, 7, 8}));
+void print_skipped(const BuildContext& context, std::size_t layer, const std::string& reason) {
+  fmt::print(stderr, "skipped {}: {}\n", plan_label(context.plan, layer),
+             escape(reason, EscapeMode::text));
+}
 
+/// "[3/12] qk_w8a8_… 412 ms": one line on stderr as each kernel is done.
+template <class Result>
+void print_progress(std::size_t done, std::size_t total, const std::string& name,
+                    const qk::Expected<Result>& r) {
+  if (!r)
+    fmt::print(stderr, "[{}/{}] {} FAILED: {}\n", done, total, name,
+               escape(r.error().str(), EscapeMode::text));
+  else
+    fmt::print(stderr, "[{}/{}] {} {}\n", done, total, name,
+               r->from_cache ? "in the cache" : fmt::format("{:.0f} ms", r->compile_ms));
+}
+
+/// The label of each group's first layer in the tables, "layers[0] (q) +6 with the same kernels"
+/// (a model's repeated blocks get one set of rows); the other layers of a group have none.
+std::map<std::size_t, std::string> group_labels(
+    const qk::Plan& plan, const std::vector<std::vector<std::size_t>>& groups) {
+  std::map<std::size_t, std::string> out;
+  for (const auto& group : groups)
+    out[group.front()] = group.size() == 1
+                             ? plan_label(plan, group.front())
+                             : fmt::format("{} +{} with the same kernels",
+                                           plan_label(plan, group.front()), group.size() - 1);
+  return out;
+}
+
+std::string m_range(std::int64_t m_min, std::int64_t m_max) {
+  return m_min == m_max ? fmt::format("{}", m_max) : fmt::format("{}-{}", m_min, m_max);
+}
+
+/// The compile-time column of a kernel's row: its first row only.
+template <class Result>
+std::string compile_cell(const Result& r, bool shown) {
+  return shown ? "(same kernel)" : r.from_cache ? "cached" : fmt::format("{:.0f}", r.compile_ms);
+}
+
+/// Kernels compiled, found in the cache and failed; compile ms of those compiled; bytes of all.
+struct BuildTotals {
   std::size_t compiled = 0, cached = 0, failed = 0, bytes = 0;
   double compile_ms = 0;
-  for (const auto& r : results) {
+
+  template <class Result>
+  void add(const qk::Expected<Result>& r, std::size_t size) {
     if (!r) {
       ++failed;
-      continue;
+      return;
     }
-    bytes += r->cubin.size();
+    bytes += size;
     if (r->from_cache) {
       ++cached;
     } else {
@@ -334,13 +312,169 @@ int build(const BuildOptions& options) {
       compile_ms += r->compile_ms;
     }
   }
-  const double wall_s = std::chrono::duration<double>(Clock::now() - started).count();
-  fmt::print(
-      "{} kernel(s): {} compiled ({:.1f} s of NVRTC), {} already in the cache, {} failed; "
-      "{:.1f} KiB of cubins; {} layer(s) skipped; wall {:.1f} s with {} thread(s)\n",
-      results.size(), compiled, compile_ms / 1000, cached, failed, bytes / 1024.0,
-      list->skipped.size(), wall_s, threads);
+  std::string str(const char* compiler) const {
+    return fmt::format(
+        "{} kernel(s): {} compiled ({:.1f} s of {}), {} already in the cache, {} "
+        "failed; {:.1f} KiB",
+        compiled + cached + failed, compiled, compile_ms / 1000, compiler, cached, failed,
+        bytes / 1024.0);
+  }
+};
+
+/// The cuda part of qk-cache build: every cubin the plan's layers need on each arch.
+int build_cuda(const BuildContext& context, const qk::runtime::CudaBuildList& list,
+               std::size_t archs, const qk::runtime::CudaBackend& backend) {
+  for (const auto& s : list.skipped) print_skipped(context, s.layer, s.reason);
+  fmt::print(stderr, "{} kernel(s) for {} layer use(s) on {} arch(s), {} thread(s), into {}\n",
+             list.jobs.size(), list.uses.size(), archs, context.threads,
+             context.cache.path().string());
+  std::size_t done = 0;
+  const auto results = qk::runtime::run_cuda_build(
+      backend, &context.cache, list.jobs, context.threads,
+      [&](std::size_t job, const qk::Expected<qk::runtime::CudaCubin>& r) {
+        print_progress(++done, list.jobs.size(), qk::codegen::canonical_name(list.jobs[job]), r);
+      });
+
+  const auto labels = group_labels(context.plan, qk::runtime::layers_with_same_kernels(list));
+  std::vector<std::vector<std::string>> rows{
+      {"layer", "arch", "M", "tile", "registers", "smem B", "spills B", "cubin KiB", "compile ms"}};
+  std::vector<bool> shown(list.jobs.size(), false);
+  for (const auto& use : list.uses) {
+    if (!labels.contains(use.layer)) continue;
+    const auto& spec = list.jobs[use.job];
+    std::vector<std::string> row{labels.at(use.layer), std::string(qk::to_string(use.arch)),
+                                 m_range(use.m_min, use.m_max),
+                                 qk::codegen::canonical_name(spec.tile)};
+    const auto& r = results[use.job];
+    if (!r) {
+      row.insert(row.end(), {"-", "-", "-", "-", "FAILED"});
+    } else {
+      const auto& res = r->attributes.resources;
+      row.insert(
+          row.end(),
+          {std::to_string(res.registers),
+           std::to_string(r->attributes.dynamic_smem_bytes + res.static_smem_bytes),
+           std::to_string(res.spill_store_bytes + res.spill_load_bytes),
+           fmt::format("{:.1f}", r->cubin.size() / 1024.0), compile_cell(*r, shown[use.job])});
+    }
+    shown[use.job] = true;
+    rows.push_back(std::move(row));
+  }
+  fmt::print("{}", qk::tools::format_table(rows, {4, 5, 6, 7, 8}));
+
+  BuildTotals totals;
+  for (const auto& r : results) totals.add(r, r ? r->cubin.size() : 0);
+  fmt::print("{} of cubins; {} layer(s) skipped\n", totals.str("NVRTC"), list.skipped.size());
+  return totals.failed ? 1 : 0;
+}
+
+/// The cpu part of qk-cache build: every object a machine of each level compiles for the plan's
+/// layers, compiled here and stored without being loaded.
+int build_cpu(const BuildContext& context,
+              const std::vector<const qk::runtime::CpuBackend*>& backends) {
+  auto list = qk::runtime::cpu_build_list(context.plan, backends, &context.cache);
+  if (!list) return fail(list.error());
+  for (const auto& s : list->skipped) print_skipped(context, s.layer, s.reason);
+  fmt::print(stderr, "{} kernel(s) for {} layer use(s) at {} cpu level(s), {} thread(s), into {}\n",
+             list->jobs.size(), list->uses.size(), backends.size(), context.threads,
+             context.cache.path().string());
+  std::size_t done = 0;
+  const auto results = qk::runtime::run_cpu_build(
+      backends, context.cache, list->jobs, context.threads,
+      [&](std::size_t, const qk::Expected<qk::runtime::CpuBackend::StoredObject>& r) {
+        print_progress(++done, list->jobs.size(), r ? r->name : std::string("a kernel"), r);
+      });
+
+  const auto labels = group_labels(context.plan, qk::runtime::layers_with_same_kernels(*list));
+  std::vector<std::vector<std::string>> rows{
+      {"layer", "level", "M", "tile", "chosen by", "object KiB", "compile ms"}};
+  std::vector<bool> shown(list->jobs.size(), false);
+  for (const auto& use : list->uses) {
+    if (!labels.contains(use.layer)) continue;
+    const auto& r = results[use.job];
+    rows.push_back(
+        {labels.at(use.layer), backends[use.level]->level(), m_range(use.m_min, use.m_max),
+         qk::codegen::canonical_name(list->jobs[use.job].spec.tile),
+         use.tuned ? "tuned" : "default", r ? fmt::format("{:.1f}", r->bytes / 1024.0) : "-",
+         r ? compile_cell(*r, shown[use.job]) : "FAILED"});
+    shown[use.job] = true;
+  }
+  fmt::print("{}", qk::tools::format_table(rows, {5, 6}));
+
+  std::vector<BuildTotals> per_level(backends.size());
+  for (std::size_t job = 0; job < results.size(); ++job) {
+    const auto& r = results[job];
+    per_level[list->jobs[job].level].add(r, r ? static_cast<std::size_t>(r->bytes) : 0);
+  }
+  std::size_t failed = 0;
+  for (std::size_t level = 0; level < backends.size(); ++level) {
+    fmt::print("{}: {} of objects\n", backends[level]->level(), per_level[level].str("clang"));
+    failed += per_level[level].failed;
+  }
+  fmt::print("{} layer(s) skipped\n", list->skipped.size());
   return failed ? 1 : 0;
+}
+
+/// qk-cache build: the kernels the plan's layers need on each cuda arch and at each cpu level,
+/// into the cache.
+int build(const BuildOptions& options) {
+  using Clock = std::chrono::steady_clock;
+  const auto started = Clock::now();
+  const auto usage = [](const qk::Error& error) {
+    fail(error);
+    return 2;
+  };
+  if (options.archs.empty() && options.cpu_levels.empty())
+    return usage({qk::Errc::invalid_argument, "build",
+                  "give --arch (cuda archs) or --cpu-level (cpu levels), or both"});
+  // Everything the user gave is checked before the cache file is opened: bad input writes nothing.
+  std::vector<qk::codegen::CudaArch> archs;
+  if (!options.archs.empty()) {
+    auto parsed = qk::runtime::parse_cuda_archs(options.archs);
+    if (!parsed) return usage(parsed.error());
+    archs = std::move(*parsed);
+  }
+  std::vector<std::string> levels;
+  if (!options.cpu_levels.empty()) {
+    auto parsed = qk::runtime::parse_cpu_levels(options.cpu_levels);
+    if (!parsed) return usage(parsed.error());
+    levels = std::move(*parsed);
+  }
+  auto plan = qk::load_plan(options.plan);
+  if (!plan) return fail(plan.error());
+  std::unique_ptr<qk::runtime::CudaBackend> cuda;
+  qk::runtime::CudaBuildList cuda_list;
+  if (!archs.empty()) {
+    auto list = qk::runtime::cuda_build_list(*plan, archs);
+    if (!list) return fail(list.error());
+    cuda_list = std::move(*list);
+    auto created = qk::runtime::CudaBackend::create();
+    if (!created) return fail(created.error());
+    cuda = std::move(*created);
+  }
+  std::vector<std::unique_ptr<qk::runtime::CpuBackend>> cpu;
+  for (const std::string& level : levels) {
+    auto created = qk::runtime::CpuBackend::compile_only(level);
+    if (!created) return fail(created.error());
+    cpu.push_back(std::move(*created));
+  }
+  auto cache = qk::cache::KernelCache::open(cache_path(options.cache));
+  if (!cache) return fail(cache.error());
+
+  const int threads = options.jobs > 0
+                          ? options.jobs
+                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  const BuildContext context{*plan, **cache, threads};
+  int status = 0;
+  if (cuda) status = std::max(status, build_cuda(context, cuda_list, archs.size(), *cuda));
+  if (!cpu.empty()) {
+    std::vector<const qk::runtime::CpuBackend*> backends;
+    for (const auto& b : cpu) backends.push_back(b.get());
+    status = std::max(status, build_cpu(context, backends));
+  }
+  fmt::print("wall {:.1f} s with {} thread(s)\n",
+             std::chrono::duration<double>(Clock::now() - started).count(), threads);
+  return status;
 }
 
 int gc(const std::string& cache_option) {
@@ -367,6 +501,7 @@ int main(int argc, char** argv) {
       "Examples:\n"
       "  qk-cache list\n"
       "  qk-cache build --arch sm_80,sm_86,sm_89,sm_90a plan.json\n"
+      "  qk-cache build --cpu-level avx512,avx2 plan.json --cache model/kernels.db\n"
       "  qk-cache merge shard0.db shard1.db -o merged.db\n"
       "  qk-cache export --target cpu= -o model/kernels.db\n"
       "  qk-cache import model/kernels.db\n"
@@ -422,11 +557,18 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 1024));
   BuildOptions build_options;
   CLI::App* build_cmd = app.add_subcommand(
-      "build", "Compile the cubins a plan's layers need on each arch (NVRTC, no GPU needed)");
+      "build",
+      "Compile the kernels a plan's layers need on each cuda arch (NVRTC, no GPU needed) and/or "
+      "at each cpu level (clang; nothing is run, so any level builds on any x86-64 machine); "
+      "at least one of --arch, --cpu-level");
   build_cmd
       ->add_option("--arch", build_options.archs,
-                   "Comma-separated archs: sm_80, sm_86, sm_89, sm_90a")
-      ->required()
+                   "cuda: comma-separated archs: sm_80, sm_86, sm_89, sm_90a")
+      ->type_name("LIST");
+  build_cmd
+      ->add_option("--cpu-level", build_options.cpu_levels,
+                   "cpu: comma-separated portable levels: avx512, avx2, amx (this machine need "
+                   "not run them)")
       ->type_name("LIST");
   build_cmd->add_option("PLAN", build_options.plan, "The plan (plan.json)")->required();
   build_cmd->add_option("--cache", build_options.cache, "The cache file")->type_name("FILE");

@@ -1,4 +1,5 @@
 // Tests of the `qk-cache` command line (docs/cache.md, "Shipping and maintaining a cache").
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <regex>
@@ -200,6 +201,79 @@ TEST(QkCacheBuild, BadInputIsNamedAndWritesNothing) {
 
   r = qk_cache("build --arch sm_80 " + shell_quote((dir.path() / "missing.json").string()) +
                " --cache " + shell_quote(file.string()));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(contains(r.output, "missing.json")) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(file));
+}
+
+// ---- qk-cache build --cpu-level: cpu kernels for levels this machine need not run ----
+
+/// A plan of one W8A8 layer whose m_range holds one M bucket: one kernel per cpu level.
+std::string one_kernel_plan(const qk::test::TempDir& dir) {
+  const auto file = dir.path() / "decode.json";
+  std::FILE* f = std::fopen(file.c_str(), "w");
+  EXPECT_NE(f, nullptr);
+  std::fputs(R"({"version": 1, "model": "one decode layer", "layers": [
+    {"name": "decode", "n": 64, "k": 64, "m_range": [1, 1],
+     "weight_quant": "int8", "activation_quant": "int8",
+     "weight_granularity": "per_channel", "activation_scaling": "dynamic_per_token",
+     "epilogue": {"bias": false, "activation": "none", "output_dtype": "fp16"}}]})",
+             f);
+  std::fclose(f);
+  return file.string();
+}
+
+// avx512 beside avx2 on any x86-64 machine (this project's are AVX2-only): nothing is run. Two
+// small compiles, each level with its precompiled header; the rerun compiles nothing.
+TEST(QkCacheBuild, CpuLevelsAreBuiltWithoutRunningThemAndListed) {
+  qk::test::TempDir dir;
+  const std::string cache = shell_quote((dir.path() / "cpu.db").string());
+  const std::string build = "build --cpu-level avx2,avx512 -j 2 " +
+                            shell_quote(one_kernel_plan(dir)) + " --cache " + cache;
+  Outcome r = qk_cache(build);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const char* column :
+       {"layer", "level", "M", "tile", "chosen by", "object KiB", "compile ms"})
+    EXPECT_TRUE(contains(r.output, column)) << column << " in " << r.output;
+  EXPECT_TRUE(contains(r.output, "[2/2] ")) << "progress on stderr: " << r.output;
+  EXPECT_TRUE(std::regex_search(r.output, std::regex(R"(layers\[0\] \(decode\) +avx512 +1 +mr\d)")))
+      << r.output;
+  EXPECT_TRUE(contains(r.output, "avx2: 1 kernel(s): 1 compiled")) << r.output;
+  EXPECT_TRUE(contains(r.output, "avx512: 1 kernel(s): 1 compiled")) << r.output;
+
+  r = qk_cache(build);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "avx2: 1 kernel(s): 0 compiled")) << r.output;
+  EXPECT_TRUE(contains(r.output, "1 already in the cache")) << r.output;
+
+  r = qk_cache("list --cache " + cache);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "4 binaries")) << "2 kernels and 2 PCHs: " << r.output;
+  EXPECT_TRUE(std::regex_search(r.output, std::regex(R"(qk_w8a8_cpu_avx2_\S+ +cpu=x86-64-v3 )")))
+      << r.output;
+  EXPECT_TRUE(std::regex_search(r.output, std::regex(R"(qk_w8a8_cpu_fp16\S+ +cpu=x86-64-v4 )")))
+      << r.output;
+}
+
+TEST(QkCacheBuild, BadCpuLevelsAreNamedAndWriteNothing) {
+  qk::test::TempDir dir;
+  const auto file = dir.path() / "c.db";
+  const std::string plan = shell_quote(one_kernel_plan(dir));
+  const std::string cache = " --cache " + shell_quote(file.string());
+  Outcome r = qk_cache("build --cpu-level avx2,avx9 " + plan + cache);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(contains(r.output,
+                       "--cpu-level: item 2 is 'avx9', not a portable cpu level; allowed: "
+                       "avx512, avx2, amx"))
+      << r.output;
+  r = qk_cache("build " + plan + cache);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(contains(r.output, "--arch")) << r.output;
+  EXPECT_TRUE(contains(r.output, "--cpu-level")) << r.output;
+  r = qk_cache("build --cpu-level avx2 --arch sm_80,sm_75 " + plan + cache);
+  EXPECT_EQ(r.exit_code, 2) << "either list wrong: " << r.output;
+  r = qk_cache("build --cpu-level avx2 " + shell_quote((dir.path() / "missing.json").string()) +
+               cache);
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_TRUE(contains(r.output, "missing.json")) << r.output;
   EXPECT_FALSE(std::filesystem::exists(file));
