@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "cpu/weight_only.hpp"
+#include "kernel_cases.hpp"
 #include "kernel_harness.hpp"
 
 namespace qk::test {
@@ -41,13 +42,6 @@ inline std::uint32_t bits(float x) {
   std::memcpy(&b, &x, 4);
   return b;
 }
-
-/// How a check's weights are quantized.
-struct Weights {
-  WeightGranularity granularity;
-  int block_size = 0;     ///< per_group only
-  bool symmetric = true;  ///< int4 only: false adds zero points
-};
 
 /// The weight-only kernel of config C on m rows of an n x k layer, against the reference.
 template <auto C>
