@@ -147,6 +147,24 @@ void check_fp8_scaled_decode() {
   }
 }
 
+/// check_fp8_decoder_over_every_code of both formats.
+template <cpu::Isa ISA>
+void check_fp8_decoders_over_every_code() {
+  check_fp8_decoder_over_every_code<cpu::WeightType::fp8_e4m3, ISA>();
+  check_fp8_decoder_over_every_code<cpu::WeightType::fp8_e5m2, ISA>();
+}
+
+/// check_fp8_scaled_decode of both formats, to fp16 and to bf16.
+template <cpu::Isa ISA>
+void check_fp8_scaled_decoders() {
+  using cpu::InputType;
+  using cpu::WeightType;
+  check_fp8_scaled_decode<WeightType::fp8_e4m3, InputType::fp16, ISA>();
+  check_fp8_scaled_decode<WeightType::fp8_e4m3, InputType::bf16, ISA>();
+  check_fp8_scaled_decode<WeightType::fp8_e5m2, InputType::fp16, ISA>();
+  check_fp8_scaled_decode<WeightType::fp8_e5m2, InputType::bf16, ISA>();
+}
+
 /// Weights holding every fp8 code, written directly (the quantizer never produces e5m2's Inf codes
 /// and produces NaN only from NaN inputs): max and subnormal codes, ±0, NaN and Inf, with scales
 /// that push the dequantized values into fp16's subnormals and past its range. Columns with a NaN
