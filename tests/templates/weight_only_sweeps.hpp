@@ -1,7 +1,7 @@
 // The case lists of the weight-only kernel template (W8A16, W4A16, WFP8A16 and the float
 // baselines) that every ISA's test executable runs on its own configs: each names the configs it
-// needs by what they cover (their callers pick the tiles), runs them on fixed shapes and returns
-// nothing but failures. The checks themselves are in weight_only_checks.hpp.
+// needs by what they cover (the callers pick the tiles) and runs them on fixed shapes and seeds.
+// The checks themselves are in weight_only_checks.hpp.
 #pragma once
 
 #include <cstdint>
