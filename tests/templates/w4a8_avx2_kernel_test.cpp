@@ -4,21 +4,13 @@
 // decode tiles and int16 chains); integer parts exact.
 #include <gtest/gtest.h>
 
+#include "avx2_target.hpp"
 #include "w4a8_checks.hpp"
-
-#if defined(__AVX512F__) || !defined(__AVX2__)
-#error "This test must be compiled for x86-64-v3 without AVX-512 (see tests/CMakeLists.txt)."
-#endif
 
 namespace qk {
 namespace {
 
-using cpu::Act;
-using cpu::InputType;
-using cpu::Isa;
-using cpu::OutputType;
-using cpu::Scaling;
-using cpu::W4A8Config;
+using namespace cpu;  // the configs and their enums
 using test::check_w4a8;
 
 // 2 x 16, the default above M = 1, and the decode tiles: one row, 3 or 4 panels (six or eight

@@ -8,11 +8,7 @@
 namespace qk {
 namespace {
 
-using cpu::Act;
-using cpu::InputType;
-using cpu::OutputType;
-using cpu::Scaling;
-using cpu::W4A8Config;
+using namespace cpu;  // the configs and their enums
 
 constexpr W4A8Config kPlain{};
 

@@ -4,21 +4,13 @@
 // (w8a8_checks.hpp), on the AVX2 tiles.
 #include <gtest/gtest.h>
 
+#include "avx2_target.hpp"
 #include "w8a8_checks.hpp"
-
-#if defined(__AVX512F__) || !defined(__AVX2__)
-#error "This test must be compiled for x86-64-v3 without AVX-512 (see tests/CMakeLists.txt)."
-#endif
 
 namespace qk {
 namespace {
 
-using cpu::Act;
-using cpu::InputType;
-using cpu::Isa;
-using cpu::OutputType;
-using cpu::Scaling;
-using cpu::W8A8Config;
+using namespace cpu;  // the configs and their enums
 
 // The largest tiles within 16 ymm: 4 x 16 (15 registers) and 1 x 32.
 constexpr W8A8Config kPlain{.isa = Isa::avx2,

@@ -8,11 +8,7 @@
 namespace qk {
 namespace {
 
-using cpu::Act;
-using cpu::InputType;
-using cpu::OutputType;
-using cpu::Scaling;
-using cpu::W8A8Config;
+using namespace cpu;  // the configs and their enums
 
 constexpr W8A8Config kPlain{
     .input = InputType::fp32, .scaling = Scaling::dynamic_per_token, .output = OutputType::fp32};

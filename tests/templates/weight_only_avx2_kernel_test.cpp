@@ -5,21 +5,13 @@
 // (weight_only_sweeps.hpp, on the AVX2 tiles).
 #include <gtest/gtest.h>
 
+#include "avx2_target.hpp"
 #include "weight_only_sweeps.hpp"
-
-#if defined(__AVX512F__) || !defined(__AVX2__)
-#error "This test must be compiled for x86-64-v3 without AVX-512 (see tests/CMakeLists.txt)."
-#endif
 
 namespace qk {
 namespace {
 
-using cpu::Act;
-using cpu::InputType;
-using cpu::Isa;
-using cpu::OutputType;
-using cpu::W4A16Config;
-using cpu::W8A16Config;
+using namespace cpu;  // the configs and their enums
 using test::check_weight_only_kernel;
 
 // The default tiles of codegen's avx2 buckets: 1 x 32 (M <= 4) and 4 x 16.

@@ -5,21 +5,13 @@
 // (weight_only_sweeps.hpp, on the AVX2 tiles).
 #include <gtest/gtest.h>
 
+#include "avx2_target.hpp"
 #include "weight_only_sweeps.hpp"
-
-#if defined(__AVX512F__) || !defined(__AVX2__)
-#error "This test must be compiled for x86-64-v3 without AVX-512 (see tests/CMakeLists.txt)."
-#endif
 
 namespace qk {
 namespace {
 
-using cpu::Act;
-using cpu::InputType;
-using cpu::Isa;
-using cpu::OutputType;
-using cpu::WeightType;
-using cpu::WFp8A16Config;
+using namespace cpu;  // the configs and their enums
 
 TEST(WeightDecoderAvx2, Fp8DecodeIsBitExactOverEveryCode) {
   test::check_fp8_decoders_over_every_code<Isa::avx2>();

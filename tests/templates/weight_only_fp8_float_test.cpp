@@ -9,13 +9,7 @@
 namespace qk {
 namespace {
 
-using cpu::Act;
-using cpu::FloatConfig;
-using cpu::InputType;
-using cpu::Isa;
-using cpu::OutputType;
-using cpu::WeightType;
-using cpu::WFp8A16Config;
+using namespace cpu;  // the configs and their enums
 
 TEST(WeightDecoder, Fp8DecodeIsBitExactOverEveryCode) {
   test::check_fp8_decoders_over_every_code<Isa::avx512>();

@@ -8,11 +8,7 @@
 namespace qk {
 namespace {
 
-using cpu::Act;
-using cpu::InputType;
-using cpu::OutputType;
-using cpu::W4A16Config;
-using cpu::W8A16Config;
+using namespace cpu;  // the configs and their enums
 
 constexpr W8A16Config kW8Bf16{};
 constexpr W8A16Config kW8Fp16{.input = InputType::fp16};
