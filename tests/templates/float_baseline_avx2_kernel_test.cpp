@@ -1,24 +1,16 @@
 // The float baselines fp16, bf16, fp32 (docs/numerics.md §6.5) on the weight-only kernel template
 // for AVX2 (Isa::avx2), compiled ahead of time for x86-64-v3 with AVX-512 disabled
-// (tests/CMakeLists.txt), against the reference: awkward shapes, tiles, epilogues.
+// (tests/CMakeLists.txt), against the reference: awkward shapes, tiles, epilogues
+// (weight_only_sweeps.hpp, on the AVX2 tiles).
 #include <gtest/gtest.h>
 
-#include "weight_only_checks.hpp"
-
-#if defined(__AVX512F__) || !defined(__AVX2__)
-#error "This test must be compiled for x86-64-v3 without AVX-512 (see tests/CMakeLists.txt)."
-#endif
+#include "avx2_target.hpp"
+#include "weight_only_sweeps.hpp"
 
 namespace qk {
 namespace {
 
-using cpu::Act;
-using cpu::FloatConfig;
-using cpu::InputType;
-using cpu::Isa;
-using cpu::OutputType;
-using cpu::WeightType;
-using test::check_weight_only_kernel;
+using namespace cpu;  // the configs and their enums
 
 constexpr FloatConfig kFp16{
     .isa = Isa::avx2, .weight = WeightType::fp16, .input = InputType::fp16, .mr = 4, .nv = 1};
@@ -32,20 +24,9 @@ constexpr FloatConfig kBf16Rows{
     .isa = Isa::avx2, .weight = WeightType::bf16, .input = InputType::bf16, .mr = 4, .nv = 1};
 
 TEST(FloatBaselineAvx2Kernel, AwkwardShapes) {
-  unsigned seed = 5000;
-  for (std::int64_t m : {1, 3, 17, 129})
-    for (std::int64_t n : {16, 33, 130})
-      for (std::int64_t k : {37, 201}) {
-        check_weight_only_kernel<kFp16>(m, n, k, {WeightGranularity::per_channel}, seed++);
-        check_weight_only_kernel<kBf16>(m, n, k, {WeightGranularity::per_channel}, seed++);
-        check_weight_only_kernel<kFp32>(m, n, k, {WeightGranularity::per_channel}, seed++);
-        check_weight_only_kernel<kFp16Decode>(m, n, k, {WeightGranularity::per_channel}, seed++);
-        check_weight_only_kernel<kBf16Rows>(m, n, k, {WeightGranularity::per_channel}, seed++);
-      }
+  test::check_float_baseline_awkward_shapes<kFp16, kBf16, kFp32, kFp16Decode, kBf16Rows>();
 }
 
-// Other tiles, the buffered K blocks of a tall cache block (mc > mr), and every epilogue: bias,
-// activation functions, fp16/bf16/int8 outputs.
 TEST(FloatBaselineAvx2Kernel, TilesAndEpilogues) {
   constexpr FloatConfig fp16_gelu_fp16{.isa = Isa::avx2,
                                        .weight = WeightType::fp16,
@@ -94,14 +75,8 @@ TEST(FloatBaselineAvx2Kernel, TilesAndEpilogues) {
                                       .nv = 1,
                                       .mc = 6,
                                       .nc = 64};
-  unsigned seed = 7000;
-  for (std::int64_t m : {1, 5, 13, 40}) {
-    check_weight_only_kernel<fp16_gelu_fp16>(m, 70, 300, {WeightGranularity::per_channel}, seed++);
-    check_weight_only_kernel<bf16_silu_bf16>(m, 150, 384, {WeightGranularity::per_channel}, seed++);
-    check_weight_only_kernel<fp32_relu_int8>(m, 33, 64, {WeightGranularity::per_channel}, seed++);
-    check_weight_only_kernel<bf16_buffered>(m, 40, 101, {WeightGranularity::per_channel}, seed++);
-    check_weight_only_kernel<fp32_buffered>(m, 40, 37, {WeightGranularity::per_channel}, seed++);
-  }
+  test::check_float_baseline_tiles_and_epilogues<fp16_gelu_fp16, bf16_silu_bf16, fp32_relu_int8,
+                                                 bf16_buffered, fp32_buffered>();
 }
 
 }  // namespace

@@ -1,45 +1,17 @@
 // The W4A8 CPU kernel template for AVX2 (Isa::avx2), compiled ahead of time for x86-64-v3 with
 // AVX-512 disabled (tests/CMakeLists.txt), against the reference of docs/numerics.md: awkward
-// shapes, every weight granularity, scalings and epilogues; integer parts exact.
+// shapes, every weight granularity, scalings and epilogues (w4a8_checks.hpp, and below the AVX2
+// decode tiles and int16 chains); integer parts exact.
 #include <gtest/gtest.h>
 
-#include "cpu/w4a8.hpp"
-#include "kernel_harness.hpp"
-
-#if defined(__AVX512F__) || !defined(__AVX2__)
-#error "This test must be compiled for x86-64-v3 without AVX-512 (see tests/CMakeLists.txt)."
-#endif
+#include "avx2_target.hpp"
+#include "w4a8_checks.hpp"
 
 namespace qk {
 namespace {
 
-using cpu::Act;
-using cpu::InputType;
-using cpu::Isa;
-using cpu::OutputType;
-using cpu::Scaling;
-using cpu::W4A8Config;
-
-template <W4A8Config C>
-LayerConfig int4_layer(std::int64_t n, std::int64_t k, WeightGranularity granularity,
-                       int block_size, bool symmetric) {
-  static_assert(C.isa == Isa::avx2);
-  LayerConfig layer = test::layer_for(C);
-  layer.weight_quant = QuantType::int4;
-  layer.n = n;
-  layer.k = k;
-  layer.weight_granularity = granularity;
-  layer.block_size = block_size;
-  layer.weight_symmetric = symmetric;
-  return layer;
-}
-
-template <W4A8Config C>
-void check(std::int64_t m, std::int64_t n, std::int64_t k, WeightGranularity granularity,
-           int block_size, bool symmetric, unsigned seed) {
-  test::check_kernel<cpu::W4A8Kernel<C>>(C, int4_layer<C>(n, k, granularity, block_size, symmetric),
-                                         m, quant::pack_cpu_int4, 0, seed);
-}
+using namespace cpu;  // the configs and their enums
+using test::check_w4a8;
 
 // 2 x 16, the default above M = 1, and the decode tiles: one row, 3 or 4 panels (six or eight
 // weight streams); 3 x 16 is the tallest within 16 ymm.
@@ -53,35 +25,27 @@ constexpr W4A8Config kTall{.isa = Isa::avx2, .mr = 3, .nv = 1, .mc = 96, .nc = 7
 // channel, K ends in fewer than four 8-k steps (200 = 6 * 32 + 8, 37 -> 40 = 32 + 8), so the
 // int16 chains' tail runs too.
 template <W4A8Config C>
-void check_granularities(std::int64_t m, unsigned& seed) {
-  for (std::int64_t n : {16, 33, 130, 200}) {
-    check<C>(m, n, 96, WeightGranularity::per_group, 32, false, seed++);
-    check<C>(m, n, 256, WeightGranularity::per_group, 64, true, seed++);
-    check<C>(m, n, 384, WeightGranularity::per_group, 128, false, seed++);
-    check<C>(m, n, 512, WeightGranularity::per_group, 256, true, seed++);
-    check<C>(m, n, 200, WeightGranularity::per_channel, 0, false, seed++);
-    check<C>(m, n, 37, WeightGranularity::per_channel, 0, true, seed++);
-  }
+unsigned check_granularities(std::int64_t m, unsigned seed) {
+  return test::sweep_m_n({m}, {16, 33, 130, 200},
+                         {{check_w4a8<C>, 96, {WeightGranularity::per_group, 32, false}},
+                          {check_w4a8<C>, 256, {WeightGranularity::per_group, 64, true}},
+                          {check_w4a8<C>, 384, {WeightGranularity::per_group, 128, false}},
+                          {check_w4a8<C>, 512, {WeightGranularity::per_group, 256, true}},
+                          {check_w4a8<C>, 200, {WeightGranularity::per_channel, 0, false}},
+                          {check_w4a8<C>, 37, {WeightGranularity::per_channel, 0, true}}},
+                         {}, seed);
 }
 
-// §6.2: per-group sums are exact and folded in the reference's order (equal fp32 outputs).
 TEST(W4A8Avx2Kernel, AwkwardShapesExactIntegerPart) {
-  unsigned seed = 1;
-  for (std::int64_t m : {1, 3, 17, 129})
-    for (std::int64_t n : {16, 33, 130}) {
-      check<kPlain>(m, n, 256, WeightGranularity::per_group, 64, true, seed++);
-      check<kPlain>(m, n, 96, WeightGranularity::per_group, 32, false, seed++);
-      check<kPlain>(m, n, 200, WeightGranularity::per_channel, 0, false, seed++);
-      check<kPlain>(m, n, 37, WeightGranularity::per_channel, 0, true, seed++);
-    }
+  test::check_w4a8_awkward_shapes<kPlain>();
 }
 
 TEST(W4A8Avx2Kernel, DecodeTilesEveryGranularityExactIntegerPart) {
   unsigned seed = 500;
   for (std::int64_t m : {1, 3}) {
-    check_granularities<kDecode3>(m, seed);
-    check_granularities<kDecode4>(m, seed);
-    check_granularities<kTall>(m, seed);
+    seed = check_granularities<kDecode3>(m, seed);
+    seed = check_granularities<kDecode4>(m, seed);
+    seed = check_granularities<kTall>(m, seed);
   }
 }
 
@@ -106,8 +70,8 @@ TEST(W4A8Avx2Kernel, Int16ChainsHoldTheLargestSums) {
       const int block = k == 512 ? 256 : 0;
       auto check_on = [&]<W4A8Config C>() {
         test::check_kernel_on<cpu::W4A8Kernel<C>>(
-            C, int4_layer<C>(n, k, granularity, block, symmetric), m, quant::pack_cpu_int4, 0, a, w,
-            7);
+            C, test::w4a8_layer<C>(n, k, {granularity, block, symmetric}), m, quant::pack_cpu_int4,
+            0, a, w, 7);
       };
       check_on.template operator()<kDecode4>();
       check_on.template operator()<kPlain>();
@@ -156,16 +120,13 @@ TEST(W4A8Avx2Kernel, TilesScalingsAndEpilogues) {
                                  .nv = 1,
                                  .mc = 96,
                                  .nc = 768};
-  unsigned seed = 100;
-  for (std::int64_t m : {1, 3, 5, 40}) {
-    check<one>(m, 150, 384, WeightGranularity::per_group, 128, true, seed++);
-    check<fp16_static>(m, 48, 128, WeightGranularity::per_group, 32, true, seed++);
-    check<bf16_tensor>(m, 33, 64, WeightGranularity::per_tensor, 0, false, seed++);
-    check<bf16_tensor>(m, 100, 256, WeightGranularity::per_group, 64, false, seed++);
-    check<fp16_decode>(m, 150, 200, WeightGranularity::per_channel, 0, false, seed++);
-    check<fp16_decode>(m, 70, 384, WeightGranularity::per_group, 128, true, seed++);
-    check<relu_bf16>(m, 70, 512, WeightGranularity::per_group, 256, false, seed++);
-  }
+  // The AVX2 decode tiles: bf16 activations scaled per tensor on groups, fp16 ones per channel
+  // and on groups.
+  test::check_w4a8_tiles_scalings_and_epilogues<one, relu_bf16, fp16_static, bf16_tensor>(
+      {1, 3, 5, 40},
+      {{check_w4a8<bf16_tensor>, 100, 256, {WeightGranularity::per_group, 64, false}},
+       {check_w4a8<fp16_decode>, 150, 200, {WeightGranularity::per_channel, 0, false}},
+       {check_w4a8<fp16_decode>, 70, 384, {WeightGranularity::per_group, 128, true}}});
 }
 
 }  // namespace

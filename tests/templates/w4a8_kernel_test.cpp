@@ -1,45 +1,19 @@
 // The W4A8 CPU kernel template, compiled ahead of time, against the reference of
-// docs/numerics.md (§6.2 for the per-group int32 sums and their fp32 folding).
-#include "cpu/w4a8.hpp"
-
+// docs/numerics.md (§6.2 for the per-group int32 sums and their fp32 folding; w4a8_checks.hpp),
+// on the AVX-512 tiles; and the int4 packing.
 #include <gtest/gtest.h>
 
-#include "kernel_harness.hpp"
+#include "w4a8_checks.hpp"
 
 namespace qk {
 namespace {
 
-using cpu::Act;
-using cpu::InputType;
-using cpu::OutputType;
-using cpu::Scaling;
-using cpu::W4A8Config;
-
-template <W4A8Config C>
-void check(std::int64_t m, std::int64_t n, std::int64_t k, WeightGranularity granularity,
-           int block_size, bool symmetric, unsigned seed) {
-  LayerConfig layer = test::layer_for(C);
-  layer.weight_quant = QuantType::int4;
-  layer.n = n;
-  layer.k = k;
-  layer.weight_granularity = granularity;
-  layer.block_size = block_size;
-  layer.weight_symmetric = symmetric;
-  test::check_kernel<cpu::W4A8Kernel<C>>(C, layer, m, quant::pack_cpu_int4, 0, seed);
-}
+using namespace cpu;  // the configs and their enums
 
 constexpr W4A8Config kPlain{};
 
-// §6.2: per-group sums are exact and folded in the reference's order (equal fp32 outputs).
 TEST(W4A8Kernel, AwkwardShapesExactIntegerPart) {
-  unsigned seed = 1;
-  for (std::int64_t m : {1, 3, 17, 129})
-    for (std::int64_t n : {16, 33, 130}) {
-      check<kPlain>(m, n, 256, WeightGranularity::per_group, 64, true, seed++);
-      check<kPlain>(m, n, 96, WeightGranularity::per_group, 32, false, seed++);
-      check<kPlain>(m, n, 200, WeightGranularity::per_channel, 0, false, seed++);
-      check<kPlain>(m, n, 37, WeightGranularity::per_channel, 0, true, seed++);
-    }
+  test::check_w4a8_awkward_shapes<kPlain>();
 }
 
 TEST(W4A8Kernel, TilesScalingsAndEpilogues) {
@@ -54,13 +28,7 @@ TEST(W4A8Kernel, TilesScalingsAndEpilogues) {
                                    .scaling = Scaling::dynamic_per_tensor,
                                    .act = Act::silu,
                                    .output = OutputType::int8};
-  unsigned seed = 100;
-  for (std::int64_t m : {1, 5, 40}) {
-    check<wide>(m, 150, 384, WeightGranularity::per_group, 128, true, seed++);
-    check<tall>(m, 70, 512, WeightGranularity::per_group, 256, false, seed++);
-    check<fp16_static>(m, 48, 128, WeightGranularity::per_group, 32, true, seed++);
-    check<bf16_tensor>(m, 33, 64, WeightGranularity::per_tensor, 0, false, seed++);
-  }
+  test::check_w4a8_tiles_scalings_and_epilogues<wide, tall, fp16_static, bf16_tensor>({1, 5, 40});
 }
 
 // quant/pack_cpu.hpp: every code and zero point survives packing; the nibble layout is the one

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "cpu/weight_only.hpp"
+#include "kernel_cases.hpp"
 #include "kernel_harness.hpp"
 
 namespace qk::test {
@@ -41,13 +42,6 @@ inline std::uint32_t bits(float x) {
   std::memcpy(&b, &x, 4);
   return b;
 }
-
-/// How a check's weights are quantized.
-struct Weights {
-  WeightGranularity granularity;
-  int block_size = 0;     ///< per_group only
-  bool symmetric = true;  ///< int4 only: false adds zero points
-};
 
 /// The weight-only kernel of config C on m rows of an n x k layer, against the reference.
 template <auto C>
@@ -151,6 +145,24 @@ void check_fp8_scaled_decode() {
         }
       }
   }
+}
+
+/// check_fp8_decoder_over_every_code of both formats.
+template <cpu::Isa ISA>
+void check_fp8_decoders_over_every_code() {
+  check_fp8_decoder_over_every_code<cpu::WeightType::fp8_e4m3, ISA>();
+  check_fp8_decoder_over_every_code<cpu::WeightType::fp8_e5m2, ISA>();
+}
+
+/// check_fp8_scaled_decode of both formats, to fp16 and to bf16.
+template <cpu::Isa ISA>
+void check_fp8_scaled_decoders() {
+  using cpu::InputType;
+  using cpu::WeightType;
+  check_fp8_scaled_decode<WeightType::fp8_e4m3, InputType::fp16, ISA>();
+  check_fp8_scaled_decode<WeightType::fp8_e4m3, InputType::bf16, ISA>();
+  check_fp8_scaled_decode<WeightType::fp8_e5m2, InputType::fp16, ISA>();
+  check_fp8_scaled_decode<WeightType::fp8_e5m2, InputType::bf16, ISA>();
 }
 
 /// Weights holding every fp8 code, written directly (the quantizer never produces e5m2's Inf codes
