@@ -1,8 +1,8 @@
 // The weight-only kernel template for AVX2 (Isa::avx2) with integer weights, W8A16 and W4A16,
 // compiled ahead of time for x86-64-v3 with AVX-512 disabled (tests/CMakeLists.txt), against the
-// reference of docs/numerics.md §6.3: weights dequantized exactly as the contract (bit for bit,
-// which the tight bound of check_weight_only sees), fp32 sums within (K + 2) u_fp32
-// (weight_only_sweeps.hpp, on the AVX2 tiles).
+// reference of docs/numerics.md §6.3 within §8 (integer weights are not rounded to the
+// activation type: kernel_harness.hpp, check_weight_only) (weight_only_sweeps.hpp, on the AVX2
+// tiles).
 #include <gtest/gtest.h>
 
 #include "avx2_target.hpp"
@@ -14,7 +14,8 @@ namespace {
 using namespace cpu;  // the configs and their enums
 using test::check_weight_only_kernel;
 
-// The default tiles of codegen's avx2 buckets: 1 x 32 (M <= 4) and 4 x 16.
+// Tiles of codegen's avx2 buckets: 1 x 32 (M = 1) and 4 x 16 (M = 3 and up; 2 x 16, M = 2's, is
+// among TilesAndEpilogues').
 constexpr W8A16Config kW8Bf16{.isa = Isa::avx2, .mr = 4, .nv = 1};
 constexpr W8A16Config kW8Fp16{.isa = Isa::avx2, .input = InputType::fp16, .mr = 4, .nv = 1};
 constexpr W8A16Config kW8Decode{.isa = Isa::avx2, .mr = 1, .nv = 2};

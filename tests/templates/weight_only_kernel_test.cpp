@@ -1,6 +1,7 @@
 // The weight-only CPU kernel template (W8A16, W4A16), compiled ahead of time, against the
-// reference of docs/numerics.md §6.3 (weights dequantized to the activation type, fp32 sums) on
-// the AVX-512 tiles (weight_only_sweeps.hpp); and the per-group int8 packing.
+// reference of docs/numerics.md §6.3 within §8 (integer weights are not rounded to the
+// activation type: kernel_harness.hpp, check_weight_only) on the AVX-512 tiles
+// (weight_only_sweeps.hpp); and the per-group int8 packing.
 #include <gtest/gtest.h>
 
 #include "weight_only_sweeps.hpp"
