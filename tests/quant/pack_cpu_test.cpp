@@ -1,4 +1,5 @@
-// quant/pack_cpu.hpp for the fp8 and float layouts: packing is a bijection of the canonical storage
+// quant/pack_cpu.hpp: the int4 and per-group int8 panels keep every code, zero point and scale;
+// for the fp8 and float layouts packing is a bijection of the canonical storage
 // (docs/numerics.md §5.2). Every weight reads back bit for bit, distinct weights land in distinct
 // places (weights that are all distinct read back intact), and every other byte is zero padding.
 #include "quant/pack_cpu.hpp"
@@ -129,6 +130,54 @@ TEST(PackCpu, WrongFormatsAreUnsupported) {
   e4m3.format.granularity = WeightGranularity::per_group;
   e4m3.format.block_size = 32;
   EXPECT_EQ(pack_cpu_fp8(e4m3).error().code, Errc::unsupported);
+}
+
+// quant/pack_cpu.hpp: every code and zero point survives packing; the nibble layout is the one
+// the header documents (code(16p + j, 8q + t) low, code(16p + j, 8q + 4 + t) high).
+TEST(PackCpu, Int4KeepsEveryCodeAndZeroPoint) {
+  const std::int64_t n = 37, k = 96;
+  const auto w = test::random_matrix(n, k, 9, 0.1f);
+  auto qw = quantize_weights(w, n, k, {QuantType::int4, WeightGranularity::per_group, 32, false});
+  ASSERT_TRUE(qw);
+  auto packed = pack_cpu_int4(*qw);
+  ASSERT_TRUE(packed) << packed.error().str();
+  ASSERT_EQ(packed->groups, 3);
+  ASSERT_EQ(packed->group_k, 32);
+  for (std::int64_t row = 0; row < n; ++row)
+    for (std::int64_t kk = 0; kk < k; ++kk) {
+      const int zero = packed->zero_points[(kk / 32) * packed->n_padded + row];
+      ASSERT_EQ(cpu_packed_weight(*packed, row, kk) - zero, qw->int_value(row, kk))
+          << row << "," << kk;
+    }
+  // Row 17 is lane 1 of panel 1; k = 13 is the high nibble of byte 1*4 + 1 of block 1.
+  const auto byte = static_cast<std::uint8_t>(packed->panels[1 * 16 * 96 / 2 + 1 * 64 + 1 * 4 + 1]);
+  EXPECT_EQ(byte >> 4, cpu_packed_weight(*packed, 17, 13));
+  EXPECT_EQ(byte & 0xF, cpu_packed_weight(*packed, 17, 9));
+}
+
+// quant/pack_cpu.hpp: per-group int8 weights (new with W8A16) keep every value in the panel
+// layout of W8A8, and each group's scale lands at [g][n_padded].
+TEST(PackCpu, PerGroupInt8KeepsEveryWeightAndScale) {
+  const std::int64_t n = 37, k = 96;
+  const auto w = test::random_matrix(n, k, 9, 0.1f);
+  auto qw = quantize_weights(w, n, k, {QuantType::int8, WeightGranularity::per_group, 32, true});
+  ASSERT_TRUE(qw);
+  auto packed = pack_cpu_int8(*qw);
+  ASSERT_TRUE(packed) << packed.error().str();
+  ASSERT_EQ(packed->groups, 3);
+  ASSERT_EQ(packed->group_k, 32);
+  ASSERT_EQ(packed->n_padded, 48);
+  for (std::int64_t row = 0; row < n; ++row)
+    for (std::int64_t kk = 0; kk < k; ++kk) {
+      ASSERT_EQ(cpu_packed_weight(*packed, row, kk), qw->int_value(row, kk)) << row << "," << kk;
+      ASSERT_EQ(packed->scales[(kk / 32) * packed->n_padded + row], qw->scale(row, kk))
+          << row << "," << kk;
+    }
+  // Row 17 is lane 1 of panel 1; k = 13 is byte 1 of lane 1 in 4-k block 3.
+  EXPECT_EQ(packed->panels[1 * 16 * 96 + 3 * 64 + 1 * 4 + 1], qw->int_value(17, 13));
+  // Every byte of the panels is some weight or zero padding: padding rows are zero.
+  for (std::int64_t row = n; row < packed->n_padded; ++row)
+    for (std::int64_t kk = 0; kk < k; ++kk) ASSERT_EQ(cpu_packed_weight(*packed, row, kk), 0);
 }
 
 }  // namespace

@@ -31,29 +31,5 @@ TEST(W4A8Kernel, TilesScalingsAndEpilogues) {
   test::check_w4a8_tiles_scalings_and_epilogues<wide, tall, fp16_static, bf16_tensor>({1, 5, 40});
 }
 
-// quant/pack_cpu.hpp: every code and zero point survives packing; the nibble layout is the one
-// the header documents (code(16p + j, 8q + t) low, code(16p + j, 8q + 4 + t) high).
-TEST(W4A8Kernel, PackingKeepsEveryCodeAndZeroPoint) {
-  const std::int64_t n = 37, k = 96;
-  const auto w = test::random_matrix(n, k, 9, 0.1f);
-  auto qw =
-      quant::quantize_weights(w, n, k, {QuantType::int4, WeightGranularity::per_group, 32, false});
-  ASSERT_TRUE(qw);
-  auto packed = quant::pack_cpu_int4(*qw);
-  ASSERT_TRUE(packed) << packed.error().str();
-  ASSERT_EQ(packed->groups, 3);
-  ASSERT_EQ(packed->group_k, 32);
-  for (std::int64_t row = 0; row < n; ++row)
-    for (std::int64_t kk = 0; kk < k; ++kk) {
-      const int zero = packed->zero_points[(kk / 32) * packed->n_padded + row];
-      ASSERT_EQ(quant::cpu_packed_weight(*packed, row, kk) - zero, qw->int_value(row, kk))
-          << row << "," << kk;
-    }
-  // Row 17 is lane 1 of panel 1; k = 13 is the high nibble of byte 1*4 + 1 of block 1.
-  const auto byte = static_cast<std::uint8_t>(packed->panels[1 * 16 * 96 / 2 + 1 * 64 + 1 * 4 + 1]);
-  EXPECT_EQ(byte >> 4, quant::cpu_packed_weight(*packed, 17, 13));
-  EXPECT_EQ(byte & 0xF, quant::cpu_packed_weight(*packed, 17, 9));
-}
-
 }  // namespace
 }  // namespace qk

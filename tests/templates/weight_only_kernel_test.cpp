@@ -67,33 +67,5 @@ TEST(WeightOnlyKernel, BufferedKBlocksCrossGroups) {
   test::check_buffered_k_blocks_cross_groups<w8, w4>();
 }
 
-// quant/pack_cpu.hpp: per-group int8 weights (new with W8A16) keep every value in the panel
-// layout of W8A8, and each group's scale lands at [g][n_padded].
-TEST(WeightOnlyKernel, PerGroupInt8PackingKeepsEveryWeightAndScale) {
-  const std::int64_t n = 37, k = 96;
-  const auto w = test::random_matrix(n, k, 9, 0.1f);
-  auto qw =
-      quant::quantize_weights(w, n, k, {QuantType::int8, WeightGranularity::per_group, 32, true});
-  ASSERT_TRUE(qw);
-  auto packed = quant::pack_cpu_int8(*qw);
-  ASSERT_TRUE(packed) << packed.error().str();
-  ASSERT_EQ(packed->groups, 3);
-  ASSERT_EQ(packed->group_k, 32);
-  ASSERT_EQ(packed->n_padded, 48);
-  for (std::int64_t row = 0; row < n; ++row)
-    for (std::int64_t kk = 0; kk < k; ++kk) {
-      ASSERT_EQ(quant::cpu_packed_weight(*packed, row, kk), qw->int_value(row, kk))
-          << row << "," << kk;
-      ASSERT_EQ(packed->scales[(kk / 32) * packed->n_padded + row], qw->scale(row, kk))
-          << row << "," << kk;
-    }
-  // Row 17 is lane 1 of panel 1; k = 13 is byte 1 of lane 1 in 4-k block 3.
-  EXPECT_EQ(packed->panels[1 * 16 * 96 + 3 * 64 + 1 * 4 + 1], qw->int_value(17, 13));
-  // Every byte of the panels is some weight or zero padding: padding rows are zero.
-  for (std::int64_t row = n; row < packed->n_padded; ++row)
-    for (std::int64_t kk = 0; kk < k; ++kk)
-      ASSERT_EQ(quant::cpu_packed_weight(*packed, row, kk), 0);
-}
-
 }  // namespace
 }  // namespace qk
