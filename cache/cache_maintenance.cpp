@@ -40,7 +40,7 @@ Expected<std::int64_t> file_bytes(Db& db) {
 }  // namespace
 
 Expected<MergeStats> merge_into(KernelCache& destination, const std::filesystem::path& source,
-                                const std::string& target_filter) {
+                                const MergeFilter& filter) {
   if (!std::filesystem::exists(source))
     return Error{Errc::io_error, source.string(), "no such file"};
   auto src = Db::open(source, SQLITE_OPEN_READONLY);
@@ -76,8 +76,10 @@ Expected<MergeStats> merge_into(KernelCache& destination, const std::filesystem:
         b.created = row.column_int64(10);
         b.attributes = row.column_text(11);
         const BinaryKey key{b.text[1], b.text[2], b.text[3], b.text[4], b.text[5], b.text[6]};
-        if (!target_filter.empty() && key.target.find(target_filter) == std::string::npos)
+        if (!filter.target.empty() && key.target.find(filter.target) == std::string::npos)
           ++stats.binaries_skipped;
+        else if (!filter.precompiled_headers && is_precompiled_header(key))
+          ++stats.headers_skipped;
         else if (binary_checksum(b.blob, b.attributes) != b.text[7] || key_hash(key) != b.text[0])
           ++stats.binaries_damaged;
         else

@@ -16,18 +16,25 @@ struct MergeStats {
   std::int64_t binaries = 0;          ///< binaries copied (not already in the destination)
   std::int64_t binaries_damaged = 0;  ///< source binaries whose checksum failed: not copied
   std::int64_t binaries_skipped = 0;  ///< left out by the target filter
+  std::int64_t headers_skipped = 0;   ///< precompiled headers left out (MergeFilter)
   std::int64_t timings = 0;           ///< measurements copied (duplicates are not)
   std::int64_t winners = 0;           ///< winners copied or replacing an older decision
   std::int64_t winners_damaged = 0;   ///< source winners whose checksum failed: not copied
 };
 
+/// Which binaries a merge copies.
+struct MergeFilter {
+  std::string target;                ///< those whose `target` contains this (empty: all)
+  bool precompiled_headers = true;   ///< false: no precompiled header (is_precompiled_header)
+};
+
 /// Copies the records of the cache file `source` into `destination`, in one transaction (all or
-/// nothing). Only binaries whose `target` contains `target_filter` (empty: all) are copied.
+/// nothing). Only the binaries `filter` keeps are copied.
 /// A record whose checksum fails is not copied (and counted). Of two winners for one workload,
 /// bucket and device, the later decision stays. `source` is opened read-only and never changed.
 /// Errors: source not a readable qk cache, or of a newer schema (its path in `where`).
 Expected<MergeStats> merge_into(KernelCache& destination, const std::filesystem::path& source,
-                                const std::string& target_filter = {});
+                                const MergeFilter& filter = {});
 
 struct VerifyReport {
   std::int64_t binaries = 0, binaries_damaged = 0;

@@ -95,4 +95,16 @@ std::string describe_difference(const BinaryKey& a, const BinaryKey& b) {
   return {};
 }
 
+BinaryKey precompiled_header_key(std::string_view target_name, std::string template_revision,
+                                 std::string target, std::string compiler, std::string flags) {
+  const std::string name = fmt::format("qk_{}_pch", target_name);
+  return {name, name, std::move(template_revision), std::move(target), std::move(compiler),
+          std::move(flags)};
+}
+
+bool is_precompiled_header(const BinaryKey& key) {
+  return key.kernel == key.spec_hash && key.kernel.starts_with("qk_") &&
+         key.kernel.ends_with("_pch");
+}
+
 }  // namespace qk::cache

@@ -53,6 +53,15 @@ std::string binary_checksum(std::span<const std::uint8_t> blob, std::string_view
 /// empty field would make keys of different binaries equal. `flags` may be empty.
 Expected<void> check_key(const BinaryKey& key);
 
+/// The key of a precompiled header kept in the cache (runtime/cached_pch.hpp) for `target_name`
+/// ("cpu", "cuda_emu"): kernel and spec_hash "qk_<target_name>_pch" (a PCH has no spec; the flags
+/// pin its contents), the other fields as given.
+BinaryKey precompiled_header_key(std::string_view target_name, std::string template_revision,
+                                 std::string target, std::string compiler, std::string flags);
+
+/// Whether `key` names a precompiled header (precompiled_header_key), not a kernel.
+bool is_precompiled_header(const BinaryKey& key);
+
 /// The first field whose value differs between `a` and `b`, as "field: 'a value' vs 'b value'";
 /// empty when the keys are equal. For error messages.
 std::string describe_difference(const BinaryKey& a, const BinaryKey& b);

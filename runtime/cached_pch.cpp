@@ -13,15 +13,10 @@ std::atomic<std::int64_t> g_built{0}, g_reused{0};
 
 cache::BinaryKey pch_key(std::string_view target_name, std::string_view template_revision,
                          std::string_view target_key, const ClangCompiler& compiler) {
-  const std::string name = fmt::format("qk_{}_pch", target_name);
-  // spec_hash: a PCH has no kernel spec; its contents are pinned by the flags (prelude and header
-  // digests), so the name stands in for it.
-  return {name,
-          name,
-          std::string(template_revision),
-          std::string(target_key),
-          compiler.version(),
-          compiler.flags_key()};
+  // The flags pin the PCH's contents (prelude and header digests).
+  return cache::precompiled_header_key(target_name, std::string(template_revision),
+                                       std::string(target_key), compiler.version(),
+                                       compiler.flags_key());
 }
 
 PchStore cached_pch(cache::KernelCache* cache, cache::BinaryKey key) {

@@ -163,18 +163,20 @@ int list(const std::string& cache_option) {
 }
 
 int merge(const std::vector<std::string>& sources, const std::string& output,
-          const std::string& target_filter) {
+          const qk::cache::MergeFilter& filter) {
   auto cache = qk::cache::KernelCache::open(output);
   if (!cache) return fail(cache.error());
   for (const std::string& source : sources) {
     if (std::filesystem::exists(source) && std::filesystem::equivalent(source, (*cache)->path()))
       return fail({qk::Errc::invalid_argument, source, "is the output file itself"});
-    auto stats = qk::cache::merge_into(**cache, source, target_filter);
+    auto stats = qk::cache::merge_into(**cache, source, filter);
     if (!stats) return fail(stats.error());
     fmt::print("{}: +{} binaries, +{} measurements, +{} winners", source, stats->binaries,
                stats->timings, stats->winners);
     if (stats->binaries_skipped)
       fmt::print(", {} binaries of other targets left out", stats->binaries_skipped);
+    if (stats->headers_skipped)
+      fmt::print(", {} precompiled headers left out", stats->headers_skipped);
     if (stats->binaries_damaged || stats->winners_damaged)
       fmt::print(", {} damaged binaries and {} damaged winners NOT copied", stats->binaries_damaged,
                  stats->winners_damaged);
@@ -503,12 +505,13 @@ int main(int argc, char** argv) {
       "  qk-cache build --arch sm_80,sm_86,sm_89,sm_90a plan.json\n"
       "  qk-cache build --cpu-level avx512,avx2 plan.json --cache model/kernels.db\n"
       "  qk-cache merge shard0.db shard1.db -o merged.db\n"
-      "  qk-cache export --target cpu= -o model/kernels.db\n"
+      "  qk-cache export --target cpu= --without-pch -o model/kernels.db\n"
       "  qk-cache import model/kernels.db\n"
       "  qk-cache verify --cache model/kernels.db\n"
       "Exit status: 0 ok, 1 unusable file or damage found, 2 usage error.");
   app.require_subcommand(1);
-  std::string cache_option, output, target_filter;
+  std::string cache_option, output;
+  qk::cache::MergeFilter export_filter;
   std::vector<std::string> sources;
   std::string import_file;
 
@@ -528,11 +531,15 @@ int main(int argc, char** argv) {
       "export", "Copy a cache's records for one target into a file to ship with a model");
   add_cache(export_cmd);
   export_cmd
-      ->add_option("--target", target_filter,
+      ->add_option("--target", export_filter.target,
                    "Keep binaries whose target contains TEXT (e.g. cpu= or sm_90a)")
       ->required()
       ->type_name("TEXT");
   export_cmd->add_option("-o,--output", output, "The file to write")->required();
+  bool without_headers = false;
+  export_cmd->add_flag("--without-pch", without_headers,
+                       "Leave out the precompiled headers (about 8 MiB per cpu level): only a "
+                       "machine that compiles a kernel the file lacks would use them");
   CLI::App* import_cmd =
       app.add_subcommand("import", "Merge a shipped cache file into this machine's cache");
   add_cache(import_cmd);
@@ -591,7 +598,8 @@ int main(int argc, char** argv) {
     if (std::filesystem::exists(output))
       return fail({qk::Errc::invalid_argument, output,
                    "exists already; export writes a new file (use merge to add to one)"});
-    return merge({cache_path(cache_option).string()}, output, target_filter);
+    export_filter.precompiled_headers = !without_headers;
+    return merge({cache_path(cache_option).string()}, output, export_filter);
   }
   if (import_cmd->parsed()) return merge({import_file}, cache_path(cache_option).string(), {});
   if (verify_cmd->parsed()) {

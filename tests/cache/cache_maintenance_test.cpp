@@ -123,7 +123,7 @@ TEST(CacheMerge, DamagedRecordsAreNotCopiedAndTargetFilterApplies) {
                 "damaging"));
   auto out = KernelCache::open(dir.path() / "out.db");
   ASSERT_TRUE(out.has_value());
-  auto stats = qk::cache::merge_into(**out, dir.path() / "a.db", "cpu=");
+  auto stats = qk::cache::merge_into(**out, dir.path() / "a.db", {.target = "cpu="});
   ASSERT_TRUE(stats.has_value()) << stats.error().str();
   EXPECT_EQ(stats->binaries_damaged, 1);
   EXPECT_EQ(stats->binaries_skipped, 1) << "the sm_90a binary";
@@ -139,6 +139,37 @@ TEST(CacheMerge, DamagedRecordsAreNotCopiedAndTargetFilterApplies) {
   EXPECT_EQ(source_report->binaries_damaged, 1);
   EXPECT_EQ(source_report->winners_damaged, 1);
   EXPECT_EQ(source_report->problems.size(), 2u);
+}
+
+// An export for shipping may leave out the precompiled headers (qk-cache export --without-pch):
+// every kernel still travels, and a kernel whose name merely ends in "_pch" is not mistaken for
+// one.
+TEST(CacheMerge, PrecompiledHeadersCanBeLeftOut) {
+  TempDir dir;
+  shard(dir.path() / "a.db", "qk_w8a8_cpu_pch", "cpu=x", 1);  // a kernel: its spec hash differs
+  {
+    auto a = KernelCache::open(dir.path() / "a.db");
+    const BinaryKey header =
+        qk::cache::precompiled_header_key("cpu", "rev-a", "cpu=x", "clang 19", "-O3");
+    ASSERT_TRUE(qk::cache::is_precompiled_header(header));
+    ASSERT_TRUE((*a)->store_binary(header, std::vector<std::uint8_t>(1000, 7), 900.0));
+  }
+  auto out = KernelCache::open(dir.path() / "out.db");
+  ASSERT_TRUE(out.has_value());
+  auto stats = qk::cache::merge_into(**out, dir.path() / "a.db", {.precompiled_headers = false});
+  ASSERT_TRUE(stats.has_value()) << stats.error().str();
+  EXPECT_EQ(stats->binaries, 1);
+  EXPECT_EQ(stats->headers_skipped, 1);
+  auto kept = (*out)->find_binary(key("qk_w8a8_cpu_pch", "cpu=x"));
+  ASSERT_TRUE(kept.has_value());
+  EXPECT_TRUE(kept->has_value()) << "the kernel was copied";
+
+  auto all = KernelCache::open(dir.path() / "all.db");
+  ASSERT_TRUE(all.has_value());
+  auto everything = qk::cache::merge_into(**all, dir.path() / "a.db");
+  ASSERT_TRUE(everything.has_value());
+  EXPECT_EQ(everything->binaries, 2);
+  EXPECT_EQ(everything->headers_skipped, 0);
 }
 
 TEST(CacheMerge, AttributesTravelWithTheirBinaryAndTheirDamageIsFound) {

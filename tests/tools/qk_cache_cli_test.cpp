@@ -253,6 +253,16 @@ TEST(QkCacheBuild, CpuLevelsAreBuiltWithoutRunningThemAndListed) {
       << r.output;
   EXPECT_TRUE(std::regex_search(r.output, std::regex(R"(qk_w8a8_cpu_fp16\S+ +cpu=x86-64-v4 )")))
       << r.output;
+
+  // Shipped without the precompiled headers: the kernels only.
+  const std::string shipped = shell_quote((dir.path() / "shipped.db").string());
+  r = qk_cache("export --target cpu= --without-pch --cache " + cache + " -o " + shipped);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "+2 binaries")) << r.output;
+  EXPECT_TRUE(contains(r.output, "2 precompiled headers left out")) << r.output;
+  r = qk_cache("list --cache " + shipped);
+  EXPECT_TRUE(contains(r.output, "2 binaries")) << r.output;
+  EXPECT_FALSE(contains(r.output, "_pch")) << r.output;
 }
 
 TEST(QkCacheBuild, BadCpuLevelsAreNamedAndWriteNothing) {
