@@ -20,9 +20,8 @@
 // subnormals.
 //
 // The weights stay in their stored width in memory (int8 and fp8 1 byte, int4 1/2, fp16 and bf16
-// 2, fp32 4), so decode (M = 1) reads that many bytes per weight; on AVX2 int4 decode is bound by
-// the decoding's vector operations (four per 8 symmetric weights) rather than by those bytes
-// (docs/cpu.md).
+// 2, fp32 4), so decode (M = 1) reads that many bytes per weight; on AVX2 the int4 decode's
+// vector operations (four per 8 symmetric weights) cap it below the DRAM bandwidth (docs/cpu.md).
 //
 // Two paths per column tile (column()): a cache block of rows that fits one register tile
 // (decode) decodes each weight in registers where it is used; a taller block dequantizes one K
