@@ -30,8 +30,12 @@ inline const void* input_row(const QkCpuGemmArgs* args, int64_t r) {
 /// How a kernel wants its activation codes.
 enum class CodeFormat : uint8_t {
   u8_offset,      ///< u8 = s8 + 128: the unsigned operand of vpdpbusd against s8 weights (w8a8)
+  s8,             ///< the s8 codes themselves (w8a8 on AVX2: vpsignb's signed operand)
   s8_group_sums,  ///< s8, plus each row's code sum per scale group (w4a8: the zero-point term)
 };
+
+/// What a format adds to an s8 code: 128 for u8_offset, else 0 (also the code of value 0).
+constexpr int32_t code_offset(CodeFormat f) { return f == CodeFormat::u8_offset ? 128 : 0; }
 
 /// Where a kernel wants its activation codes.
 enum class CodeLayout : uint8_t {
@@ -88,7 +92,7 @@ void quantize_rows(const QkCpuGemmArgs* args, int64_t r0, int64_t r1) {
     args->a_scales[r] = scale;
     const typename V::F inv = V::set1(1.0f / scale);
     uint8_t* codes = code_address<L>(args, r, 0);
-    const int32_t offset = F == CodeFormat::u8_offset ? 128 : 0;
+    constexpr int32_t offset = code_offset(F);
     for (int64_t i = 0; i < k; i += V::LANES) {
       const typename V::Mask mask = V::first(k - i);
       // A vector of codes never crosses a 64-k block: LANES divides 64.
@@ -96,7 +100,7 @@ void quantize_rows(const QkCpuGemmArgs* args, int64_t r0, int64_t r1) {
                      V::mul(V::template load_input<T>(row, i, mask), inv), offset, mask);
     }
     for (int64_t i = k; i < args->k_padded; ++i)
-      *code_address<L>(args, r, i) = F == CodeFormat::u8_offset ? 128 : 0;
+      *code_address<L>(args, r, i) = static_cast<uint8_t>(offset);
     if constexpr (F == CodeFormat::s8_group_sums) {
       static_assert(L == CodeLayout::rows, "Group sums read the codes as rows.");
       for (int64_t g = 0; g < args->groups; ++g) {

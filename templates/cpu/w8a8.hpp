@@ -11,10 +11,12 @@
 // would saturate: 2 * 255 * 127 = 64770 > 32767. It runs instead on |w| (u8, at most 128) and
 // a * sign(w) (s8, |a| <= 127: codes never reach -128, docs/numerics.md §3.1), the vpsignb
 // identity a * w = |w| * (a * sign(w)): a pair sums to at most 2 * 128 * 127 = 32512 <= 32767,
-// exact. vpmaddwd with ones then adds the pairs to int32 exactly. The u8 code is turned back into
-// a = u8 - 128 by flipping its top bit, so the sums are the true ones (no compensation term) and
-// never wrap within the K bound. Same codes and packed layout as AVX-512: 8 columns x 4 k per
-// 32-byte half of each 64-byte group.
+// exact. vpmaddwd with ones then adds the pairs to int32 exactly. The activations are stored as
+// plain s8 codes, so a row's 4 codes per step are broadcast straight from memory (with u8 codes
+// the top-bit flip went through a general register: two more vector operations per row and step,
+// a sixth of the loop), and the sums are the true ones (no compensation term) that never wrap
+// within the K bound. Same packed layout as AVX-512: 8 columns x 4 k per 32-byte half of each
+// 64-byte group.
 //
 // AMX (W8A8Config::amx): the same codes and panels are the operands of tdpbusd tiles
 // (templates/cpu/amx.hpp); each tile's sums go to the workspace, and on the last K block the
@@ -89,9 +91,9 @@ __attribute__((always_inline)) inline void micro_kernel_avx2(const TileRefs<MR>&
       w_abs[y] = _mm256_sign_epi8(w[y], w[y]);  // |w| as u8 (-128 gives 128)
     }
     QK_UNROLL for (int r = 0; r < MR; ++r) {
-      uint32_t four;  // row r's 4 codes u8 = a + 128; flipping bit 7 of each gives a as s8
+      int32_t four;  // row r's 4 s8 codes, broadcast to every lane
       __builtin_memcpy(&four, t.a[r] + kq * 4, 4);
-      const __m256i a = _mm256_set1_epi32(static_cast<int32_t>(four ^ 0x80808080u));
+      const __m256i a = _mm256_set1_epi32(four);
       QK_UNROLL for (int y = 0; y < NY; ++y) {
         const __m256i pairs = _mm256_maddubs_epi16(w_abs[y], _mm256_sign_epi8(a, w[y]));
         acc[r][y] = _mm256_add_epi32(acc[r][y], _mm256_madd_epi16(pairs, ones));
@@ -125,9 +127,11 @@ struct W8A8Kernel {
 
   /// Where the codes are: AMX A tiles want 16 rows of a 64-k block contiguous.
   static constexpr CodeLayout LAYOUT = C.amx ? CodeLayout::amx_tiles : CodeLayout::rows;
+  /// vpdpbusd's unsigned operand on AVX-512, vpsignb's signed one on AVX2 (file comment).
+  static constexpr CodeFormat FORMAT = C.isa == Isa::avx2 ? CodeFormat::s8 : CodeFormat::u8_offset;
 
   static void quantize(const QkCpuGemmArgs* args, int64_t r0, int64_t r1) {
-    quantize_rows<C.input, C.scaling, CodeFormat::u8_offset, C.isa, LAYOUT>(args, r0, r1);
+    quantize_rows<C.input, C.scaling, FORMAT, C.isa, LAYOUT>(args, r0, r1);
   }
 
   /// The output block [m0, m1) x [n0, n1), n0 a multiple of 16. `workspace` holds mc x nc int32

@@ -12,15 +12,17 @@
 
 namespace qk::test {
 
-/// The W8A8 kernel of config C on m rows of an n x k layer, against the reference (the u8
-/// operand's codes are offset by 128). Of `w`, only the granularity applies.
+/// The W8A8 kernel of config C on m rows of an n x k layer, against the reference (AVX-512's u8
+/// operand's codes are offset by 128, AVX2's s8 codes are not). Of `w`, only the granularity
+/// applies.
 template <cpu::W8A8Config C>
 void check_w8a8(std::int64_t m, std::int64_t n, std::int64_t k, Weights w, unsigned seed) {
   LayerConfig layer = layer_for(C);
   layer.n = n;
   layer.k = k;
   layer.weight_granularity = w.granularity;
-  check_kernel<cpu::W8A8Kernel<C>>(C, layer, m, quant::pack_cpu_int8, 128, seed);
+  check_kernel<cpu::W8A8Kernel<C>>(C, layer, m, quant::pack_cpu_int8,
+                                   C.isa == cpu::Isa::avx2 ? 0 : 128, seed);
 }
 
 /// C on every m x n x k of partial tiles and K not a multiple of the 4-k step, per channel.
