@@ -1,5 +1,6 @@
 #include "runtime/clang_compiler.hpp"
 
+#define XXH_STATIC_LINKING_ONLY  // XXH3_state_t on the stack
 #include <xxhash.h>
 
 #include <algorithm>
@@ -54,13 +55,15 @@ std::string file_stem(std::string_view name) {
   return out.empty() ? std::string("kernel") : out;
 }
 
-/// A stable digest of cache-key text: XXH3-64 in hex.
-std::string digest(std::string_view text) {
+/// A 64-bit digest as cache keys write it: 16 hex digits.
+std::string hex64(XXH64_hash_t hash) {
   char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx",
-                static_cast<unsigned long long>(XXH3_64bits(text.data(), text.size())));
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(hash));
   return buf;
 }
+
+/// A stable digest of cache-key text: XXH3-64 in hex.
+std::string digest(std::string_view text) { return hex64(XXH3_64bits(text.data(), text.size())); }
 
 /// clang's PCH action, but the serialized AST stays in `buffer` instead of going to a file.
 class InMemoryPchAction : public clang::GeneratePCHAction {
@@ -250,16 +253,32 @@ std::string make_flags_key(const CompilerConfig& cfg, const std::vector<std::str
   key += ";prelude=";
   key += cfg.pch_prelude.empty() ? std::string("none") : "xxh3:" + digest(cfg.pch_prelude);
 
-  std::string includable;
-  for (const std::string& dir : cfg.include_dirs) includable += "-I" + dir + '\n';
+  // The digest of "-I<dir>\n" per include directory, then "<path>\n<size>\n<contents>\n" per
+  // virtual header in path order, streamed: the headers are about 200 KiB, and joining them into
+  // one string first took about 0.25 ms of a cache hit's 4-5 ms in a fresh process.
+  XXH3_state_t state;
+  XXH3_64bits_reset(&state);
+  auto feed = [&state](std::string_view text) {
+    XXH3_64bits_update(&state, text.data(), text.size());
+  };
+  for (const std::string& dir : cfg.include_dirs) {
+    feed("-I");
+    feed(dir);
+    feed("\n");
+  }
   std::vector<const VirtualHeader*> sorted;
   for (const VirtualHeader& h : cfg.headers) sorted.push_back(&h);
   std::stable_sort(sorted.begin(), sorted.end(),
                    [](auto* a, auto* b) { return a->path < b->path; });
-  for (const VirtualHeader* h : sorted)
-    includable += h->path + '\n' + std::to_string(h->contents.size()) + '\n' +
-                  std::string(h->contents) + '\n';
-  key += ";headers=xxh3:" + digest(includable);
+  for (const VirtualHeader* h : sorted) {
+    feed(h->path);
+    feed("\n");
+    feed(std::to_string(h->contents.size()));
+    feed("\n");
+    feed(h->contents);
+    feed("\n");
+  }
+  key += ";headers=xxh3:" + hex64(XXH3_64bits_digest(&state));
   return key;
 }
 
