@@ -1,10 +1,23 @@
 #include "bench/competitors.hpp"
 
+#include "bench/machine.hpp"
 #include "bench/onednn_w8a8.hpp"
 #include "bench/openblas_sgemm.hpp"
 #include "bench/qk_kernels.hpp"
 
 namespace qk::bench {
+
+namespace {
+
+/// Without vpdpbusd, oneDNN sums u8 x s8 pairs with vpmaddubsw into saturating int16
+/// (2 * 255 * 127 > 32767), so its int8 matmul fails the reference check on every shape.
+std::string onednn_int8_caveat() {
+  if (cpu_supports_avx512_vnni()) return {};
+  return "this CPU has no AVX-512 VNNI, and without it oneDNN's int8 matmul sums u8 x s8 pairs "
+         "in saturating int16 and fails the reference check (docs/bench.md, \"Caveats\")";
+}
+
+}  // namespace
 
 std::vector<Competitor> cpu_gemm_competitors(const CompetitorContext& context) {
   auto onednn = [context](Int8Storage storage, bool matmul_only) {
@@ -50,7 +63,7 @@ std::vector<Competitor> cpu_gemm_competitors(const CompetitorContext& context) {
       {"onednn-w8a8",
        "oneDNN W8A8, the work of qk's fused kernel: fp32 activations quantized per token to u8 "
        "(offset 128), int8 matmul with per-channel scales, per-token scaling",
-       true, true, onednn(Int8Storage::u8_offset128, false)},
+       true, true, onednn(Int8Storage::u8_offset128, false), onednn_int8_caveat()},
       {"openblas-sgemm", "OpenBLAS cblas_sgemm, fp32 activations x fp32 weights", false, true,
        [context](const GemmShape& shape) { return prepare_openblas_sgemm(shape, context); }},
       {"onednn-w8a8-s8", "onednn-w8a8 with s8 activation codes (oneDNN adds the offset itself)",

@@ -62,6 +62,9 @@ struct Competitor {
   /// Builds the data, the plan/primitive and the rotation for a shape, runs it once and checks the
   /// result. Errors say why the competitor cannot run this shape; the grid records them per row.
   std::function<Expected<PreparedRun>(const GemmShape&)> prepare;
+  /// Non-empty: why this machine leaves a default competitor out of the default selection
+  /// (qk-bench prints it; naming the competitor in --competitors still runs it).
+  std::string not_default_here = {};
 };
 
 /// What prepare functions need to know about the machine and the run.

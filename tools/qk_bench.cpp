@@ -379,7 +379,13 @@ int run_gemm(const GemmArgs& args) {
   const std::vector<qk::bench::Competitor> all = qk::bench::cpu_gemm_competitors(context);
   std::vector<qk::bench::Competitor> selected;
   for (const auto& c : all) {
-    if (args.competitors.empty() && c.enabled_by_default) selected.push_back(c);
+    if (!args.competitors.empty() || !c.enabled_by_default) continue;
+    if (c.not_default_here.empty()) {
+      selected.push_back(c);
+    } else {
+      fmt::print(stderr, "qk-bench: not running {} by default: {}; --competitors {} runs it\n",
+                 c.name, c.not_default_here, c.name);
+    }
   }
   for (const std::string& name : args.competitors) {
     const auto it =
@@ -515,7 +521,12 @@ int main(int argc, char** argv) {
       "Competitors to run, comma-separated, in this order (default: the starred ones):";
   for (const auto& c : qk::bench::cpu_gemm_competitors({})) {
     competitor_help +=
-        fmt::format("\n  {}{}: {}", c.name, c.enabled_by_default ? " *" : "", c.description);
+        fmt::format("\n  {}{}: {}", c.name,
+                    c.enabled_by_default && c.not_default_here.empty() ? " *" : "", c.description);
+  }
+  for (const auto& c : qk::bench::cpu_gemm_competitors({})) {
+    if (c.enabled_by_default && !c.not_default_here.empty())
+      competitor_help += fmt::format("\n  ({} is not starred here: {})", c.name, c.not_default_here);
   }
 
   CLI::App* gemm = app.add_subcommand(
