@@ -32,5 +32,5 @@ cmake --build "$build" --target qk-gpu-check
   else
     echo "nvidia-smi: not installed"
   fi
-  "$build/bench/gpu/qk-gpu-check" --cache "$out/kernels.db" "$@"
+  "$build/tools/qk-gpu-check" --cache "$out/kernels.db" "$@"
 } 2>&1 | tee "$out/gpu-check.txt"
