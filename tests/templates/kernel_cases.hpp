@@ -1,15 +1,41 @@
-// Lists of kernel checks that every ISA's test executable runs on its own configs: a case is one
+// Lists of kernel checks that every ISA's test executable runs on its own tiles: a case is one
 // check (a kernel config bound into a check function) and the layer it runs on; the sweeps run
 // each case on every m of a list (and every n), seeds counting up, so that a check body is written
-// once and each ISA's file names only its configs.
+// once and each ISA's file names only its tiles.
 #pragma once
 
 #include <cstdint>
 #include <initializer_list>
 
+#include "cpu/config.hpp"
 #include "qk/layer_config.hpp"
 
 namespace qk::test {
+
+/// The part of a kernel config that an ISA's test file picks for a shared check: the register
+/// budget differs between ISAs, the inputs and epilogue that the check covers do not, so those
+/// the check sets (tiled). A field left 0 keeps the config type's default.
+struct Tile {
+  int mr = 0, nv = 0;
+  int kc = 0;  ///< W8A8 only: the other families do not block K
+  int mc = 0, nc = 0;
+};
+
+/// `c` generated for ISA I on the tile T.
+template <cpu::Isa I, Tile T, class Config>
+constexpr Config tiled(Config c) {
+  c.isa = I;
+  if (T.mr != 0) c.mr = T.mr;
+  if (T.nv != 0) c.nv = T.nv;
+  if (T.mc != 0) c.mc = T.mc;
+  if (T.nc != 0) c.nc = T.nc;
+  if constexpr (requires { c.kc; }) {
+    if (T.kc != 0) c.kc = T.kc;
+  } else {
+    static_assert(T.kc == 0, "Only W8A8 configs block K.");
+  }
+  return c;
+}
 
 /// How a check's weights are quantized.
 struct Weights {

@@ -12,20 +12,23 @@ namespace {
 
 using namespace cpu;  // the configs and their enums
 using test::check_w4a8;
+using test::Tile;
+using test::w4a8_plain;
 
 // 2 x 16, the default above M = 1, and the decode tiles: one row, 3 or 4 panels (six or eight
 // weight streams); 3 x 16 is the tallest within 16 ymm.
-constexpr W4A8Config kPlain{.isa = Isa::avx2, .mr = 2, .nv = 1, .mc = 96, .nc = 768};
-constexpr W4A8Config kDecode3{.isa = Isa::avx2, .mr = 1, .nv = 3, .mc = 96, .nc = 768};
-constexpr W4A8Config kDecode4{.isa = Isa::avx2, .mr = 1, .nv = 4, .mc = 96, .nc = 768};
-constexpr W4A8Config kTall{.isa = Isa::avx2, .mr = 3, .nv = 1, .mc = 96, .nc = 768};
+constexpr Tile kPlain{.mr = 2, .nv = 1};
+constexpr Tile kDecode3{.mr = 1, .nv = 3};
+constexpr Tile kDecode4{.mr = 1, .nv = 4};
+constexpr Tile kTall{.mr = 3, .nv = 1};
 
 // Every granularity (groups of 32..256, per channel), symmetric and with zero points, on shapes
 // that are not multiples of the tile: n leaves partial 16-column vectors and a partial nv; per
 // channel, K ends in fewer than four 8-k steps (200 = 6 * 32 + 8, 37 -> 40 = 32 + 8), so the
 // int16 chains' tail runs too.
-template <W4A8Config C>
+template <Tile T>
 unsigned check_granularities(std::int64_t m, unsigned seed) {
+  constexpr W4A8Config C = w4a8_plain<Isa::avx2, T>;
   return test::sweep_m_n({m}, {16, 33, 130, 200},
                          {{check_w4a8<C>, 96, {WeightGranularity::per_group, 32, false}},
                           {check_w4a8<C>, 256, {WeightGranularity::per_group, 64, true}},
@@ -37,7 +40,7 @@ unsigned check_granularities(std::int64_t m, unsigned seed) {
 }
 
 TEST(W4A8Avx2Kernel, AwkwardShapesExactIntegerPart) {
-  test::check_w4a8_awkward_shapes<kPlain>();
+  test::check_w4a8_awkward_shapes<Isa::avx2, kPlain>();
 }
 
 TEST(W4A8Avx2Kernel, DecodeTilesEveryGranularityExactIntegerPart) {
@@ -68,7 +71,8 @@ TEST(W4A8Avx2Kernel, Int16ChainsHoldTheLargestSums) {
       const auto granularity =
           k == 512 ? WeightGranularity::per_group : WeightGranularity::per_channel;
       const int block = k == 512 ? 256 : 0;
-      auto check_on = [&]<W4A8Config C>() {
+      auto check_on = [&]<Tile T>() {
+        constexpr W4A8Config C = w4a8_plain<Isa::avx2, T>;
         test::check_kernel_on<cpu::W4A8Kernel<C>>(
             C, test::w4a8_layer<C>(n, k, {granularity, block, symmetric}), m, quant::pack_cpu_int4,
             0, a, w, 7);
@@ -80,26 +84,7 @@ TEST(W4A8Avx2Kernel, Int16ChainsHoldTheLargestSums) {
 }
 
 TEST(W4A8Avx2Kernel, TilesScalingsAndEpilogues) {
-  constexpr W4A8Config one{.isa = Isa::avx2, .mr = 1, .nv = 1, .mc = 8, .nc = 32};
-  constexpr W4A8Config fp16_static{.isa = Isa::avx2,
-                                   .input = InputType::fp16,
-                                   .scaling = Scaling::static_per_tensor,
-                                   .bias = true,
-                                   .act = Act::gelu,
-                                   .output = OutputType::fp16,
-                                   .mr = 2,
-                                   .nv = 1,
-                                   .mc = 96,
-                                   .nc = 768};
-  constexpr W4A8Config bf16_tensor{.isa = Isa::avx2,
-                                   .input = InputType::bf16,
-                                   .scaling = Scaling::dynamic_per_tensor,
-                                   .act = Act::silu,
-                                   .output = OutputType::int8,
-                                   .mr = 1,
-                                   .nv = 4,
-                                   .mc = 96,
-                                   .nc = 768};
+  constexpr Tile one{.mr = 1, .nv = 1, .mc = 8, .nc = 32};
   constexpr W4A8Config fp16_decode{.isa = Isa::avx2,
                                    .input = InputType::fp16,
                                    .scaling = Scaling::dynamic_per_token,
@@ -120,9 +105,10 @@ TEST(W4A8Avx2Kernel, TilesScalingsAndEpilogues) {
                                  .nv = 1,
                                  .mc = 96,
                                  .nc = 768};
+  constexpr W4A8Config bf16_tensor = test::w4a8_bf16_tensor<Isa::avx2, kDecode4>;
   // The AVX2 decode tiles: bf16 activations scaled per tensor on groups, fp16 ones per channel
   // and on groups.
-  test::check_w4a8_tiles_scalings_and_epilogues<one, relu_bf16, fp16_static, bf16_tensor>(
+  test::check_w4a8_tiles_scalings_and_epilogues<Isa::avx2, one, relu_bf16, kPlain, kDecode4>(
       {1, 3, 5, 40},
       {{check_w4a8<bf16_tensor>, 100, 256, {WeightGranularity::per_group, 64, false}},
        {check_w4a8<fp16_decode>, 150, 200, {WeightGranularity::per_channel, 0, false}},

@@ -1,5 +1,5 @@
 // Checks of the W4A8 kernel template (templates/cpu/w4a8.hpp) that every ISA's test executable
-// runs on its own configs (the config's isa picks the code path): awkward shapes with exact
+// runs on its own tiles (the config's isa picks the code path): awkward shapes with exact
 // integer parts (docs/numerics.md §6.2), tiles, scalings and epilogues.
 #pragma once
 
@@ -11,6 +11,23 @@
 #include "kernel_harness.hpp"
 
 namespace qk::test {
+
+// The configs that every ISA runs, named by what they cover; each ISA's file picks their tiles.
+template <cpu::Isa I, Tile T>
+constexpr cpu::W4A8Config w4a8_plain = tiled<I, T>(cpu::W4A8Config{});
+template <cpu::Isa I, Tile T>
+constexpr cpu::W4A8Config w4a8_fp16_static = tiled<I, T>(cpu::W4A8Config{
+    .input = cpu::InputType::fp16,
+    .scaling = cpu::Scaling::static_per_tensor,
+    .bias = true,
+    .act = cpu::Act::gelu,
+    .output = cpu::OutputType::fp16});
+template <cpu::Isa I, Tile T>
+constexpr cpu::W4A8Config w4a8_bf16_tensor = tiled<I, T>(cpu::W4A8Config{
+    .input = cpu::InputType::bf16,
+    .scaling = cpu::Scaling::dynamic_per_tensor,
+    .act = cpu::Act::silu,
+    .output = cpu::OutputType::int8});
 
 /// The int4 layer of config C: n x k weights quantized as `w`.
 template <cpu::W4A8Config C>
@@ -33,8 +50,9 @@ void check_w4a8(std::int64_t m, std::int64_t n, std::int64_t k, Weights w, unsig
 
 /// §6.2: per-group sums are exact and folded in the reference's order (equal fp32 outputs), on
 /// partial tiles, per group and per channel, symmetric and with zero points.
-template <cpu::W4A8Config C>
+template <cpu::Isa I, Tile T>
 void check_w4a8_awkward_shapes() {
+  constexpr cpu::W4A8Config C = w4a8_plain<I, T>;
   sweep_m_n({1, 3, 17, 129}, {16, 33, 130},
             {{check_w4a8<C>, 256, {WeightGranularity::per_group, 64, true}},
              {check_w4a8<C>, 96, {WeightGranularity::per_group, 32, false}},
@@ -43,19 +61,24 @@ void check_w4a8_awkward_shapes() {
             {}, 1);
 }
 
-/// Configs on groups of 128 (GROUPS_128: 150 x 384), of 256 with zero points (GROUPS_256: 70 x
-/// 512), fp16 activations with a static scale (48 x 128, groups of 32), bf16 ones scaled per
-/// tensor (33 x 64), then the ISA's own cases, on every m of `ms`. Callers pick the first two for
-/// tiles other than the defaults.
-template <cpu::W4A8Config GROUPS_128, cpu::W4A8Config GROUPS_256, cpu::W4A8Config FP16_STATIC,
-          cpu::W4A8Config BF16_TENSOR>
+/// The plain config on groups of 128 (GROUPS_128: 150 x 384), the config GROUPS_256 on groups of
+/// 256 with zero points (70 x 512), fp16 activations with a static scale (48 x 128, groups of
+/// 32), bf16 ones scaled per tensor (33 x 64), then the ISA's own cases, on every m of `ms`.
+/// Callers pick the first two for tiles other than the defaults; GROUPS_256 is a whole config
+/// because AVX2 gives it an epilogue of its own.
+template <cpu::Isa I, Tile GROUPS_128, cpu::W4A8Config GROUPS_256, Tile FP16_STATIC,
+          Tile BF16_TENSOR>
 void check_w4a8_tiles_scalings_and_epilogues(std::initializer_list<std::int64_t> ms,
                                              std::initializer_list<Case> isa_only = {}) {
+  static_assert(GROUPS_256.isa == I, "GROUPS_256 is generated for the ISA under test.");
+  constexpr auto groups_128 = w4a8_plain<I, GROUPS_128>;
+  constexpr auto fp16_static = w4a8_fp16_static<I, FP16_STATIC>;
+  constexpr auto bf16_tensor = w4a8_bf16_tensor<I, BF16_TENSOR>;
   sweep_m(ms,
-          {{check_w4a8<GROUPS_128>, 150, 384, {WeightGranularity::per_group, 128, true}},
+          {{check_w4a8<groups_128>, 150, 384, {WeightGranularity::per_group, 128, true}},
            {check_w4a8<GROUPS_256>, 70, 512, {WeightGranularity::per_group, 256, false}},
-           {check_w4a8<FP16_STATIC>, 48, 128, {WeightGranularity::per_group, 32, true}},
-           {check_w4a8<BF16_TENSOR>, 33, 64, {WeightGranularity::per_tensor, 0, false}}},
+           {check_w4a8<fp16_static>, 48, 128, {WeightGranularity::per_group, 32, true}},
+           {check_w4a8<bf16_tensor>, 33, 64, {WeightGranularity::per_tensor, 0, false}}},
           isa_only, 100);
 }
 

@@ -9,26 +9,20 @@ namespace qk {
 namespace {
 
 using namespace cpu;  // the configs and their enums
+using test::Tile;
 
-constexpr W4A8Config kPlain{};
+// The config types' default tiles are AVX-512's.
+constexpr Tile kDefaults{};
 
 TEST(W4A8Kernel, AwkwardShapesExactIntegerPart) {
-  test::check_w4a8_awkward_shapes<kPlain>();
+  test::check_w4a8_awkward_shapes<Isa::avx512, kDefaults>();
 }
 
 TEST(W4A8Kernel, TilesScalingsAndEpilogues) {
-  constexpr W4A8Config wide{.mr = 1, .nv = 6, .mc = 8, .nc = 96};
+  constexpr Tile wide{.mr = 1, .nv = 6, .mc = 8, .nc = 96};
   constexpr W4A8Config tall{.mr = 4, .nv = 2, .mc = 8, .nc = 64};
-  constexpr W4A8Config fp16_static{.input = InputType::fp16,
-                                   .scaling = Scaling::static_per_tensor,
-                                   .bias = true,
-                                   .act = Act::gelu,
-                                   .output = OutputType::fp16};
-  constexpr W4A8Config bf16_tensor{.input = InputType::bf16,
-                                   .scaling = Scaling::dynamic_per_tensor,
-                                   .act = Act::silu,
-                                   .output = OutputType::int8};
-  test::check_w4a8_tiles_scalings_and_epilogues<wide, tall, fp16_static, bf16_tensor>({1, 5, 40});
+  test::check_w4a8_tiles_scalings_and_epilogues<Isa::avx512, wide, tall, kDefaults, kDefaults>(
+      {1, 5, 40});
 }
 
 }  // namespace

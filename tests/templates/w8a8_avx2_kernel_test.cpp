@@ -11,70 +11,23 @@ namespace qk {
 namespace {
 
 using namespace cpu;  // the configs and their enums
+using test::Tile;
 
 // The largest tiles within 16 ymm: 4 x 16 (15 registers) and 1 x 32.
-constexpr W8A8Config kPlain{.isa = Isa::avx2,
-                            .input = InputType::fp32,
-                            .scaling = Scaling::dynamic_per_token,
-                            .output = OutputType::fp32,
-                            .mr = 4,
-                            .nv = 1,
-                            .kc = 16384,
-                            .mc = 96,
-                            .nc = 960};
+constexpr Tile kPlain{.mr = 4, .nv = 1, .kc = 16384, .mc = 96, .nc = 960};
 
 TEST(W8A8Avx2Kernel, AwkwardShapesExactIntegerPart) {
-  test::check_w8a8_awkward_shapes<kPlain>();
+  test::check_w8a8_awkward_shapes<Isa::avx2, kPlain>();
 }
 
 TEST(W8A8Avx2Kernel, SmallTilesAndKBlocking) {
-  constexpr W8A8Config small{.isa = Isa::avx2, .mr = 3, .nv = 1, .kc = 64, .mc = 6, .nc = 32};
-  constexpr W8A8Config wide{.isa = Isa::avx2, .mr = 1, .nv = 2, .kc = 128, .mc = 8, .nc = 64};
-  constexpr W8A8Config tall{.isa = Isa::avx2, .mr = 4, .nv = 1, .kc = 256, .mc = 8, .nc = 48};
-  test::check_w8a8_k_blocking<small, wide, tall>();
+  constexpr Tile small{.mr = 3, .nv = 1, .kc = 64, .mc = 6, .nc = 32};
+  constexpr Tile wide{.mr = 1, .nv = 2, .kc = 128, .mc = 8, .nc = 64};
+  constexpr Tile tall{.mr = 4, .nv = 1, .kc = 256, .mc = 8, .nc = 48};
+  test::check_w8a8_k_blocking<Isa::avx2, small, wide, tall>();
 }
 
 TEST(W8A8Avx2Kernel, EveryScalingInputAndEpilogue) {
-  constexpr W8A8Config fp16_static{.isa = Isa::avx2,
-                                   .input = InputType::fp16,
-                                   .scaling = Scaling::static_per_tensor,
-                                   .bias = true,
-                                   .act = Act::relu,
-                                   .output = OutputType::fp16,
-                                   .mr = 4,
-                                   .nv = 1,
-                                   .mc = 96,
-                                   .nc = 1024};
-  constexpr W8A8Config bf16_tensor{.isa = Isa::avx2,
-                                   .input = InputType::bf16,
-                                   .scaling = Scaling::dynamic_per_tensor,
-                                   .bias = false,
-                                   .act = Act::silu,
-                                   .output = OutputType::bf16,
-                                   .mr = 2,
-                                   .nv = 1,
-                                   .mc = 96,
-                                   .nc = 1024};
-  constexpr W8A8Config gelu_int8{.isa = Isa::avx2,
-                                 .input = InputType::fp32,
-                                 .scaling = Scaling::dynamic_per_token,
-                                 .bias = true,
-                                 .act = Act::gelu,
-                                 .output = OutputType::int8,
-                                 .mr = 1,
-                                 .nv = 2,
-                                 .mc = 96,
-                                 .nc = 1024};
-  constexpr W8A8Config gelu_tanh{.isa = Isa::avx2,
-                                 .input = InputType::fp16,
-                                 .scaling = Scaling::dynamic_per_token,
-                                 .bias = true,
-                                 .act = Act::gelu_tanh,
-                                 .output = OutputType::fp32,
-                                 .mr = 3,
-                                 .nv = 1,
-                                 .mc = 96,
-                                 .nc = 1024};
   constexpr W8A8Config static_bf16_out{.isa = Isa::avx2,
                                        .input = InputType::bf16,
                                        .scaling = Scaling::static_per_tensor,
@@ -86,14 +39,15 @@ TEST(W8A8Avx2Kernel, EveryScalingInputAndEpilogue) {
                                        .mc = 96,
                                        .nc = 1024};
   // One more case on AVX2: bf16 activations, a static scale and an int8 output.
-  test::check_w8a8_scalings_and_epilogues<fp16_static, bf16_tensor, gelu_int8, gelu_tanh>(
+  test::check_w8a8_scalings_and_epilogues<Isa::avx2, Tile{.mr = 4, .nv = 1}, Tile{.mr = 2, .nv = 1},
+                                          Tile{.mr = 1, .nv = 2}, Tile{.mr = 3, .nv = 1}>(
       {1, 3, 7, 40},
       {{test::check_w8a8<static_bf16_out>, 23, 77, {WeightGranularity::per_tensor}}});
 }
 
 // The AVX2 sums never wrap at the K bound (no u8 offset).
 TEST(W8A8Avx2Kernel, ExactAtTheKBound) {
-  test::check_w8a8_at_the_k_bound<kPlain>();
+  test::check_w8a8_at_the_k_bound<Isa::avx2, kPlain>();
 }
 
 }  // namespace

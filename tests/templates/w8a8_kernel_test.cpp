@@ -8,50 +8,31 @@
 namespace qk {
 namespace {
 
-using namespace cpu;  // the configs and their enums
+using cpu::Isa;
+using test::Tile;
 
-constexpr W8A8Config kPlain{
-    .input = InputType::fp32, .scaling = Scaling::dynamic_per_token, .output = OutputType::fp32};
+// The config types' default tiles are AVX-512's.
+constexpr Tile kDefaults{};
 
 TEST(W8A8Kernel, AwkwardShapesExactIntegerPart) {
-  test::check_w8a8_awkward_shapes<kPlain>();
+  test::check_w8a8_awkward_shapes<Isa::avx512, kDefaults>();
 }
 
 TEST(W8A8Kernel, SmallTilesAndKBlocking) {
-  constexpr W8A8Config small{.mr = 2, .nv = 1, .kc = 64, .mc = 4, .nc = 32};
-  constexpr W8A8Config wide{.mr = 1, .nv = 8, .kc = 128, .mc = 8, .nc = 256};
-  constexpr W8A8Config tall{.mr = 14, .nv = 2, .kc = 256, .mc = 28, .nc = 64};
-  test::check_w8a8_k_blocking<small, wide, tall>();
+  constexpr Tile small{.mr = 2, .nv = 1, .kc = 64, .mc = 4, .nc = 32};
+  constexpr Tile wide{.mr = 1, .nv = 8, .kc = 128, .mc = 8, .nc = 256};
+  constexpr Tile tall{.mr = 14, .nv = 2, .kc = 256, .mc = 28, .nc = 64};
+  test::check_w8a8_k_blocking<Isa::avx512, small, wide, tall>();
 }
 
 TEST(W8A8Kernel, EveryScalingInputAndEpilogue) {
-  constexpr W8A8Config fp16_static{.input = InputType::fp16,
-                                   .scaling = Scaling::static_per_tensor,
-                                   .bias = true,
-                                   .act = Act::relu,
-                                   .output = OutputType::fp16};
-  constexpr W8A8Config bf16_tensor{.input = InputType::bf16,
-                                   .scaling = Scaling::dynamic_per_tensor,
-                                   .bias = false,
-                                   .act = Act::silu,
-                                   .output = OutputType::bf16};
-  constexpr W8A8Config gelu_int8{.input = InputType::fp32,
-                                 .scaling = Scaling::dynamic_per_token,
-                                 .bias = true,
-                                 .act = Act::gelu,
-                                 .output = OutputType::int8};
-  constexpr W8A8Config gelu_tanh{.input = InputType::fp16,
-                                 .scaling = Scaling::dynamic_per_token,
-                                 .bias = true,
-                                 .act = Act::gelu_tanh,
-                                 .output = OutputType::fp32};
-  test::check_w8a8_scalings_and_epilogues<fp16_static, bf16_tensor, gelu_int8, gelu_tanh>(
+  test::check_w8a8_scalings_and_epilogues<Isa::avx512, kDefaults, kDefaults, kDefaults, kDefaults>(
       {1, 7, 40});
 }
 
 // At the K bound the u8 offset makes the raw sums wrap; the result is still exact.
 TEST(W8A8Kernel, ExactAtTheKBound) {
-  test::check_w8a8_at_the_k_bound<kPlain>();
+  test::check_w8a8_at_the_k_bound<Isa::avx512, kDefaults>();
 }
 
 }  // namespace

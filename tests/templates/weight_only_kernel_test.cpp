@@ -9,62 +9,37 @@
 namespace qk {
 namespace {
 
-using namespace cpu;  // the configs and their enums
+using cpu::Isa;
+using test::Tile;
 
-constexpr W8A16Config kW8Bf16{};
-constexpr W8A16Config kW8Fp16{.input = InputType::fp16};
-constexpr W4A16Config kW4Bf16{};
-constexpr W4A16Config kW4Fp16{.input = InputType::fp16};
+// The config types' default tiles are AVX-512's.
+constexpr Tile kDefaults{};
 
 // The default tiles (mr = 8): m = 3, 17, 129 leave partial row tiles.
 TEST(WeightOnlyKernel, W8A16AwkwardShapes) {
-  test::check_w8a16_awkward_shapes<kW8Bf16, kW8Fp16>();
+  test::check_w8a16_awkward_shapes<Isa::avx512, kDefaults, kDefaults>();
 }
 
 TEST(WeightOnlyKernel, W4A16AwkwardShapes) {
-  test::check_w4a16_awkward_shapes<kW4Bf16, kW4Fp16>();
+  test::check_w4a16_awkward_shapes<Isa::avx512, kDefaults, kDefaults>();
 }
 
 TEST(WeightOnlyKernel, SubnormalWeightsInFp16) {
-  constexpr W8A16Config w8_decode{.input = InputType::fp16, .mr = 1, .nv = 4};
-  constexpr W4A16Config w4_decode{.input = InputType::fp16, .mr = 1, .nv = 4};
-  test::check_subnormal_weights<w8_decode, w4_decode, kW4Fp16>();
+  constexpr Tile decode{.mr = 1, .nv = 4};
+  test::check_subnormal_weights<Isa::avx512, decode, decode, kDefaults>();
 }
 
 TEST(WeightOnlyKernel, TilesAndEpilogues) {
-  constexpr W8A16Config w8_wide{.mr = 1, .nv = 4, .mc = 8, .nc = 128};
-  constexpr W8A16Config w8_fp16_gelu{.input = InputType::fp16,
-                                     .bias = true,
-                                     .act = Act::gelu,
-                                     .output = OutputType::fp16,
-                                     .mr = 4,
-                                     .nv = 3,
-                                     .mc = 8,
-                                     .nc = 96};
-  constexpr W8A16Config w8_relu_int8{.bias = true, .act = Act::relu, .output = OutputType::int8};
-  constexpr W4A16Config w4_wide{.mr = 1, .nv = 4, .mc = 8, .nc = 128};
-  constexpr W4A16Config w4_silu_bf16{.bias = true,
-                                     .act = Act::silu,
-                                     .output = OutputType::bf16,
-                                     .mr = 2,
-                                     .nv = 4,
-                                     .mc = 4,
-                                     .nc = 128};
-  constexpr W4A16Config w4_fp16_tanh{.input = InputType::fp16,
-                                     .act = Act::gelu_tanh,
-                                     .output = OutputType::fp32,
-                                     .mr = 6,
-                                     .nv = 2,
-                                     .mc = 12,
-                                     .nc = 64};
-  test::check_integer_weights_tiles_and_epilogues<w8_wide, w8_fp16_gelu, w8_relu_int8, w4_wide,
+  constexpr Tile wide{.mr = 1, .nv = 4, .mc = 8, .nc = 128};
+  constexpr Tile w8_fp16_gelu{.mr = 4, .nv = 3, .mc = 8, .nc = 96};
+  constexpr Tile w4_silu_bf16{.mr = 2, .nv = 4, .mc = 4, .nc = 128};
+  constexpr Tile w4_fp16_tanh{.mr = 6, .nv = 2, .mc = 12, .nc = 64};
+  test::check_integer_weights_tiles_and_epilogues<Isa::avx512, wide, w8_fp16_gelu, kDefaults, wide,
                                                   w4_silu_bf16, w4_fp16_tanh>();
 }
 
 TEST(WeightOnlyKernel, BufferedKBlocksCrossGroups) {
-  constexpr W8A16Config w8{.input = InputType::fp16, .mr = 4, .nv = 1, .mc = 8, .nc = 64};
-  constexpr W4A16Config w4{.mr = 4, .nv = 1, .mc = 8, .nc = 64};
-  test::check_buffered_k_blocks_cross_groups<w8, w4>();
+  test::check_buffered_k_blocks_cross_groups<Isa::avx512>();
 }
 
 }  // namespace
