@@ -116,8 +116,13 @@ std::vector<CpuTileBucket> default_cpu_tiles(GemmFamily family, CpuIsa isa) {
   constexpr std::int64_t kAnyM = std::numeric_limits<std::int64_t>::max();
   if (isa == CpuIsa::avx2 && family == GemmFamily::w4a8)
     return {{1, CpuTile{1, 4, 0, 96, 768}}, {kAnyM, CpuTile{2, 1, 0, 96, 768}}};
+  // avx2 w8a8: a tile of exactly the call's rows up to M = 2 (a 4-row tile computes two repeated
+  // rows there: 2x slower with the weights in L3, about 1.1x from DRAM), then 4 x 16 (docs/cpu.md,
+  // "Tiles").
   if (isa == CpuIsa::avx2 && family == GemmFamily::w8a8)
-    return {{1, CpuTile{1, 2, 16384, 96, 960}}, {kAnyM, CpuTile{4, 1, 16384, 96, 960}}};
+    return {{1, CpuTile{1, 2, 16384, 96, 960}},
+            {2, CpuTile{2, 1, 16384, 96, 960}},
+            {kAnyM, CpuTile{4, 1, 16384, 96, 960}}};
   // w8a16, w4a16, wfp8a16 and the float baselines: up to M = 4 the rows fit one register tile,
   // which decodes the weights in registers once for all of them (docs/cpu.md, "Tiles").
   if (isa == CpuIsa::avx2)

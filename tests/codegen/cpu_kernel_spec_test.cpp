@@ -199,6 +199,18 @@ TEST(CpuTile, WeightOnlyDefaultsDecodeSmallBatchesInRegisters) {
     }
 }
 
+// AVX2's int8 product costs four vector operations per row and 8 x 4 weights, so a tile that
+// repeats rows of a short call does real work for nothing: at M = 2 a 4-row tile was 2x slower
+// than a 2-row one with the weights in L3, about 1.1x from DRAM (docs/cpu.md, "Tiles").
+TEST(CpuTile, Avx2W8A8DefaultsRunTwoRowsWithoutRepeats) {
+  for (const CpuTileBucket& bucket : default_cpu_tiles(GemmFamily::w8a8, CpuIsa::avx2)) {
+    EXPECT_TRUE(validate(bucket.tile, GemmFamily::w8a8, CpuIsa::avx2));
+    if (bucket.max_m < 2) continue;
+    EXPECT_EQ(bucket.tile.mr, 2) << "the bucket of M = 2 runs up to M = " << bucket.max_m;
+    break;
+  }
+}
+
 TEST(CpuTile, ValidationRules) {
   for (GemmFamily f : {GemmFamily::w8a8, GemmFamily::w4a8, GemmFamily::w8a16, GemmFamily::w4a16,
                        GemmFamily::wfp8a16, GemmFamily::fp16, GemmFamily::bf16, GemmFamily::fp32})
