@@ -111,14 +111,16 @@ TEST(CpuBuildList, EachBucketGetsItsLevelsDefaultTileAndEachKernelIsBuiltOnce) {
   auto tile = [](std::int64_t m, CpuIsa isa) {
     return codegen::canonical_name(codegen::default_cpu_tile(GemmFamily::w8a8, m, isa));
   };
-  // docs/cpu.md, "Tiles": avx512 runs one tile up to M = 4 and another above; avx2 one at M = 1.
+  // docs/cpu.md, "Tiles": avx512 runs one tile up to M = 4 and another above; avx2 one at M = 1,
+  // one at M = 2 and another above.
   EXPECT_EQ(uses_of(0, 0), (std::vector<std::string>{"1-4 " + tile(4, CpuIsa::avx512),
                                                      "5-2048 " + tile(2048, CpuIsa::avx512)}));
   EXPECT_EQ(uses_of(0, 1), (std::vector<std::string>{"1-1 " + tile(1, CpuIsa::avx2),
-                                                     "2-2048 " + tile(2048, CpuIsa::avx2)}));
+                                                     "2-2 " + tile(2, CpuIsa::avx2),
+                                                     "3-2048 " + tile(2048, CpuIsa::avx2)}));
   EXPECT_EQ(uses_of(1, 1), std::vector<std::string>{"1-1 " + tile(1, CpuIsa::avx2)});
   EXPECT_EQ(uses_of(2, 0), uses_of(0, 0));
-  ASSERT_EQ(list->jobs.size(), 4u) << "2 tiles x 2 levels, shared by the layers";
+  ASSERT_EQ(list->jobs.size(), 5u) << "2 avx512 tiles and 3 avx2 tiles, shared by the layers";
   EXPECT_EQ(list->jobs[0].spec.isa, CpuIsa::avx512);
   EXPECT_EQ(list->jobs[2].spec.isa, CpuIsa::avx2);
   EXPECT_EQ(layers_with_same_kernels(*list), (std::vector<std::vector<std::size_t>>{{0, 2}, {1}}));
@@ -186,7 +188,7 @@ TEST(CpuBuildList, WinnersOfDevicesOfTheLevelAreBuiltBesideTheDefaults) {
                            "-" + std::to_string(u.m_max) + " " +
                            codegen::canonical_name(list->jobs[u.job].spec.tile));
   EXPECT_EQ(tuned_uses, std::vector<std::string>{"avx2 33-64 " + codegen::canonical_name(tuned)});
-  EXPECT_EQ(list->jobs.size(), 2u + 1u + 2u) << "avx2: 2 defaults + the winner; avx512: 2";
+  EXPECT_EQ(list->jobs.size(), 3u + 1u + 2u) << "avx2: 3 defaults + the winner; avx512: 2";
 }
 
 // The contract: what compile_into stores at avx2 is what jit::compile at avx2 looks up, so that
