@@ -65,6 +65,11 @@ struct Competitor {
   /// Non-empty: why this machine leaves a default competitor out of the default selection
   /// (qk-bench prints it; naming the competitor in --competitors still runs it).
   std::string not_default_here = {};
+
+  /// Part of qk-bench's default selection on this machine.
+  bool runs_by_default() const { return enabled_by_default && not_default_here.empty(); }
+  /// A default competitor that this machine leaves out (not_default_here says why).
+  bool left_out_here() const { return enabled_by_default && !not_default_here.empty(); }
 };
 
 /// What prepare functions need to know about the machine and the run.

@@ -378,13 +378,14 @@ int run_gemm(const GemmArgs& args) {
   // The selection, in the order the user gave (or the list's default order).
   const std::vector<qk::bench::Competitor> all = qk::bench::cpu_gemm_competitors(context);
   std::vector<qk::bench::Competitor> selected;
-  for (const auto& c : all) {
-    if (!args.competitors.empty() || !c.enabled_by_default) continue;
-    if (c.not_default_here.empty()) {
-      selected.push_back(c);
-    } else {
-      fmt::print(stderr, "qk-bench: not running {} by default: {}; --competitors {} runs it\n",
-                 c.name, c.not_default_here, c.name);
+  if (args.competitors.empty()) {
+    for (const auto& c : all) {
+      if (c.runs_by_default()) {
+        selected.push_back(c);
+      } else if (c.left_out_here()) {
+        fmt::print(stderr, "qk-bench: not running {} by default: {}; --competitors {} runs it\n",
+                   c.name, c.not_default_here, c.name);
+      }
     }
   }
   for (const std::string& name : args.competitors) {
@@ -519,13 +520,12 @@ int main(int argc, char** argv) {
   GemmArgs args;
   std::string competitor_help =
       "Competitors to run, comma-separated, in this order (default: the starred ones):";
-  for (const auto& c : qk::bench::cpu_gemm_competitors({})) {
+  const std::vector<qk::bench::Competitor> competitors = qk::bench::cpu_gemm_competitors({});
+  for (const auto& c : competitors)
     competitor_help +=
-        fmt::format("\n  {}{}: {}", c.name,
-                    c.enabled_by_default && c.not_default_here.empty() ? " *" : "", c.description);
-  }
-  for (const auto& c : qk::bench::cpu_gemm_competitors({})) {
-    if (c.enabled_by_default && !c.not_default_here.empty())
+        fmt::format("\n  {}{}: {}", c.name, c.runs_by_default() ? " *" : "", c.description);
+  for (const auto& c : competitors) {
+    if (c.left_out_here())
       competitor_help += fmt::format("\n  ({} is not starred here: {})", c.name, c.not_default_here);
   }
 
